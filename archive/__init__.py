@@ -1,0 +1,70 @@
+"""The archive: every version of every BMA KPI page in one SQLite file, written with sqlite-utils.
+
+Public API (the crawler, the CLI and the publishing side use only these):
+
+- ``open_db(path)``: open or create the archive (parent folder, WAL, foreign keys, schema).
+- ``save(db, response, record_or_error) -> SaveOutcome``: one page, one transaction.
+- ``last_validators(db, url)``: ETag / Last-Modified of the current snapshot.
+- ``reparse(db, parse) -> ReparseCounts``: rebuild typed tables and versions from snapshots.
+- ``refresh_search(db)``: segment Thai text for word search (after a crawl or import).
+- ``import_paths`` / ``export_warc``: saved HTML and WARC files in and out.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from archive.reparse import ReparseCounts, reparse
+from archive.save import SaveOutcome, last_validators, save
+from archive.schema import SCHEMA_VERSION, ensure_db_shape
+from archive.search import refresh_search, search, search_words
+from archive.warc import ImportCounts, export_warc, import_paths
+from kpi_archive.errors import ArchiveError
+
+log = logging.getLogger(__name__)
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def open_db(path: str | Path) -> Database:
+    """Open (or create) the archive at ``path`` and bring it to the current schema."""
+    path = Path(path)
+    if path.exists():
+        if path.is_dir():
+            raise ArchiveError("is a directory, not an archive", path=str(path))
+        with path.open("rb") as handle:
+            head = handle.read(len(SQLITE_MAGIC))
+        if head and head != SQLITE_MAGIC:
+            raise ArchiveError("not an SQLite database; refusing to touch it", path=str(path))
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db = Database(path)
+        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute("PRAGMA synchronous = NORMAL")
+        ensure_db_shape(db)
+    except sqlite3.DatabaseError as exc:
+        raise ArchiveError(f"cannot open the archive: {exc}", path=str(path)) from exc
+    return db
+
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ImportCounts",
+    "ReparseCounts",
+    "SaveOutcome",
+    "ensure_db_shape",
+    "export_warc",
+    "import_paths",
+    "last_validators",
+    "open_db",
+    "refresh_search",
+    "reparse",
+    "save",
+    "search",
+    "search_words",
+]

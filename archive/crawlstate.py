@@ -1,0 +1,326 @@
+"""The crawler's own tables inside the archive: runs, fetch_log, frontier and the crawl lock.
+
+- ``runs``: one row per crawl (started, finished, args JSON, counts, seconds, exit code).
+- ``fetch_log``: one row per request attempt (url, request_url, attempt, status, error, bytes,
+  elapsed_ms, started_at, outcome).
+- ``frontier``: the work list, one row per URL (depth, discovered_from, state
+  ``queued`` | ``done`` | ``failed`` | ``blocked``, attempts, next_try, last_error). A pass ends
+  when nothing is queued; while anything is queued the next run resumes it instead of
+  starting over, which is how a killed or ``--max-pages``-limited crawl picks up where it stopped.
+- ``crawl_lock``: at most one row (id 1). It is stale when its pid is dead on this machine or it
+  is older than ``LOCK_STALE_SECONDS``; a stale lock is taken over, a live one raises ``LockError``.
+
+Every function takes a ``sqlite_utils.Database`` and commits its own small transaction unless
+the caller wraps it in ``db.atomic()`` (the pipeline does, one transaction per page).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlite_utils import Database
+
+from archive.schema import utc_iso
+from kpi_archive import config
+from kpi_archive.errors import LockError
+
+STATES = ("queued", "done", "failed", "blocked")
+COUNTS = ("fetched", "unchanged", "new", "changed", "failed", "gone", "missing", "parse_error")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def ensure_crawl_tables(db: Database) -> None:
+    """Create ``runs``, ``fetch_log``, ``frontier`` and ``crawl_lock`` if missing (idempotent)."""
+    counts: dict[str, Any] = {name: int for name in (*COUNTS, "skipped")}
+    db.table("runs").create(
+        {
+            "id": int,
+            "started": str,
+            "finished": str,
+            "args": str,
+            "hostname": str,
+            "pid": int,
+            **counts,
+            "seconds": float,
+            "exit_code": int,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("fetch_log").create(
+        {
+            "id": int,
+            "run_id": int,
+            "url": str,
+            "request_url": str,
+            "attempt": int,
+            "status": int,
+            "error": str,
+            "bytes": int,
+            "elapsed_ms": float,
+            "started_at": str,
+            "outcome": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+        if_not_exists=True,
+    )
+    db.table("frontier").create(
+        {
+            "url": str,
+            "host": str,
+            "depth": int,
+            "discovered_from": str,
+            "state": str,
+            "attempts": int,
+            "next_try": str,
+            "last_error": str,
+            "run_id": int,
+            "added_at": str,
+            "updated_at": str,
+        },
+        pk="url",
+        not_null=["state", "depth"],
+        defaults={"state": "queued", "attempts": 0},
+        if_not_exists=True,
+    )
+    db.table("crawl_lock").create(
+        {"id": int, "pid": int, "hostname": str, "started_at": str, "run_id": int},
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("fetch_log").create_index(["url"], if_not_exists=True)
+    db.table("fetch_log").create_index(["run_id"], if_not_exists=True)
+    db.table("frontier").create_index(["state", "depth"], if_not_exists=True)
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """Who holds the crawl lock."""
+
+    pid: int
+    hostname: str
+    started_at: str
+
+    def describe(self) -> str:
+        """A sentence for the user."""
+        return f"pid {self.pid} on {self.hostname}, since {self.started_at}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def lock_holder(db: Database) -> LockInfo | None:
+    """The current lock row, if any."""
+    row = db.execute("SELECT pid, hostname, started_at FROM crawl_lock WHERE id = 1").fetchone()
+    return LockInfo(int(row[0]), str(row[1]), str(row[2])) if row else None
+
+
+def is_stale(
+    lock: LockInfo, *, now: dt.datetime | None = None, stale_after: float | None = None
+) -> bool:
+    """A lock is stale if its pid is dead on this machine or it is older than ``stale_after``."""
+    now = now or _now()
+    limit = float(config.get("lock_stale_seconds") if stale_after is None else stale_after)
+    started = dt.datetime.fromisoformat(lock.started_at.replace("Z", "+00:00"))
+    if (now - started).total_seconds() > limit:
+        return True
+    return lock.hostname == socket.gethostname() and not _pid_alive(lock.pid)
+
+
+def acquire_lock(
+    db: Database,
+    *,
+    pid: int | None = None,
+    now: dt.datetime | None = None,
+    stale_after: float | None = None,
+) -> LockInfo:
+    """Take the crawl lock (taking over a stale one) or raise ``LockError``."""
+    mine = LockInfo(pid or os.getpid(), socket.gethostname(), utc_iso(now or _now()))
+    held = lock_holder(db)
+    if held is not None:
+        if not is_stale(held, now=now, stale_after=stale_after):
+            raise LockError(f"another crawl holds the lock ({held.describe()})", path=_path(db))
+        with db.atomic():
+            db.execute(
+                "DELETE FROM crawl_lock WHERE id = 1 AND pid = ? AND started_at = ?",
+                [held.pid, held.started_at],
+            )
+    try:
+        with db.atomic():
+            db.execute(
+                "INSERT INTO crawl_lock (id, pid, hostname, started_at) VALUES (1, ?, ?, ?)",
+                [mine.pid, mine.hostname, mine.started_at],
+            )
+    except sqlite3.IntegrityError as exc:
+        other = lock_holder(db)
+        who = other.describe() if other else "another process"
+        raise LockError(f"another crawl holds the lock ({who})", path=_path(db)) from exc
+    return mine
+
+
+def release_lock(db: Database, lock: LockInfo) -> None:
+    """Drop the lock if it is still ours."""
+    with db.atomic():
+        db.execute(
+            "DELETE FROM crawl_lock WHERE id = 1 AND pid = ? AND started_at = ?",
+            [lock.pid, lock.started_at],
+        )
+
+
+def _path(db: Database) -> str | None:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row and row[2] else None
+
+
+def start_run(db: Database, args: Mapping[str, Any], *, now: dt.datetime | None = None) -> int:
+    """Insert a ``runs`` row for a crawl starting now; return its id."""
+    with db.atomic():
+        cursor = db.execute(
+            "INSERT INTO runs (started, args, hostname, pid) VALUES (?, ?, ?, ?)",
+            [
+                utc_iso(now or _now()),
+                json.dumps(dict(args), ensure_ascii=False, default=str, sort_keys=True),
+                socket.gethostname(),
+                os.getpid(),
+            ],
+        )
+    return int(cursor.lastrowid or 0)
+
+
+def finish_run(
+    db: Database,
+    run_id: int,
+    counts: Mapping[str, int],
+    *,
+    seconds: float,
+    exit_code: int,
+    now: dt.datetime | None = None,
+) -> None:
+    """Record a run's end, counts and exit code."""
+    values: dict[str, Any] = {name: int(counts.get(name, 0)) for name in (*COUNTS, "skipped")}
+    values.update(finished=utc_iso(now or _now()), seconds=round(seconds, 3), exit_code=exit_code)
+    with db.atomic():
+        db.table("runs").update(run_id, values)
+
+
+def log_attempts(db: Database, run_id: int, attempts: Iterable[Mapping[str, Any]]) -> None:
+    """Append request attempts (dicts with fetch_log's columns) to ``fetch_log``."""
+    columns = ("url", "request_url", "attempt", "status", "error", "bytes", "elapsed_ms",
+               "started_at", "outcome")  # fmt: skip
+    rows = []
+    for attempt in attempts:
+        row = [attempt.get(c) for c in columns]
+        started = attempt.get("started_at")
+        if isinstance(started, dt.datetime):
+            row[columns.index("started_at")] = utc_iso(started)
+        rows.append([run_id, *row])
+    if rows:
+        with db.atomic():
+            db.conn.executemany(
+                f"INSERT INTO fetch_log (run_id, {', '.join(columns)}) "
+                f"VALUES ({', '.join('?' * (len(columns) + 1))})",
+                rows,
+            )
+
+
+@dataclass(frozen=True)
+class FrontierItem:
+    """One queued URL."""
+
+    url: str
+    depth: int
+    discovered_from: str | None
+    attempts: int
+
+
+def begin_pass(db: Database) -> bool:
+    """Resume an unfinished pass (True) or start anew: done rows cleared, failed requeued."""
+    queued = db.execute("SELECT 1 FROM frontier WHERE state = 'queued' LIMIT 1").fetchone()
+    if queued:
+        return True
+    with db.atomic():
+        db.execute("DELETE FROM frontier WHERE state IN ('done', 'blocked')")
+        db.execute("UPDATE frontier SET state = 'queued', next_try = NULL WHERE state = 'failed'")
+    return False
+
+
+def push(
+    db: Database,
+    items: Iterable[tuple[str, int, str | None]],
+    *,
+    run_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """Queue (url, depth, discovered_from) items not already in the frontier; return how many."""
+    at = utc_iso(now or _now())
+    rows = [
+        (url, urlsplit(url).hostname or "", depth, source, run_id, at, at)
+        for url, depth, source in items
+    ]
+    if not rows:
+        return 0
+    with db.atomic():
+        before = db.conn.total_changes
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO frontier (url, host, depth, discovered_from, state, attempts, "
+            "run_id, added_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?)",
+            rows,
+        )
+        return db.conn.total_changes - before
+
+
+def queued(db: Database, *, host: str | None = None) -> list[FrontierItem]:
+    """Queued URLs (of ``host``), shallowest first, in the order they were added."""
+    sql = "SELECT url, depth, discovered_from, attempts FROM frontier WHERE state = 'queued'"
+    params: list[Any] = []
+    if host is not None:
+        sql += " AND host = ?"
+        params.append(host)
+    rows = db.execute(sql + " ORDER BY depth, rowid", params).fetchall()
+    return [FrontierItem(r[0], int(r[1]), r[2], int(r[3] or 0)) for r in rows]
+
+
+def mark(
+    db: Database,
+    url: str,
+    state: str,
+    *,
+    error: str | None = None,
+    run_id: int | None = None,
+    now: dt.datetime | None = None,
+    counts_attempt: bool = True,
+) -> None:
+    """Set a frontier row's state (``done`` | ``failed`` | ``blocked`` | ``queued``)."""
+    if state not in STATES:
+        raise ValueError(f"unknown frontier state {state!r}")
+    with db.atomic():
+        db.execute(
+            "UPDATE frontier SET state = ?, last_error = ?, run_id = coalesce(?, run_id), "
+            "attempts = attempts + ?, updated_at = ? WHERE url = ?",
+            [state, error, run_id, 1 if counts_attempt else 0, utc_iso(now or _now()), url],
+        )
+
+
+def frontier_counts(db: Database) -> dict[str, int]:
+    """How many frontier rows are in each state."""
+    rows = db.execute("SELECT state, count(*) FROM frontier GROUP BY state").fetchall()
+    return {str(state): int(n) for state, n in rows}

@@ -1,0 +1,332 @@
+"""Save one fetched page and its parse into the archive, keeping every version.
+
+``save(db, response, record_or_error)`` runs in one transaction and is idempotent:
+
+- 304, or a body identical to the current snapshot → ``unchanged``; only ``pages.last_fetched``
+  moves. A body seen before for this URL (A → B → A) reuses its snapshot and adds a capture.
+- a new body → a new ``snapshots`` row (zstd-compressed) and a ``captures`` row; then
+  - a record → typed tables rewritten for that URL; a ``kpi_versions`` row when the record differs
+    from the last version in anything but ``warnings`` / ``encoding`` (they describe the parse,
+    not the page) → ``new`` or ``changed``, else ``unchanged``;
+  - a ``ParseError`` → ``parse_error``: the snapshot and the error are kept, the last good record
+    stays current;
+  - ``None`` (no parser applies) → the snapshot is kept, ``new`` or ``changed``.
+- 404 / 410 → ``missing``, then ``gone`` after ``config.GONE_AFTER`` consecutive misses (with
+  ``gone_since``); any other status → ``failed``, recorded in ``pages.last_error``.
+
+Nothing is ever deleted: a gone page keeps its snapshots, captures and versions. A body fetched
+earlier than the current one (an old WARC imported late) is stored as history but does not
+become current; ``archive.reparse`` replays captures in time order to rebuild the versions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+import zstandard
+from sqlite_utils import Database
+
+from archive.schema import utc_iso
+from archive.tables import agency_code, write_record
+from kpi_archive import config
+from kpi_archive.errors import ParseError
+from parsers.models import PARSER_VERSION, DepartmentPage, KpiPage, ProjectPage
+from scraper.models import FetchResult
+
+log = logging.getLogger(__name__)
+
+AnyRecord = KpiPage | ProjectPage | DepartmentPage
+Status = Literal["new", "changed", "unchanged", "parse_error", "missing", "gone", "failed"]
+
+IGNORED_IN_VERSIONS = frozenset({"warnings", "encoding"})
+ZSTD_LEVEL = 9
+_PATH_KINDS = {
+    "mykpi.php": "kpi",
+    "mykpi2563.php": "citydb",
+    "myproject.php": "project",
+    "index11.php": "department",
+    "index101.php": "department",
+    "index102.php": "department",
+    "index103.php": "department",
+}
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    """What one ``save`` did: ``status`` for the crawl summary, the snapshot it points at."""
+
+    status: Status
+    url: str
+    sha256: str | None = None
+    snapshot_id: int | None = None
+    new_snapshot: bool = False
+    changed: tuple[str, ...] = ()
+
+
+def save(
+    db: Database, response: FetchResult, record_or_error: AnyRecord | ParseError | None
+) -> SaveOutcome:
+    """Store one response and its parse in one transaction; see the module docstring."""
+    with db.atomic():
+        return _save(db.conn, response, record_or_error)
+
+
+def last_validators(db: Database, url: str) -> tuple[str | None, str | None]:
+    """The ETag and Last-Modified of the page's current snapshot, for a conditional GET."""
+    row = db.execute(
+        "SELECT s.etag, s.last_modified FROM pages p JOIN snapshots s ON s.id = p.snapshot_id "
+        "WHERE p.url = ?",
+        [url],
+    ).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def compress(body: bytes) -> bytes:
+    """zstd-compress a body for the ``snapshots.body`` column."""
+    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(body)
+
+
+def decompress(blob: bytes) -> bytes:
+    """The body stored in ``snapshots.body``."""
+    return zstandard.ZstdDecompressor().decompress(blob)
+
+
+def url_facts(url: str) -> dict[str, str | None]:
+    """host, page_kind, pid and agency_code as far as the URL alone tells them."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    kind = _PATH_KINDS.get(parts.path.rsplit("/", 1)[-1])
+    pid = query.get("pid", [None])[0]
+    agency = agency_code(query.get("selDEP", [None])[0] if kind == "department" else pid)
+    return {"host": parts.hostname or "", "page_kind": kind, "pid": pid, "agency_code": agency}
+
+
+def record_data(record: AnyRecord) -> dict[str, Any]:
+    """The record as JSON-ready data (dates as ISO strings), in the model's field order."""
+    return record.model_dump(mode="json")
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Top-level field names whose values differ, ignoring ``IGNORED_IN_VERSIONS``."""
+    names = list(new) + [k for k in old if k not in new]
+    return [k for k in names if k not in IGNORED_IN_VERSIONS and old.get(k) != new.get(k)]
+
+
+def _save(
+    conn: sqlite3.Connection, response: FetchResult, parsed: AnyRecord | ParseError | None
+) -> SaveOutcome:
+    url = response.url
+    at = utc_iso(response.fetched_at)
+    page = _page(conn, url)
+    if page is None:
+        facts = url_facts(url)
+        conn.execute(
+            "INSERT INTO pages (url, host, page_kind, pid, agency_code, first_seen, miss_count) "
+            "VALUES (?, ?, ?, ?, ?, ?, 0)",
+            [url, facts["host"], facts["page_kind"], facts["pid"], facts["agency_code"], at],
+        )
+        page = _page(conn, url)
+        assert page is not None
+    if response.status == 304:
+        _update_page(conn, page, _seen_ok(page, at))
+        return SaveOutcome("unchanged", url, page["sha256"], page["snapshot_id"])
+    if response.status in (404, 410):
+        return _miss(conn, page, response, at)
+    if not 200 <= response.status < 300:
+        changes: dict[str, Any] = {"last_error": f"HTTP {response.status}", "last_error_at": at}
+        if page["status"] is None:
+            changes["status"] = "failed"
+        _update_page(conn, page, changes)
+        return SaveOutcome("failed", url, page["sha256"], page["snapshot_id"])
+
+    sha = response.sha256
+    if sha == page["sha256"]:
+        _update_page(conn, page, _seen_ok(page, at))
+        return SaveOutcome("unchanged", url, sha, page["snapshot_id"])
+    snapshot_id, new_snapshot = _store_snapshot(conn, response, parsed, at)
+    if conn.execute(
+        "SELECT 1 FROM captures WHERE url = ? AND snapshot_id = ? AND fetched_at = ?",
+        [url, snapshot_id, at],
+    ).fetchone():
+        return SaveOutcome("unchanged", url, sha, snapshot_id)
+    conn.execute(
+        "INSERT INTO captures (url, snapshot_id, fetched_at) VALUES (?, ?, ?)",
+        [url, snapshot_id, at],
+    )
+    if page["last_changed"] is not None and at < page["last_changed"]:
+        log.info("%s: capture of %s is older than the current one; kept as history", url, at)
+        return SaveOutcome("unchanged", url, sha, snapshot_id, new_snapshot)
+    first = page["snapshot_id"] is None
+    outcome = apply_parse(conn, url, snapshot_id, sha, at, parsed, first_body=first)
+    return SaveOutcome(outcome[0], url, sha, snapshot_id, new_snapshot, outcome[1])
+
+
+def apply_parse(
+    conn: sqlite3.Connection,
+    url: str,
+    snapshot_id: int,
+    sha: str,
+    at: str,
+    parsed: AnyRecord | ParseError | None,
+    *,
+    first_body: bool,
+) -> tuple[Status, tuple[str, ...]]:
+    """Make a snapshot current for its page and apply its parse to the typed tables and versions."""
+    page = _page(conn, url)
+    assert page is not None
+    changes: dict[str, Any] = {
+        "snapshot_id": snapshot_id,
+        "sha256": sha,
+        "last_changed": at,
+        "miss_count": 0,
+        "gone_since": None,
+    }
+    changes.update(_seen_ok(page, at))
+    if isinstance(parsed, ParseError):
+        changes.update(status="parse_error", last_error=str(parsed), last_error_at=at)
+        _update_page(conn, page, changes)
+        return "parse_error", ()
+    changes.update(status="ok", last_error=None, last_error_at=None)
+    if parsed is None:
+        _update_page(conn, page, changes)
+        return ("new" if first_body else "changed"), ()
+    data = record_data(parsed)
+    pid = data.get("pid") or page["pid"]
+    code = agency_code(pid) or page["agency_code"]
+    if isinstance(parsed, DepartmentPage):
+        code = agency_code(parsed.agency_code) or code
+    changes.update(page_kind=data["page_kind"], pid=pid, agency_code=code)
+    _update_page(conn, page, changes)
+    status, changed = _version(conn, url, pid, snapshot_id, sha, at, data)
+    write_record(conn, url, parsed, data, snapshot_id, at, code)
+    return status, changed
+
+
+def _version(
+    conn: sqlite3.Connection,
+    url: str,
+    pid: str | None,
+    snapshot_id: int,
+    sha: str,
+    at: str,
+    data: dict[str, Any],
+) -> tuple[Status, tuple[str, ...]]:
+    previous = conn.execute(
+        "SELECT id, record FROM kpi_versions WHERE url = ? ORDER BY id DESC LIMIT 1", [url]
+    ).fetchone()
+    if previous is None:
+        kind: Status = "new"
+        changed: list[str] = []
+    else:
+        changed = changed_fields(json.loads(previous[1]), data)
+        if not changed:
+            return "unchanged", ()
+        kind = "changed"
+    conn.execute(
+        "INSERT INTO kpi_versions (url, pid, page_kind, snapshot_id, sha256, fetched_at, "
+        "parser_version, previous_id, change_kind, changed, record) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            url,
+            pid,
+            data["page_kind"],
+            snapshot_id,
+            sha,
+            at,
+            PARSER_VERSION,
+            previous[0] if previous else None,
+            kind,
+            json.dumps(changed),
+            json.dumps(data, ensure_ascii=False),
+        ],
+    )
+    return kind, tuple(changed)
+
+
+def _store_snapshot(
+    conn: sqlite3.Connection, response: FetchResult, parsed: object, at: str
+) -> tuple[int, bool]:
+    row = conn.execute(
+        "SELECT id FROM snapshots WHERE url = ? AND sha256 = ?", [response.url, response.sha256]
+    ).fetchone()
+    if row:
+        return int(row[0]), False
+    content_type = response.header("content-type")
+    encoding = None
+    if content_type and "charset=" in content_type.lower():
+        encoding = content_type.lower().split("charset=", 1)[1].split(";")[0].strip(" \"'")
+    elif isinstance(parsed, KpiPage | ProjectPage | DepartmentPage):
+        encoding = parsed.encoding
+    cursor = conn.execute(
+        "INSERT INTO snapshots (url, sha256, fetched_at, status, final_url, content_type, "
+        "encoding, etag, last_modified, headers, size, compression, body) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'zstd', ?)",
+        [
+            response.url,
+            response.sha256,
+            at,
+            response.status,
+            response.final_url,
+            content_type,
+            encoding,
+            response.header("etag"),
+            response.header("last-modified"),
+            json.dumps(response.headers, ensure_ascii=False),
+            len(response.body),
+            compress(response.body),
+        ],
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid, True
+
+
+def _miss(
+    conn: sqlite3.Connection, page: dict[str, Any], response: FetchResult, at: str
+) -> SaveOutcome:
+    error = f"HTTP {response.status}"
+    if page["last_error_at"] == at and page["last_error"] == error:
+        status: Status = "gone" if page["status"] == "gone" else "missing"
+        return SaveOutcome(status, page["url"], page["sha256"], page["snapshot_id"])
+    misses = (page["miss_count"] or 0) + 1
+    status = "gone" if misses >= config.get("gone_after") else "missing"
+    changes = {"miss_count": misses, "status": status, "last_error": error, "last_error_at": at}
+    if status == "gone" and page["gone_since"] is None:
+        changes["gone_since"] = at
+    _update_page(conn, page, changes)
+    return SaveOutcome(status, page["url"], page["sha256"], page["snapshot_id"])
+
+
+def _seen_ok(page: dict[str, Any], at: str) -> dict[str, Any]:
+    changes: dict[str, Any] = {"last_fetched": max(at, page["last_fetched"] or at)}
+    if page["status"] in ("missing", "gone", "failed") or page["miss_count"]:
+        changes.update(status="ok", miss_count=0, gone_since=None)
+    return changes
+
+
+def _page(conn: sqlite3.Connection, url: str) -> dict[str, Any] | None:
+    cursor = conn.execute("SELECT * FROM pages WHERE url = ?", [url])
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip(_column_names(cursor.description), row, strict=True))
+
+
+@lru_cache(maxsize=8)
+def _column_names(description: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    return tuple(d[0] for d in description)
+
+
+def _update_page(conn: sqlite3.Connection, page: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Write only the columns that differ, so a repeated save leaves total_changes unchanged."""
+    diff = {k: v for k, v in changes.items() if page.get(k) != v}
+    if not diff:
+        return
+    assignments = ", ".join(f"[{k}] = ?" for k in diff)
+    conn.execute(f"UPDATE pages SET {assignments} WHERE url = ?", [*diff.values(), page["url"]])
+    page.update(diff)

@@ -1,0 +1,326 @@
+"""The archive's shape: tables, indexes, foreign keys, views, full-text search, migrations.
+
+``ensure_db_shape(db)`` is idempotent and cheap on an up-to-date file; run it after every load.
+Schema changes are numbered migrations recorded in ``PRAGMA user_version``. Typed tables take
+their columns from the parser's pydantic models, so a field added to ``parsers.models`` becomes a
+column the next time the archive is opened (lists and nested records become JSON text columns).
+
+Raw captures (``pages``, ``snapshots``, ``captures``) are never deleted. The typed tables
+(``kpis``, ``quarters``, ``reports``, ``projects``, ``agency_reports``, …) and ``kpi_versions``
+are derived from them and can be rebuilt at any time by ``archive.reparse``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import types
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+from sqlite_utils import Database
+
+from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, ProjectPage, Quarter, Report
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+# unicode61 treats Thai vowel and tone marks (category M) as separators unless told otherwise.
+WORDS_TOKENIZER = "unicode61 categories 'L* N* Co M*'"
+
+TRIGRAM_FTS: dict[str, list[str]] = {
+    "kpis": ["title", "definition", "calculation", "data_sources", "search_digits"],
+    "reports": ["text", "text_digits"],
+}
+WORDS_FTS = ("kpis", "reports")
+
+_PAGE_EXTRA: dict[str, type] = {
+    "agency_code": str,
+    "parser_version": str,
+    "as_of": str,
+    "snapshot_id": int,
+}
+
+# Typed tables built from a model: table -> (model, pk, extra columns, model fields left out).
+TableSpec = tuple[type[BaseModel], str | tuple[str, ...], dict[str, type], set[str]]
+MODEL_TABLES: dict[str, TableSpec] = {
+    "kpis": (
+        KpiPage,
+        "url",
+        {**_PAGE_EXTRA, "on_target": int, "search_digits": str, "words": str},
+        set(),
+    ),
+    "projects": (ProjectPage, "url", dict(_PAGE_EXTRA), set()),
+    "department_pages": (DepartmentPage, "url", {**_PAGE_EXTRA, "entry_count": int}, {"entries"}),
+    "agency_reports": (
+        DepartmentEntry,
+        ("url", "seq"),
+        {"agency_code": str, "fiscal_year": int, "kpi_url": str, "on_target": int},
+        set(),
+    ),
+    "quarters": (Quarter, ("url", "quarter"), {}, set()),
+    "agency_report_quarters": (Quarter, ("url", "seq", "quarter"), {}, set()),
+    "reports": (
+        Report,
+        ("url", "position"),
+        {
+            "position": int,
+            "date_fiscal_year": int,
+            "date_fiscal_quarter": int,
+            "text_digits": str,
+            "words": str,
+        },
+        set(),
+    ),
+}
+
+
+def sqlite_type(annotation: Any) -> type:
+    """Map a pydantic field annotation to the Python type sqlite-utils turns into a column type."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return sqlite_type(args[0]) if len(args) == 1 else str
+    if origin is typing.Literal:
+        return str
+    if origin is typing.Annotated:
+        return sqlite_type(typing.get_args(annotation)[0])
+    if annotation is bool or annotation is int:
+        return int
+    if annotation is float:
+        return float
+    return str  # str, dates, lists and nested records (JSON)
+
+
+def model_columns(table: str) -> dict[str, type]:
+    """Every column of a typed table: the model's fields (url first) plus the table's extras."""
+    model, pk, extra, skip = MODEL_TABLES[table]
+    columns: dict[str, type] = {"url": str}
+    for name in (pk,) if isinstance(pk, str) else pk:
+        columns.setdefault(name, int)
+    for name, field in model.model_fields.items():
+        if name not in skip:
+            columns.setdefault(name, sqlite_type(field.annotation))
+    columns.update({k: v for k, v in extra.items() if k not in columns})
+    return columns
+
+
+def ensure_db_shape(db: Database) -> None:
+    """Bring ``db`` to the current schema: migrations, model columns, views, FTS, crawl tables."""
+    if db.journal_mode != "wal":
+        db.enable_wal()
+    db.execute("PRAGMA foreign_keys = ON")
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    for number, migration in enumerate(MIGRATIONS, start=1):
+        if version < number:
+            log.info("migrating %s to schema version %d", db.conn, number)
+            with db.atomic():
+                migration(db)
+                db.execute(f"PRAGMA user_version = {number}")
+    _sync_model_columns(db)
+    _ensure_fts(db)
+    _ensure_views(db)
+    _ensure_crawl_tables(db)
+
+
+def _migration_1(db: Database) -> None:
+    db.table("pages").create(
+        {
+            "url": str,
+            "host": str,
+            "page_kind": str,
+            "pid": str,
+            "agency_code": str,
+            "first_seen": str,
+            "last_fetched": str,
+            "last_changed": str,
+            "snapshot_id": int,
+            "sha256": str,
+            "status": str,
+            "gone_since": str,
+            "miss_count": int,
+            "last_error": str,
+            "last_error_at": str,
+        },
+        pk="url",
+        not_null={"host"},
+        defaults={"miss_count": 0},
+    )
+    db.table("snapshots").create(
+        {
+            "id": int,
+            "url": str,
+            "sha256": str,
+            "fetched_at": str,
+            "status": int,
+            "final_url": str,
+            "content_type": str,
+            "encoding": str,
+            "etag": str,
+            "last_modified": str,
+            "headers": str,
+            "size": int,
+            "compression": str,
+            "body": bytes,
+        },
+        pk="id",
+        not_null={"url", "sha256", "fetched_at"},
+        foreign_keys=[("url", "pages", "url")],
+    )
+    db.table("snapshots").create_index(["url", "sha256"], unique=True)
+    db.table("snapshots").create_index(["fetched_at"])
+    db.add_foreign_keys([("pages", "snapshot_id", "snapshots", "id")])
+    db.table("captures").create(
+        {"id": int, "url": str, "snapshot_id": int, "fetched_at": str},
+        pk="id",
+        not_null={"url", "snapshot_id", "fetched_at"},
+        foreign_keys=[("url", "pages", "url"), ("snapshot_id", "snapshots", "id")],
+    )
+    db.table("captures").create_index(["url", "fetched_at"])
+    db.table("captures").create_index(["snapshot_id"])
+    for table, (_, pk, _, _) in MODEL_TABLES.items():
+        db.table(table).create(
+            model_columns(table), pk=pk, foreign_keys=[("url", "pages", "url")], not_null={"url"}
+        )
+    db.table("strategies").create(
+        {"id": str, "code": str, "title": str, "level": str, "text": str}, pk="id"
+    )
+    db.table("kpi_strategies").create(
+        {"url": str, "position": int, "strategy_id": str},
+        pk=("url", "position"),
+        foreign_keys=[("url", "pages", "url"), ("strategy_id", "strategies", "id")],
+    )
+    db.table("project_kpis").create(
+        {
+            "kpi_url": str,
+            "position": int,
+            "project_pid": str,
+            "project_name": str,
+            "project_url": str,
+        },
+        pk=("kpi_url", "position"),
+        foreign_keys=[("kpi_url", "pages", "url")],
+    )
+    db.table("agencies").create(
+        {"code": str, "dep_code": str, "name": str, "source_url": str}, pk="code"
+    )
+    db.table("kpi_versions").create(
+        {
+            "id": int,
+            "url": str,
+            "pid": str,
+            "page_kind": str,
+            "snapshot_id": int,
+            "sha256": str,
+            "fetched_at": str,
+            "parser_version": str,
+            "previous_id": int,
+            "change_kind": str,
+            "changed": str,
+            "record": str,
+        },
+        pk="id",
+        not_null={"url", "snapshot_id", "fetched_at", "record"},
+        foreign_keys=[
+            ("url", "pages", "url"),
+            ("snapshot_id", "snapshots", "id"),
+            ("previous_id", "kpi_versions", "id"),
+        ],
+    )
+    db.table("kpi_versions").create_index(["url", "id"])
+    db.table("kpi_versions").create_index(["fetched_at"])
+    for table, columns in {
+        "pages": ["status"],
+        "kpis": ["fiscal_year", "agency_code", "kpi_type", "kpi_level", "unit", "page_kind", "pid"],
+        "projects": ["agency_code", "fiscal_year", "pid"],
+        "agency_reports": ["agency_code", "fiscal_year", "kpi_url", "pid"],
+        "reports": ["date", "date_fiscal_year"],
+        "kpi_strategies": ["strategy_id"],
+    }.items():
+        for column in columns:
+            db.table(table).create_index([column], if_not_exists=True)
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_migration_1]
+
+
+def _sync_model_columns(db: Database) -> None:
+    """Add a column for every model field the parsers grew since the table was created."""
+    for table in MODEL_TABLES:
+        existing = set(db.table(table).columns_dict)
+        for name, col_type in model_columns(table).items():
+            if name not in existing:
+                log.info("adding column %s.%s", table, name)
+                db.table(table).add_column(name, col_type)
+
+
+def _ensure_fts(db: Database) -> None:
+    names = set(db.table_names())
+    for table, columns in TRIGRAM_FTS.items():
+        if f"{table}_fts" not in names:
+            db.table(table).enable_fts(columns, tokenize="trigram", create_triggers=True)
+    for table in WORDS_FTS:
+        fts = f"{table}_words_fts"
+        if fts in names:
+            continue
+        # A table of its own (not content=<table>), so Datasette's search box keeps the trigram one.
+        db.executescript(
+            f"""
+            CREATE VIRTUAL TABLE [{fts}] USING fts5(words, tokenize="{WORDS_TOKENIZER}");
+            CREATE TRIGGER [{table}_words_ad] AFTER DELETE ON [{table}] BEGIN
+              DELETE FROM [{fts}] WHERE rowid = old.rowid;
+            END;
+            CREATE TRIGGER [{table}_words_au] AFTER UPDATE OF words ON [{table}] BEGIN
+              DELETE FROM [{fts}] WHERE rowid = old.rowid;
+              INSERT INTO [{fts}] (rowid, words) SELECT new.rowid, new.words
+                WHERE new.words IS NOT NULL;
+            END;
+            CREATE TRIGGER [{table}_words_ai] AFTER INSERT ON [{table}]
+              WHEN new.words IS NOT NULL BEGIN
+              INSERT INTO [{fts}] (rowid, words) VALUES (new.rowid, new.words);
+            END;
+            INSERT INTO [{fts}] (rowid, words)
+              SELECT rowid, words FROM [{table}] WHERE words IS NOT NULL;
+            """
+        )
+
+
+VIEWS = {
+    # One row per changed top-level field of each version, with the values before and after.
+    "changes": """
+        SELECT v.id AS version_id, v.url, v.pid, v.page_kind, v.fetched_at,
+               j.value AS field,
+               json_extract(p.record, '$.' || j.value) AS old,
+               json_extract(v.record, '$.' || j.value) AS new
+        FROM kpi_versions v
+        JOIN json_each(v.changed) j
+        LEFT JOIN kpi_versions p ON p.id = v.previous_id
+    """,
+}
+
+
+def _ensure_views(db: Database) -> None:
+    for name, sql in VIEWS.items():
+        current = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()
+        if current is None or not current[0].rstrip().endswith(sql.rstrip()):
+            db.create_view(name, sql, replace=True)
+
+
+def _ensure_crawl_tables(db: Database) -> None:
+    try:
+        from archive import crawlstate  # owned by the crawler; absent in a parsers-only install
+    except ImportError:
+        return
+    ensure = getattr(crawlstate, "ensure_crawl_tables", None)
+    if ensure is not None:
+        ensure(db)
+
+
+def utc_iso(value: dt.datetime) -> str:
+    """An aware or naive datetime as a sortable ISO 8601 UTC string (naive means UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -1,0 +1,223 @@
+"""Write one parsed record into the typed tables: the current state of each page.
+
+Each page's rows are replaced as a whole when its record changes (children deleted and inserted
+again); these tables are derived from the snapshots and can always be rebuilt by ``reparse``. Rows
+are written with plain ``INSERT … ON CONFLICT DO UPDATE`` statements cached per column list: the
+archive's columns already match the models (``ensure_db_shape`` adds new fields), and skipping
+sqlite-utils' per-call table introspection is what makes ingest fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from archive.schema import model_columns
+from archive.search import digits_variant
+from parsers.models import PARSER_VERSION, DepartmentPage, KpiPage, ProjectPage, Strategy
+from parsers.thai import fiscal_quarter, fiscal_year
+
+# Units that read "not more than …" make a lower result better. Units with ลดลง ("reduced") are
+# not among them: the site measures the reduction itself (5017-832: target ลดลงร้อยละ 5, result 34).
+LOWER_IS_BETTER_UNITS = ("ไม่เกิน", "ไม่มากกว่า")
+
+_CHILD_TABLES = {
+    "quarters": "url",
+    "reports": "url",
+    "kpi_strategies": "url",
+    "project_kpis": "kpi_url",
+    "agency_reports": "url",
+    "agency_report_quarters": "url",
+}
+
+
+def agency_code(pid_or_dep: str | None) -> str | None:
+    """The 4-digit owning unit: ``0411-2029`` → ``0411``, ``50240000-3561`` → ``5024``."""
+    if not pid_or_dep:
+        return None
+    prefix = pid_or_dep.split("-", 1)[0].strip()
+    if len(prefix) == 8 and prefix.isdigit():
+        return prefix[:4]
+    if "-" in pid_or_dep and len(prefix) == 4 and prefix.isdigit():
+        return prefix
+    return None
+
+
+def on_target(unit: str | None, target: float | None, result: float | None) -> int | None:
+    """1 if the result meets the target, 0 if not, None unless both are numbers."""
+    if target is None or result is None:
+        return None
+    if unit and unit.strip().startswith(LOWER_IS_BETTER_UNITS):
+        return int(result <= target)
+    return int(result >= target)
+
+
+def write_record(
+    conn: sqlite3.Connection,
+    url: str,
+    record: KpiPage | ProjectPage | DepartmentPage,
+    data: dict[str, Any],
+    snapshot_id: int,
+    as_of: str,
+    code: str | None,
+) -> None:
+    """Replace everything the typed tables hold for ``url`` with what ``record`` says."""
+    for table, key in _CHILD_TABLES.items():
+        conn.execute(f"DELETE FROM [{table}] WHERE [{key}] = ?", [url])
+    page: dict[str, Any] = {
+        "agency_code": code,
+        "parser_version": PARSER_VERSION,
+        "as_of": as_of,
+        "snapshot_id": snapshot_id,
+    }
+    if isinstance(record, DepartmentPage):
+        _write_department(conn, url, record, data, page)
+        return
+    if isinstance(record, KpiPage):
+        row = _model_row("kpis", data, url, page)
+        row["on_target"] = on_target(record.unit, record.target_value, record.result_value)
+        row["search_digits"] = digits_variant(
+            record.title, record.definition, record.calculation, record.data_sources
+        )
+        row["words"] = None
+        upsert(conn, "kpis", row, ("url",))
+        _write_links(conn, url, record.strategies, data)
+    else:
+        upsert(conn, "projects", _model_row("projects", data, url, page), ("url",))
+        if code and record.owner_unit:
+            conn.execute(
+                "INSERT INTO agencies (code, dep_code, name, source_url) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (code) DO UPDATE SET name = excluded.name, "
+                "source_url = excluded.source_url WHERE name IS NOT excluded.name",
+                [code, code + "0000", record.owner_unit, url],
+            )
+    insert_many(conn, "quarters", [_model_row("quarters", q, url, {}) for q in data["quarters"]])
+    reports = []
+    for position, (report, raw) in enumerate(zip(record.reports, data["reports"], strict=True)):
+        day = report.date
+        fiscal = (fiscal_year(day), fiscal_quarter(day)) if day else (None, None)
+        reports.append(
+            _model_row("reports", raw, url, {})
+            | {
+                "position": position,
+                "date_fiscal_year": fiscal[0],
+                "date_fiscal_quarter": fiscal[1],
+                "text_digits": digits_variant(report.text),
+                "words": None,
+            }
+        )
+    insert_many(conn, "reports", reports)
+
+
+def _write_links(
+    conn: sqlite3.Connection, url: str, strategies: Sequence[Strategy], data: dict[str, Any]
+) -> None:
+    links = []
+    for position, strategy in enumerate(strategies):
+        sid = " ".join(p for p in (strategy.code, strategy.title) if p)
+        conn.execute(
+            "INSERT INTO strategies (id, code, title, level, text) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO NOTHING",
+            [sid, strategy.code, strategy.title, strategy.level, strategy.text],
+        )
+        links.append({"url": url, "position": position, "strategy_id": sid})
+    insert_many(conn, "kpi_strategies", links)
+    insert_many(
+        conn,
+        "project_kpis",
+        [
+            {
+                "kpi_url": url,
+                "position": position,
+                "project_pid": ref.get("pid"),
+                "project_name": ref.get("name"),
+                "project_url": ref.get("url"),
+            }
+            for position, ref in enumerate(data["projects"])
+        ],
+    )
+
+
+def _write_department(
+    conn: sqlite3.Connection,
+    url: str,
+    record: DepartmentPage,
+    data: dict[str, Any],
+    page: dict[str, Any],
+) -> None:
+    row = _model_row("department_pages", data, url, page)
+    row["entry_count"] = len(record.entries)
+    upsert(conn, "department_pages", row, ("url",))
+    code = page["agency_code"]
+    if code:
+        conn.execute(
+            "INSERT INTO agencies (code, dep_code, source_url) VALUES (?, ?, ?) "
+            "ON CONFLICT (code) DO NOTHING",
+            [code, record.agency_code, url],
+        )
+    entries, quarters = [], []
+    for entry, raw in zip(record.entries, data["entries"], strict=True):
+        entries.append(
+            _model_row("agency_reports", raw, url, {})
+            | {
+                "agency_code": code,
+                "fiscal_year": record.fiscal_year,
+                "kpi_url": entry.url,
+                "on_target": on_target(entry.unit, entry.target_value, entry.result_value),
+            }
+        )
+        for q in raw["quarters"]:
+            quarters.append(_model_row("agency_report_quarters", q, url, {"seq": entry.seq}))
+    insert_many(conn, "agency_reports", entries)
+    insert_many(conn, "agency_report_quarters", quarters)
+
+
+def _model_row(table: str, data: dict[str, Any], url: str, extra: dict[str, Any]) -> dict[str, Any]:
+    columns = _columns(table)
+    row: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in columns:
+            continue
+        if isinstance(value, list | dict):
+            value = json.dumps(value, ensure_ascii=False)
+        elif isinstance(value, bool):
+            value = int(value)
+        row[name] = value
+    row["url"] = url
+    row.update(extra)
+    return row
+
+
+@lru_cache(maxsize=32)
+def _columns(table: str) -> frozenset[str]:
+    return frozenset(model_columns(table))
+
+
+def upsert(conn: sqlite3.Connection, table: str, row: dict[str, Any], pk: tuple[str, ...]) -> None:
+    """Insert ``row`` or update the existing row with the same primary key, keeping its rowid."""
+    conn.execute(_upsert_sql(table, tuple(row), pk), list(row.values()))
+
+
+def insert_many(conn: sqlite3.Connection, table: str, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert rows sharing one column list (later duplicates of a key replace earlier ones)."""
+    rows = list(rows)
+    if rows:
+        sql = _insert_sql(table, tuple(rows[0])).replace("INSERT", "INSERT OR REPLACE", 1)
+        conn.executemany(sql, [list(r.values()) for r in rows])
+
+
+@lru_cache(maxsize=64)
+def _upsert_sql(table: str, columns: tuple[str, ...], pk: tuple[str, ...]) -> str:
+    updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in columns if c not in pk)
+    conflict = ", ".join(f"[{c}]" for c in pk)
+    return f"{_insert_sql(table, columns)} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f"[{c}]" for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT INTO [{table}] ({names}) VALUES ({marks})"

@@ -1,0 +1,182 @@
+"""WARC and saved-HTML files in and out of the archive (warcio), so replay tools can open captures.
+
+- ``export_warc(db, path)`` writes every capture in time order: the first capture of a body as a
+  WARC ``response`` record (HTTP status line and the stored headers, minus the transfer and
+  content encodings the fetcher already undid), every later capture of the same body (a page that
+  went A → B → A) as a ``revisit`` record pointing at it. ``.gz`` names are gzipped per record.
+- ``import_paths(db, paths, url=None)`` reads WARC files (``.warc``, ``.warc.gz``; the page URL is
+  each record's ``WARC-Target-URI``) and saved HTML files (the URL must be given with ``url``, so
+  one HTML file per call; its modification time is its fetch time), parses each response and
+  saves it with ``archive.save``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http
+import io
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+from sqlite_utils import Database
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from archive.save import AnyRecord, decompress, save
+from kpi_archive.errors import ArchiveError, ConfigError, ParseError
+from scraper.models import FetchResult
+
+log = logging.getLogger(__name__)
+
+WARC_SUFFIXES = (".warc", ".warc.gz")
+# The stored body is already decoded; these headers would make a replay tool decode it again.
+DROPPED_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
+
+ImportCounts = Counter[str]
+Parse = Callable[[bytes, str, Mapping[str, str]], AnyRecord]
+
+
+def export_warc(db: Database, path: str | Path) -> int:
+    """Write every capture of the archive to a WARC file; return the number of records."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written: dict[int, tuple[str, str, str]] = {}
+    count = 0
+    rows = db.execute(
+        "SELECT c.url, c.fetched_at, s.id, s.status, s.headers, s.body FROM captures c "
+        "JOIN snapshots s ON s.id = c.snapshot_id ORDER BY c.fetched_at, c.id"
+    )
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=path.name.endswith(".gz"), warc_version="1.1")
+        for url, fetched_at, snapshot_id, status, headers_json, blob in rows:
+            date = fetched_at.replace("+00:00", "Z")
+            if snapshot_id in written:
+                target_url, target_date, digest = written[snapshot_id]
+                record = writer.create_revisit_record(
+                    url,
+                    digest=digest,
+                    refers_to_uri=target_url,
+                    refers_to_date=target_date,
+                    warc_headers_dict={"WARC-Date": date},
+                )
+                record.rec_headers.replace_header(
+                    "WARC-Profile",
+                    "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest",
+                )
+            else:
+                body = decompress(blob)
+                record = writer.create_warc_record(
+                    url,
+                    "response",
+                    payload=io.BytesIO(body),
+                    length=len(body),  # known length: warcio then needs no temporary file
+                    http_headers=_http_headers(status, json.loads(headers_json or "{}"), body),
+                    warc_headers_dict={"WARC-Date": date},
+                )
+                digest = record.rec_headers.get_header("WARC-Payload-Digest")
+                written[snapshot_id] = (url, date, digest)
+            writer.write_record(record)
+            count += 1
+    log.info("wrote %d WARC records to %s", count, path)
+    return count
+
+
+def _http_headers(status: int, headers: dict[str, str], body: bytes) -> StatusAndHeaders:
+    try:
+        reason = http.HTTPStatus(status).phrase
+    except ValueError:
+        reason = ""
+    pairs = [(k, v) for k, v in headers.items() if k.lower() not in DROPPED_HEADERS]
+    pairs.append(("Content-Length", str(len(body))))
+    return StatusAndHeaders(f"{status} {reason}".strip(), pairs, protocol="HTTP/1.1")
+
+
+def read_warc(path: str | Path) -> Iterator[FetchResult]:
+    """Every HTTP response (and revisit of an earlier one) in a WARC file, as FetchResults."""
+    bodies: dict[tuple[str, str], FetchResult] = {}
+    with Path(path).open("rb") as stream:
+        for record in ArchiveIterator(stream):
+            uri = record.rec_headers.get_header("WARC-Target-URI")
+            date = record.rec_headers.get_header("WARC-Date")
+            if not uri or not date:
+                continue
+            fetched_at = dt.datetime.fromisoformat(date.replace("Z", "+00:00"))
+            if record.rec_type == "response" and record.http_headers is not None:
+                result = FetchResult(
+                    url=uri,
+                    final_url=uri,
+                    status=int(record.http_headers.get_statuscode()),
+                    headers=dict(record.http_headers.headers),
+                    body=record.content_stream().read(),
+                    fetched_at=fetched_at,
+                )
+                bodies[(uri, date)] = result
+                yield result
+            elif record.rec_type == "revisit":
+                ref = (
+                    record.rec_headers.get_header("WARC-Refers-To-Target-URI") or uri,
+                    record.rec_headers.get_header("WARC-Refers-To-Date") or "",
+                )
+                original = bodies.get(ref)
+                if original is None:
+                    log.warning("%s: revisit of %s at %s not in this file; skipped", path, *ref)
+                    continue
+                yield original.model_copy(update={"url": uri, "fetched_at": fetched_at})
+
+
+def read_html(path: str | Path, url: str) -> FetchResult:
+    """A saved HTML file as a 200 response for ``url``, fetched when the file was last modified."""
+    path = Path(path)
+    stat = path.stat()
+    return FetchResult(
+        url=url,
+        final_url=url,
+        status=200,
+        body=path.read_bytes(),
+        fetched_at=dt.datetime.fromtimestamp(stat.st_mtime, tz=dt.UTC),
+    )
+
+
+def import_paths(
+    db: Database, paths: Sequence[str | Path], url: str | None = None, parse: Parse | None = None
+) -> ImportCounts:
+    """Parse and save every response in ``paths``; return how many of each save status."""
+    if parse is None:
+        from parsers import parse_page
+
+        parse = parse_page
+    html = [Path(p) for p in paths if not str(p).endswith(WARC_SUFFIXES)]
+    if html and url is None:
+        raise ConfigError(f"{html[0]}: an HTML file needs its page URL (--url)")
+    if len(html) > 1:
+        raise ConfigError("--url names one page: import HTML files one at a time")
+    counts: ImportCounts = Counter()
+    for path in paths:
+        responses: Iterable[FetchResult]
+        try:
+            if str(path).endswith(WARC_SUFFIXES):
+                responses = read_warc(path)
+            else:
+                assert url is not None
+                responses = [read_html(path, url)]
+            for response in responses:
+                counts[save(db, response, _parse(parse, response)).status] += 1
+        except OSError as exc:
+            raise ArchiveError(f"cannot read: {exc.strerror or exc}", path=str(path)) from exc
+        except ArchiveLoadFailed as exc:
+            raise ArchiveError(f"not a WARC file: {exc}", path=str(path)) from exc
+    return counts
+
+
+def _parse(parse: Parse, response: FetchResult) -> AnyRecord | ParseError | None:
+    if not 200 <= response.status < 300:
+        return None
+    try:
+        return parse(response.body, response.url, response.headers)
+    except ParseError as exc:
+        return exc

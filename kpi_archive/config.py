@@ -1,0 +1,80 @@
+"""Every default of the project, in one place.
+
+Each setting has a name, a default, an environment variable (``KPI_ARCHIVE_<NAME>``) and one line
+of help; command-line options override the environment, which overrides the default. The README's
+"Settings" table is checked against this list by ``tests/test_docs.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+PROJECT_URL = "https://github.com/bangkok-kpi-archive/kpi-archive"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env_var(self) -> str:
+        return "KPI_ARCHIVE_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("db", "data/kpi.db", "SQLite archive file used when a command is given no DB"),
+    Setting(
+        "user_agent",
+        f"kpi-archive/0.1 (+{PROJECT_URL}; civic archive of public BMA KPI pages)",
+        "User-Agent header sent with every request",
+    ),
+    Setting("request_timeout", 30.0, "seconds to wait for connect, read or write"),
+    Setting("host_delay", 1.0, "minimum seconds between two requests to the same host"),
+    Setting("concurrency", 4, "hosts fetched in parallel (one request at a time per host)"),
+    Setting("max_retries", 4, "retries after a connect error, timeout, 429 or 5xx"),
+    Setting("backoff_base", 2.0, "first retry waits this many seconds, doubling each time"),
+    Setting("backoff_max", 300.0, "longest wait between two retries, Retry-After included"),
+    Setting("max_body_bytes", 5_000_000, "bodies larger than this are cut off and refused"),
+    Setting("max_redirects", 5, "redirects followed before a fetch fails"),
+    Setting("max_depth", 2, "link hops followed from the seeds (0 = the seeds only)"),
+    Setting("list_host", "http://monitor.bangkok.go.th", "host of agency reports and --pid-range"),
+    Setting("report_first_year", 2562, "first fiscal year (BE) of agency reports without --years"),
+    Setting("gone_after", 3, "consecutive 404/410 runs after which a page is marked gone"),
+    Setting("lock_stale_seconds", 6 * 3600, "a crawl lock older than this with a dead pid is taken over"),
+    Setting("serve_port", 8001, "port `kpi-archive serve` listens on"),
+    Setting("sql_time_limit_ms", 2000, "Datasette's SQL time limit for published queries"),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def get(name: str) -> Any:
+    """Return a setting's value: environment variable if set (cast to the default's type), else default."""
+    setting = _BY_NAME[name]
+    raw = os.environ.get(setting.env_var)
+    if raw is None:
+        return setting.default
+    return type(setting.default)(raw)
+
+
+DEFAULT_DB: str = _BY_NAME["db"].default
+USER_AGENT: str = _BY_NAME["user_agent"].default
+REQUEST_TIMEOUT: float = _BY_NAME["request_timeout"].default
+HOST_DELAY: float = _BY_NAME["host_delay"].default
+CONCURRENCY: int = _BY_NAME["concurrency"].default
+MAX_RETRIES: int = _BY_NAME["max_retries"].default
+BACKOFF_BASE: float = _BY_NAME["backoff_base"].default
+BACKOFF_MAX: float = _BY_NAME["backoff_max"].default
+MAX_BODY_BYTES: int = _BY_NAME["max_body_bytes"].default
+MAX_REDIRECTS: int = _BY_NAME["max_redirects"].default
+MAX_DEPTH: int = _BY_NAME["max_depth"].default
+LIST_HOST: str = _BY_NAME["list_host"].default
+REPORT_FIRST_YEAR: int = _BY_NAME["report_first_year"].default
+GONE_AFTER: int = _BY_NAME["gone_after"].default
+LOCK_STALE_SECONDS: int = _BY_NAME["lock_stale_seconds"].default
+SERVE_PORT: int = _BY_NAME["serve_port"].default
+SQL_TIME_LIMIT_MS: int = _BY_NAME["sql_time_limit_ms"].default

@@ -1,0 +1,393 @@
+"""The crawl: seeds → polite fetch → parse → archive, with discovery, in one small loop.
+
+``crawl(db_path, options) -> CrawlSummary`` is the only orchestration in the project: it is the
+one place that imports the scraper, the parsers and the archive together.
+
+- Seeds: ``--seed`` / ``--seeds-file`` / ``--pid-range`` / ``--agencies`` / ``--years`` if any are
+  given, else the bundled list plus every agency's annual reports. The crawl never leaves the
+  seed hosts; links (``parsers.extract_links``) are followed on the page's own host up to
+  ``max_depth``.
+- Work lives in the archive (``frontier``); each page is fetched (conditional GET), parsed and
+  saved with its ``fetch_log`` rows and frontier update in one transaction, so a crawl killed at
+  any moment loses at most the pages in flight and the next run resumes the pass.
+- One asyncio task per host (``concurrency`` hosts at once); SQLite and parsing run on one
+  worker thread that owns the connection, so the event loop only waits on the network.
+- Exit codes: 0 all ok, 1 some pages failed, 3 the lock is held (``LockError``); usage errors
+  (``ConfigError``) are the CLI's exit 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from sqlite_utils import Database
+
+import archive
+import parsers
+from archive import crawlstate
+from archive.save import decompress
+from archive.schema import utc_iso
+from kpi_archive import config
+from kpi_archive.errors import ConfigError, ParseError
+from parsers.models import DepartmentPage, KpiPage, ProjectPage
+from scraper import seeds
+from scraper.fetcher import Fetched, Fetcher, FetchOptions
+from scraper.models import FetchResult
+from scraper.robots import RobotsCache
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+AnyRecord = KpiPage | ProjectPage | DepartmentPage
+
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_AGE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+SUMMARY_FIELDS = ("fetched", "unchanged", "new", "changed", "failed", "gone")
+
+
+def parse_age(text: str) -> float:
+    """``90``, ``30m``, ``12h``, ``2d``, ``1w`` → seconds."""
+    match = _AGE.match(text)
+    if not match:
+        raise ConfigError(f"--refresh-older-than must look like 12h, 2d or 3600, not {text!r}")
+    return float(match.group(1)) * _AGE_UNITS[match.group(2)]
+
+
+def parse_host_map(items: Iterable[str]) -> dict[str, str]:
+    """``HOST=BASE_URL`` items → ``{host: base_url}``."""
+    mapping: dict[str, str] = {}
+    for item in items:
+        host, sep, base = item.partition("=")
+        if not sep or not host.strip() or not base.startswith(("http://", "https://")):
+            raise ConfigError(f"--map-host must look like HOST=http://127.0.0.1:8765, not {item!r}")
+        mapping[host.strip().lower()] = base.strip()
+    return mapping
+
+
+@dataclass
+class CrawlOptions:
+    """Everything ``kpi-archive crawl`` can be told; defaults from ``kpi_archive.config``."""
+
+    seeds: list[str] = field(default_factory=list)
+    seeds_file: Path | None = None
+    host_map: dict[str, str] = field(default_factory=dict)
+    delay: float = field(default_factory=lambda: float(config.get("host_delay")))
+    concurrency: int = field(default_factory=lambda: int(config.get("concurrency")))
+    max_pages: int | None = None
+    max_depth: int = field(default_factory=lambda: int(config.get("max_depth")))
+    refresh_older_than: float | None = None
+    agencies: list[str] | None = None
+    years: list[int] | None = None
+    pid_ranges: list[str] = field(default_factory=list)
+    ignore_robots: bool = False
+    list_host: str = field(default_factory=lambda: str(config.get("list_host")))
+    fetch: dict[str, Any] = field(default_factory=dict)
+    on_page: Callable[[PageEvent], None] | None = None
+
+    def initial_urls(self) -> list[str]:
+        """The seed URLs this crawl starts from (see the module docstring)."""
+        urls = [seeds.check_url(u) for u in self.seeds]
+        if self.seeds_file is not None:
+            urls += seeds.read_seeds_file(self.seeds_file)
+        for spec in self.pid_ranges:
+            prefix, first, last, digits = seeds.parse_pid_range(spec)
+            urls += seeds.pid_range_urls(prefix, first, last, self.list_host, digits=digits)
+        explicit = bool(urls) or self.agencies is not None or self.years is not None
+        if not explicit:
+            urls = seeds.bundled_seed_urls()
+        if not explicit or self.agencies is not None or self.years is not None:
+            first_year = int(config.get("report_first_year"))
+            years = self.years or list(range(first_year, seeds.current_fiscal_year() + 1))
+            agencies = self.agencies or seeds.bundled_agencies()
+            urls += seeds.agency_report_urls(agencies, years, self.list_host)
+        return list(seeds.dedupe(urls))
+
+
+@dataclass(frozen=True)
+class PageEvent:
+    """One page done, for progress display: its outcome and how far the crawl has got."""
+
+    url: str
+    outcome: str
+    done: int
+    queued: int
+    error: str | None = None
+
+
+@dataclass
+class CrawlSummary:
+    """What a crawl did; ``line()`` is the last line the CLI prints."""
+
+    run_id: int
+    counts: Counter[str]
+    seconds: float
+    resumed: bool
+    exit_code: int
+
+    def line(self) -> str:
+        """``fetched 12, unchanged 3, new 8, changed 1, failed 0, gone 0 in 4.2 s``."""
+        parts = ", ".join(f"{name} {self.total(name)}" for name in SUMMARY_FIELDS)
+        extra = [f"{n} {name.replace('_', ' ')}" for name in ("parse_error", "skipped")
+                 if (n := self.counts[name])]  # fmt: skip
+        tail = f" ({', '.join(extra)})" if extra else ""
+        return f"{parts} in {self.seconds:.1f} s{tail}"
+
+    def total(self, name: str) -> int:
+        """A summary figure; ``gone`` counts every 404/410 (``missing`` ones included)."""
+        if name == "gone":
+            return self.counts["gone"] + self.counts["missing"]
+        return self.counts[name]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form for ``--log-json``."""
+        keys = (*SUMMARY_FIELDS, "missing", "parse_error", "skipped")
+        return {"run_id": self.run_id, **{k: self.total(k) for k in keys},
+                "seconds": round(self.seconds, 3), "resumed": self.resumed,
+                "exit_code": self.exit_code}  # fmt: skip
+
+
+def crawl(db_path: str | Path, options: CrawlOptions) -> CrawlSummary:
+    """Run one crawl into the archive at ``db_path``; raises ``LockError`` if one is running."""
+    urls = options.initial_urls()
+    return asyncio.run(_Crawl(Path(db_path), options, urls).run())
+
+
+class _Crawl:
+    def __init__(self, path: Path, options: CrawlOptions, urls: list[str]) -> None:
+        self.path = path
+        self.options = options
+        self.urls = urls
+        self.counts: Counter[str] = Counter()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-archive-db")
+        self.db: Database | None = None
+        self.run_id = 0
+        self.done = 0
+        self.queues: dict[str, deque[crawlstate.FrontierItem]] = {}
+        self.started = time.monotonic()
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(db, *args)`` on the thread that owns the SQLite connection."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, lambda: fn(self.db, *args))
+
+    async def run(self) -> CrawlSummary:
+        loop = asyncio.get_running_loop()
+        try:
+            self.db = await loop.run_in_executor(self.executor, archive.open_db, self.path)
+            lock = await self.call(crawlstate.acquire_lock)
+            try:
+                return await self._run_locked()
+            finally:
+                await self.call(crawlstate.release_lock, lock)
+        finally:
+            if self.db is not None:
+                await loop.run_in_executor(self.executor, self.db.close)
+            self.executor.shutdown(wait=True)
+
+    async def _run_locked(self) -> CrawlSummary:
+        args = {k: v for k, v in asdict(self.options).items() if k != "on_page"}
+        self.run_id = await self.call(crawlstate.start_run, args)
+        exit_code = 130
+        try:
+            resumed = await self.call(crawlstate.begin_pass)
+            push = partial(crawlstate.push, run_id=self.run_id)
+            await self.call(push, [(u, 0, None) for u in self.urls])
+            items = await self.call(crawlstate.queued)
+            for item in items:
+                self.queues.setdefault(urlsplit(item.url).hostname or "", deque()).append(item)
+            if resumed:
+                log.info("resuming an unfinished pass: %d URLs still queued", len(items))
+            await self._fetch_all()
+            await self.call(archive.refresh_search)
+            exit_code = 1 if self.counts["failed"] else 0
+        finally:
+            seconds = time.monotonic() - self.started
+            finish = partial(crawlstate.finish_run, seconds=seconds, exit_code=exit_code)
+            await self.call(finish, self.run_id, self.counts)
+        return CrawlSummary(self.run_id, self.counts, seconds, resumed, exit_code)
+
+    async def _fetch_all(self) -> None:
+        hosts = set(self.queues) | seeds.seed_hosts(self.urls)
+        fetch_options = FetchOptions(
+            delay=self.options.delay,
+            host_map=self.options.host_map,
+            allowed_hosts=frozenset(hosts),
+            **self.options.fetch,
+        )
+        async with httpx.AsyncClient(
+            headers={"User-Agent": fetch_options.user_agent},
+            follow_redirects=False,
+            trust_env=not self.options.host_map,
+            limits=httpx.Limits(max_keepalive_connections=max(self.options.concurrency, 1)),
+        ) as client:
+            fetcher = Fetcher(client, fetch_options)
+            robots = RobotsCache(
+                fetcher, ignore=self.options.ignore_robots, on_fetched=self._log_robots
+            )
+            gate = asyncio.Semaphore(max(self.options.concurrency, 1))
+            await asyncio.gather(
+                *(self._host(host, fetcher, robots, gate) for host in sorted(self.queues))
+            )
+
+    def _log_robots(self, fetched: Fetched) -> None:
+        rows = [asdict(a) for a in fetched.attempts]
+        self.executor.submit(lambda: crawlstate.log_attempts(self._db(), self.run_id, rows))
+
+    def _db(self) -> Database:
+        assert self.db is not None
+        return self.db
+
+    def _budget_left(self) -> bool:
+        limit = self.options.max_pages
+        return limit is None or self.counts["fetched"] < limit
+
+    async def _host(
+        self, host: str, fetcher: Fetcher, robots: RobotsCache, gate: asyncio.Semaphore
+    ) -> None:
+        queue = self.queues[host]
+        async with gate:
+            while queue and self._budget_left():
+                item = queue.popleft()
+                outcome, error = await self._page(item, fetcher, robots, queue)
+                self.done += 1
+                if self.options.on_page is not None:
+                    pending = sum(len(q) for q in self.queues.values())
+                    self.options.on_page(PageEvent(item.url, outcome, self.done, pending, error))
+
+    async def _page(
+        self,
+        item: crawlstate.FrontierItem,
+        fetcher: Fetcher,
+        robots: RobotsCache,
+        queue: deque[crawlstate.FrontierItem],
+    ) -> tuple[str, str | None]:
+        verdict = await robots.check(item.url)
+        if not verdict.allowed:
+            state = "failed" if verdict.unavailable else "blocked"
+            self.counts["failed" if verdict.unavailable else "skipped"] += 1
+            await self.call(_mark, item.url, state, verdict.reason, self.run_id)
+            return state, verdict.reason
+        fresh = await self.call(_fresh_body, item.url, self.options.refresh_older_than)
+        if fresh is not None:
+            self.counts["skipped"] += 1
+            links = await self.call(_skip_fresh, item, fresh, self._link_depth(item), self.run_id)
+            queue.extend(links)
+            return "fresh", None
+        if not self._budget_left():
+            return "deferred", None  # stays queued in the frontier for the next run
+        self.counts["fetched"] += 1
+        etag, modified = await self.call(archive.last_validators, item.url)
+        fetched = await fetcher.fetch(item.url, etag=etag, last_modified=modified)
+        outcome, error, links = await self.call(
+            _store, item, fetched, self._link_depth(item), self.run_id
+        )
+        self.counts[outcome] += 1
+        queue.extend(links)
+        return outcome, error
+
+    def _link_depth(self, item: crawlstate.FrontierItem) -> int | None:
+        """Depth for links found on ``item``, or None when they are not to be followed."""
+        depth = item.depth + 1
+        return depth if depth <= self.options.max_depth else None
+
+
+def _mark(db: Database, url: str, state: str, error: str | None, run_id: int) -> None:
+    crawlstate.mark(db, url, state, error=error, run_id=run_id)
+
+
+def _fresh_body(db: Database, url: str, max_age: float | None) -> bytes | None:
+    """The current body of ``url`` if it was fetched less than ``max_age`` seconds ago."""
+    if max_age is None:
+        return None
+    since = utc_iso(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=max_age))
+    row = db.execute(
+        "SELECT s.body FROM pages p JOIN snapshots s ON s.id = p.snapshot_id "
+        "WHERE p.url = ? AND p.last_fetched >= ?",
+        [url, since],
+    ).fetchone()
+    return decompress(row[0]) if row else None
+
+
+def _links(
+    db: Database, item: crawlstate.FrontierItem, body: bytes, depth: int | None, run_id: int
+) -> list[crawlstate.FrontierItem]:
+    """Push same-host links found in ``body`` to the frontier; return the newly queued ones."""
+    if depth is None or not body:
+        return []
+    host = urlsplit(item.url).hostname
+    try:
+        found = [u for u in parsers.extract_links(body, item.url) if urlsplit(u).hostname == host]
+    except ParseError:
+        return []
+    known = {r[0] for r in db.execute(
+        f"SELECT url FROM frontier WHERE url IN ({', '.join('?' * len(found))})", found
+    )} if found else set()  # fmt: skip
+    new = [u for u in found if u not in known]
+    crawlstate.push(db, [(u, depth, item.url) for u in new], run_id=run_id)
+    return [crawlstate.FrontierItem(u, depth, item.url, 0) for u in new]
+
+
+def _skip_fresh(
+    db: Database, item: crawlstate.FrontierItem, body: bytes, depth: int | None, run_id: int
+) -> list[crawlstate.FrontierItem]:
+    with db.atomic():
+        links = _links(db, item, body, depth, run_id)
+        crawlstate.mark(db, item.url, "done", run_id=run_id, counts_attempt=False)
+    return links
+
+
+def _parse(response: FetchResult) -> AnyRecord | ParseError:
+    try:
+        return parsers.parse_page(response.body, response.url, response.headers)
+    except ParseError as exc:
+        return exc
+    except Exception as exc:
+        # A parser bug on one odd page must not stop the night's crawl: the body is kept
+        # as a parse error and `kpi-archive reparse` recovers it once the parser is fixed.
+        log.exception("parser crashed on %s", response.url)
+        return ParseError(f"parser crashed: {exc!r}", url=response.url)
+
+
+def _stored_body(db: Database, url: str) -> bytes:
+    row = db.execute(
+        "SELECT s.body FROM pages p JOIN snapshots s ON s.id = p.snapshot_id WHERE p.url = ?",
+        [url],
+    ).fetchone()
+    return decompress(row[0]) if row else b""
+
+
+def _store(
+    db: Database, item: crawlstate.FrontierItem, fetched: Fetched, depth: int | None, run_id: int
+) -> tuple[str, str | None, list[crawlstate.FrontierItem]]:
+    """Save one fetched page, its attempts, its links and its frontier state in one transaction."""
+    response = fetched.response
+    with db.atomic():
+        crawlstate.log_attempts(db, run_id, [asdict(a) for a in fetched.attempts])
+        if response is None or fetched.error is not None:
+            if response is not None:
+                archive.save(db, response, None)
+            failure = str(fetched.error)
+            crawlstate.mark(db, item.url, "failed", error=failure, run_id=run_id)
+            return "failed", failure, []
+        parsed = _parse(response) if 200 <= response.status < 300 else None
+        outcome = archive.save(db, response, parsed)
+        links: list[crawlstate.FrontierItem] = []
+        if 200 <= response.status < 300:
+            links = _links(db, item, response.body, depth, run_id)
+        elif response.status == 304:
+            links = _links(db, item, _stored_body(db, item.url), depth, run_id)
+        crawlstate.mark(db, item.url, "done", run_id=run_id)
+        error = str(parsed) if isinstance(parsed, ParseError) else None
+        return outcome.status, error, links

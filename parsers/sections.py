@@ -1,0 +1,430 @@
+"""Pieces every page parser shares: line keys, headings, the quarterly table, reports, strategies.
+
+Contract: pure functions over the visible text lines of a page (``parsers.text``), in order. They
+anchor on the Thai labels, never on markup: a label matches whatever the bold marks (``*``),
+spacing or digit script (๐–๙ / 0–9) around it. Values are returned as printed beside their
+normalised form; recoverable oddities are appended to the ``warnings`` list passed in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from parsers.models import ProjectRef, Quarter, Report, Strategy
+from parsers.thai import THAI_DIGITS, arabic_digits, fiscal_year, parse_date, parse_number
+
+_SPACE = re.compile(r"\s+")
+_THAI_DIGIT = re.compile("[๐-๙]").search
+KindOf = Callable[[str], "str | None"]
+
+# Section headings, keyed by the line with bold marks and all whitespace removed.
+HEADINGS: dict[str, str] = {
+    "ผลงานเทียบกับเป้าหมายรายไตรมาส": "table",
+    "สรุปผลการดำเนินงาน": "summary",
+    "นิยามหรือความหมายของตัวชี้วัด": "definition",
+    "วิธีการคำนวณหรือเกณฑ์การประเมิน": "calculation",
+    "วิธีการการเก็บข้อมูล/แหล่งข้อมูล": "data_sources",
+    "วิธีการเก็บข้อมูล/แหล่งข้อมูล": "data_sources",
+    "แหล่งข้อมูล/เจ้าของข้อมูล": "data_sources",
+    "สนับสนุนยุทธศาสตร์กรุงเทพมหานครฯ": "strategies",
+    "สนับสนุนยุทธศาสตร์กรุงเทพมหานคร": "strategies",
+    "โครงการ/กิจกรรมที่สนับสนุนตัวชี้วัด": "projects",
+    "ฐานข้อมูลประกอบตัวชี้วัดการพัฒนาเมือง": "footer",
+    "หลักการและเหตุผล": "rationale",
+    "วัตถุประสงค์ของโครงการ": "objectives",
+    "เป้าหมายของโครงการ": "goals",
+}
+_REPORT_HEADING = re.compile(r"^รายงานผลฯ?ไตรมาสที่([1-4])$")
+_NUMBERED_HEADING = re.compile(r"^[1-9]\.(.+)$")  # city-DB pages number their sections: 1.นิยาม…
+_CUT_HEADINGS = (*HEADINGS, "รายงานผลฯไตรมาสที่")
+
+# Lines that carry no data: navigation, print links, chart placeholders.
+SKIP = frozenset(
+    {
+        "BackHome",
+        "HomeHomeSED",
+        "FusionChartswillrenderhere",
+        "รายละเอียดตัวชี้วัดฯ:พิมพ์ข้อมูล",
+        "ดูโครงการแผนปีฯ:พิมพ์ข้อมูล",
+        "0",
+    }
+)
+
+PID = re.compile(r"^\d{2,8}(?:-\d{1,5})?$")
+_AUDIT = re.compile(
+    r"^สยป\.?\s*(?:ตรวจประเมินตัวชี้วัด|ประเมินโครงการ)\s*:?\s*ไตรมาสที่\s*([1-4])\s*:?\s*(.*)$"
+)
+_PAIR = re.compile(r"^(\d+(?:\.\d+)?)?\s*/\s*(\d+(?:\.\d+)?)?$")
+_STAMP = re.compile(r"(?<!\S)(\d{1,2}/\d{1,2}/\d{4})\s*:")
+_STRATEGY = re.compile(
+    r"^:?\s*(ด้านที่|มิติที่|เป้าหมายที่|เป้าประสงค์ที่|ยุทธศาสตร์ที่)?\s*"
+    r"(\d+(?:\.\d+)*)\.?(?=\s|$|[-–—])\s*(?:[-–—]\s*)?(.*)$"
+)
+_LEVEL_WORDS = ("ด้านที่", "มิติที่", "เป้าหมายที่", "เป้าประสงค์ที่", "ยุทธศาสตร์ที่")
+_STRATEGY_SPLIT = re.compile(r"\s(?=(?:ด้านที่|มิติที่|เป้าหมายที่|เป้าประสงค์ที่)\s*\d)")
+_INNER_CODE = re.compile(r"\s(\d+(?:\.\d+)+)\s")
+_ENGLISH_TAIL = re.compile(r"^(.*?)\s+:\s+([A-Za-z][\x20-\x7e]*)$")
+
+
+def to_arabic(text: str) -> str:
+    """``arabic_digits`` without its cost on the many lines that have no Thai digit."""
+    return text.translate(THAI_DIGITS) if _THAI_DIGIT(text) else text
+
+
+class Lines:
+    """A page's lines with their match keys: ``plain`` (bold marks removed), ``key`` (and Arabic
+    digits, same length as ``plain``) and ``tight`` (``key`` without whitespace)."""
+
+    __slots__ = ("key", "plain", "raw", "tight")
+
+    def __init__(self, raw: Sequence[str]) -> None:
+        self.raw = list(raw)
+        self.plain = [" ".join(s.replace("*", "").split()) if "*" in s else s for s in self.raw]
+        self.key = [to_arabic(s) for s in self.plain]
+        self.tight = [s.replace(" ", "") for s in self.key]
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def text(self, start: int, end: int) -> str | None:
+        """Non-empty lines of ``[start, end)`` joined by newlines; None when nothing (or ``-``)."""
+        parts = [s for s in self.raw[start:end] if s.strip()]
+        text = "\n".join(s.strip() for s in parts)
+        return None if text in ("", "-") else text
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A heading and the line range ``[start, end)`` of its body."""
+
+    name: str
+    quarter: int | None
+    heading: int
+    start: int
+    end: int
+
+
+def heading_of(tight: str) -> tuple[str, int | None] | None:
+    """The section a line opens (name, quarter), or None when it is not a heading."""
+    name = HEADINGS.get(tight)
+    if name is not None:
+        return name, None
+    if tight.startswith("รายงานผล"):
+        m = _REPORT_HEADING.match(tight)
+        return ("report", int(m.group(1))) if m else None
+    m = _NUMBERED_HEADING.match(tight)
+    if m and m.group(1) in HEADINGS:
+        return HEADINGS[m.group(1)], None
+    return None
+
+
+def split_sections(lines: Lines, start: int, end: int) -> tuple[int, list[Section]]:
+    """Cut ``[start, end)`` at headings; return where the preamble ends and the sections."""
+    marks: list[tuple[int, str, int | None]] = []
+    for i in range(start, end):
+        tight = lines.tight[i]
+        if tight and len(tight) < 45:
+            found = heading_of(tight)
+            if found is not None:
+                marks.append((i, found[0], found[1]))
+    sections = [
+        Section(name, quarter, i, i + 1, marks[n + 1][0] if n + 1 < len(marks) else end)
+        for n, (i, name, quarter) in enumerate(marks)
+    ]
+    return (marks[0][0] if marks else end), sections
+
+
+def drop_cut_heading(lines: Lines, warnings: list[str]) -> int:
+    """Length of the page without a last line that is a heading cut short (``นิยาม ห``)."""
+    end = len(lines)
+    while end and not lines.tight[end - 1]:
+        end -= 1
+    if end:
+        last = lines.tight[end - 1]
+        if len(last) >= 2 and heading_of(last) is None:
+            for heading in _CUT_HEADINGS:
+                if heading.startswith(last) or heading.startswith(last.split(".", 1)[-1] or "-"):
+                    warnings.append(f"page ends inside a heading: {lines.plain[end - 1]!r}")
+                    return end - 1
+    return end
+
+
+def split_title(text: str) -> tuple[str, str | None]:
+    """``<title> : <pid>`` → (title, pid in Arabic digits); split on the last `` : ``."""
+    head, sep, tail = text.rpartition(" : ")
+    pid = arabic_digits(tail.strip())
+    if sep and PID.match(pid):
+        return head.strip(), pid
+    return text.strip(), None
+
+
+def pid_from_url(url: str | None) -> str | None:
+    """The ``pid`` query parameter of a page URL, if any."""
+    if not url:
+        return None
+    values = parse_qs(urlsplit(url).query).get("pid")
+    return values[0].strip() if values else None
+
+
+def query_value(url: str | None, name: str) -> str | None:
+    """One query parameter of a URL (blank → None)."""
+    if not url:
+        return None
+    values = parse_qs(urlsplit(url).query).get(name)
+    return values[0].strip() or None if values else None
+
+
+_PREFIXES = [
+    re.compile(p)
+    for p in (
+        r"ปี\s*\d{4}\s*",
+        r"\((?:ตัวชี้วัด)?(?:เจรจา|เจราจา)[^)]{0,20}\)\s*",
+        r"\(new\)\s*",
+        r"สปท\.\s*\d+\s*/\s*",
+        r"\d+\s*/\s*สปท\.\s*",
+        r"มิติที่\s*(?:\d+\s*(?=\(\d)|\d+\.\d+\s+)",
+        r"ตัวชี้วัดที่\s*\d+(?:\.\d+)*\s*(?::\s*)?",
+        r"ตัวชี้วัดยุทธศาสตร์\s*(?=\(\d)",
+        r"\(\d+(?:\.\d+)*\)\s*",
+        r"\d+(?:\.\d+)+(?:_\d+)?\s*(?=\D)",
+        r"\d+\.\s*(?=\D)",
+        r"[-–]\s*",
+    )
+]
+_TITLE_YEAR = re.compile(r"^ปี\s*(\d{4})(?!\d)")
+_TRAILING_NUMBER = re.compile(r"\s*\(\d+(?:\.\d+)+\)$")
+_SECOND_ITEM = re.compile(r"\s2\.\s*\D")
+
+
+def name_of(title: str | None) -> str | None:
+    """The title without its leading ``ปี 2564`` and list-number prefixes (never whole words)."""
+    if not title:
+        return title
+    key = arabic_digits(title).lower()
+    pos = 0
+    while True:
+        for pattern in _PREFIXES:
+            m = pattern.match(key, pos)
+            if m and m.end() > pos:
+                # "1.… 2.…" lists several indicators: their numbers are content, keep them.
+                if pattern.pattern.startswith(r"\d+\.") and _SECOND_ITEM.search(key, m.end()):
+                    continue
+                pos = m.end()
+                break
+        else:
+            break
+    name = title[pos:].strip()
+    name = _TRAILING_NUMBER.sub("", name) if pos else name
+    return name or title
+
+
+def title_year(title: str | None) -> int | None:
+    """The BE year of a ``ปี 2564`` title prefix."""
+    m = _TITLE_YEAR.match(arabic_digits(title or ""))
+    return int(m.group(1)) if m else None
+
+
+def label_value(plain: str, key: str, label: str) -> tuple[str | None, str | None] | None:
+    """``<label> <unit> : <value>`` at line start → (unit, value), split on the first colon."""
+    if not key.startswith(label):
+        return None
+    rest = plain[len(label) :]
+    if rest and not (rest[0].isspace() or rest[0] == ":"):
+        return None
+    unit, colon, value = rest.partition(":")
+    if not colon:
+        return unit.strip() or None, None
+    return unit.strip() or None, value.strip() or None
+
+
+def number(text: str | None) -> float | None:
+    """A float when the text is exactly one number, else None."""
+    return parse_number(text) if text else None
+
+
+def audit(plain: str, key: str) -> tuple[int, str | None, float | None] | None:
+    """``*** สยป. ตรวจประเมินตัวชี้วัด : ไตรมาสที่ N: score`` → (quarter, score text, score)."""
+    m = _AUDIT.match(key)
+    if m is None:
+        return None
+    text = plain[m.start(2) :].strip() or None
+    return int(m.group(1)), text, number(text)
+
+
+def quarter_table(lines: Lines, start: int, end: int, warnings: list[str]) -> list[Quarter]:
+    """Rows of the ``ผลงานเทียบกับเป้าหมายรายไตรมาส`` table; blank cells stay None."""
+    tight = lines.tight
+    i = start
+    while i < end and not tight[i].endswith("2.1/2.2)"):
+        i += 1
+    if i == end:
+        if any(tight[start:end]):
+            warnings.append("quarterly table has no (2.1 / 2.2) header; rows not read")
+        return []
+    quarters: list[Quarter] = []
+    expected = 1
+    i += 1
+    while i < end and expected <= 4:
+        cell = tight[i]
+        if not cell:
+            i += 1
+        elif cell == str(expected):
+            cells: list[str] = []
+            j = i + 1
+            pair: str | None = None
+            while j < end:
+                if _PAIR.match(tight[j]) and "/" in tight[j]:
+                    pair = lines.plain[j]
+                    j += 1
+                    break
+                if tight[j] == str(expected + 1) and sum(1 for c in cells if c) >= 2:
+                    break
+                cells.append(lines.plain[j])
+                j += 1
+            quarters.append(_row(expected, cells, pair, warnings))
+            expected += 1
+            i = j
+        elif "/" in cell and _PAIR.match(cell):
+            quarters.append(_row(expected, [], lines.plain[i], warnings))
+            expected += 1
+            i += 1
+        else:
+            warnings.append(f"unexpected line in the quarterly table: {lines.plain[i]!r}")
+            i += 1
+    return quarters
+
+
+def _row(quarter: int, cells: list[str], pair: str | None, warnings: list[str]) -> Quarter:
+    while cells and not cells[-1]:
+        cells.pop()
+    if len(cells) > 2:
+        warnings.append(f"quarter {quarter}: extra table cells {cells[2:]!r} ignored")
+    result_text = (cells[0] if cells else "") or None
+    assessment_text = (cells[1] if len(cells) > 1 else "") or None
+    first = second = None
+    if pair is not None:
+        m = _PAIR.match(arabic_digits(pair).replace(" ", ""))
+        if m:
+            first, second = number(m.group(1)), number(m.group(2))
+    return Quarter(
+        quarter=quarter,
+        result=number(result_text),
+        result_text=result_text,
+        assessment=number(assessment_text),
+        assessment_text=assessment_text,
+        score_2_1=first,
+        score_2_2=second,
+        scores_text=pair,
+    )
+
+
+def reports_in(text: str | None, quarter: int | None, seq: int, warnings: list[str]) -> list[Report]:
+    """One report per ``DD/MM/YYYY :`` stamp in ``text`` (undated text → one dateless report)."""
+    if text is None or text.strip() in ("", "-"):
+        return []
+    key = to_arabic(text)
+    stamps = list(_STAMP.finditer(key))
+    reports: list[Report] = []
+    lead = text[: stamps[0].start()].strip() if stamps else text.strip()
+    if lead and lead != "-":
+        reports.append(Report(quarter=quarter, seq=seq, text=lead))
+        seq += 1
+    for n, m in enumerate(stamps):
+        stop = stamps[n + 1].start() if n + 1 < len(stamps) else len(text)
+        date_text = text[m.start(1) : m.end(1)]
+        parsed = parse_date(date_text)
+        value = parsed.value if parsed is not None else None
+        if value is None:
+            warnings.append(f"report date {date_text!r} is not a real date")
+        body = text[m.end() : stop].strip()
+        reports.append(Report(quarter=quarter, seq=seq, date=value, date_text=date_text, text=body))
+        seq += 1
+    return reports
+
+
+def reports_year(reports: Iterable[Report]) -> int | None:
+    """The BE fiscal year most dated reports fall in (ties: the first met)."""
+    years = Counter(fiscal_year(r.date) for r in reports if r.date is not None)
+    return years.most_common(1)[0][0] if years else None
+
+
+def strategies(
+    lines: Lines, start: int, end: int, warnings: list[str]
+) -> tuple[list[Strategy], bool]:
+    """The lines of a ``สนับสนุนยุทธศาสตร์กรุงเทพมหานครฯ`` block, and whether the last was cut."""
+    found: list[Strategy] = []
+    for i in range(start, end):
+        if lines.tight[i]:
+            found.extend(strategy_line(lines.plain[i], lines.key[i]))
+    if found and not found[-1].title:
+        warnings.append(f"strategy line cut short: {found[-1].text!r}")
+        found.pop()
+        return found, True
+    return found, False
+
+
+def strategy_line(plain: str, key: str) -> list[Strategy]:
+    """One printed strategy line → one or more strategies (department pages join two)."""
+    cuts = [0, *(m.start() + 1 for m in _STRATEGY_SPLIT.finditer(key))]
+    previous: str | None = None
+    for m in _INNER_CODE.finditer(key):
+        if previous is None:
+            head = _STRATEGY.match(key)
+            previous = head.group(2) if head else ""
+        if previous and m.group(1).startswith(previous + "."):
+            cuts.append(m.start() + 1)
+    cuts = sorted(set(cuts))
+    spans = zip(cuts, [*cuts[1:], len(key)], strict=True)
+    return [_strategy(plain[a:b].strip(), key[a:b].strip()) for a, b in spans if key[a:b].strip()]
+
+
+def _strategy(plain: str, key: str) -> Strategy:
+    text = plain.lstrip(":").strip()
+    m = _STRATEGY.match(key)
+    if m is None:
+        # A level word with nothing after it ("เป้าประสงค์ที่") is a line cut short: no title.
+        cut = text.startswith(_LEVEL_WORDS) and len(text.split()) == 1
+        return Strategy(code=None, title="" if cut else text.rstrip("%").strip(), text=plain)
+    title = plain[m.start(3) :].strip().rstrip("%").strip()
+    title_en = None
+    english = _ENGLISH_TAIL.match(title)
+    if english:
+        title, title_en = english.group(1).strip(), english.group(2).strip()
+    return Strategy(code=m.group(2), title=title, title_en=title_en, level=m.group(1), text=plain)
+
+
+def is_strategy_line(key: str) -> bool:
+    """Whether a line reads like a strategy line (``:๕.๔ - …``, ``มิติที่ ๓.๓ - …``)."""
+    m = _STRATEGY.match(key)
+    return bool(m and (m.group(1) or "." in m.group(2)) and m.group(3))
+
+
+def project_refs(
+    lines: Lines, start: int, end: int, links: dict[str, str], kind_of: KindOf
+) -> list[ProjectRef]:
+    """The ``โครงการ/กิจกรรมที่สนับสนุนตัวชี้วัด`` lines, with the project page each links to."""
+    refs: list[ProjectRef] = []
+    for i in range(start, end):
+        text = lines.plain[i]
+        if not text or text == "-":
+            continue
+        name, pid = split_title(text)
+        url = links.get(text) or links.get(name)
+        if url is not None and kind_of(url) != "project":
+            url = None
+        refs.append(ProjectRef(pid=pid or pid_from_url(url), name=name, url=url))
+    return refs
+
+
+def link_map(links: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Link text (bold marks removed, spaces collapsed) → first href with that text."""
+    found: dict[str, str] = {}
+    for href, text in links:
+        key = _SPACE.sub(" ", text.replace("*", "")).strip()
+        if key and key not in found:
+            found[key] = href
+    return found

@@ -1,0 +1,380 @@
+"""A recorded site served over real HTTP on 127.0.0.1, for tests, benchmarks and the demo.
+
+Layout: ``ROOT/<host>/<path>?<query>`` holds the body the live site sent for
+``http(s)://<host>/<path>?<query>`` (a path ending in ``/`` is ``index.html``); an optional
+sidecar ``<file>.headers`` is JSON ``{"status": 200, "headers": {"Content-Type": …}}``.
+Overlay directories with the same layout win over ROOT, so one site can serve a "later" version.
+
+A request names its host by its first path segment (``/dp.bangkok.go.th/mobile/mykpi.php?…``, the
+form ``--map-host dp.bangkok.go.th=http://127.0.0.1:8765/dp.bangkok.go.th`` produces) or, failing
+that, by its ``Host`` header. Responses carry an ETag (content hash) and Last-Modified (sidecar
+or file mtime) and answer conditional requests with 304. Faults (``--fault``) inject statuses,
+Retry-After, connection resets, truncated bodies, slow drips and latency. Every request is kept in
+``ReplayServer.log`` with its host and monotonic start and end, so tests can check politeness.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import itertools
+import json
+import logging
+import socket
+import struct
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import urlsplit
+
+from kpi_archive.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+HEADERS_SUFFIX = ".headers"
+_TYPES = {".txt": "text/plain; charset=utf-8", ".json": "application/json"}
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour, applied to matching requests (the first ``times`` of them)."""
+
+    status: int | None = None
+    retry_after: str | None = None
+    location: str | None = None
+    reset: bool = False
+    truncate: int | None = None
+    drip: tuple[int, float] | None = None
+    latency: float = 0.0
+    times: int | None = None
+    path: str | None = None
+    host: str | None = None
+
+    def matches(self, host: str, target: str) -> bool:
+        """Whether this fault applies to a request for ``target`` (path?query) on ``host``."""
+        if self.times is not None and self.times <= 0:
+            return False
+        if self.host is not None and self.host != host:
+            return False
+        return self.path is None or target.startswith(self.path)
+
+
+def parse_fault(spec: str) -> Fault:
+    """Parse a fault SPEC such as ``status=503:times=2:path=/mobile/mykpi.php``.
+
+    Keys: ``status=N``, ``retry-after=S|DATE``, ``reset``, ``truncate=BYTES``, ``drip=BYTES/MS``,
+    ``latency=MS``, ``times=N``, ``path=PREFIX``, ``host=HOST``, ``location=URL`` (last).
+    """
+    fault = Fault()
+    for part in filter(None, spec.split(":")):
+        key, _, value = part.partition("=")
+        key = key.strip().lower()
+        try:
+            if key == "status":
+                fault.status = int(value)
+            elif key == "retry-after":
+                fault.retry_after = value
+            elif key == "location":
+                # URLs contain ':' themselves; everything after location= is the URL.
+                fault.location = spec.split("location=", 1)[1]
+                break
+            elif key == "reset":
+                fault.reset = True
+            elif key == "truncate":
+                fault.truncate = int(value)
+            elif key == "drip":
+                size, _, every = value.partition("/")
+                fault.drip = (int(size), float(every or 100) / 1000)
+            elif key == "latency":
+                fault.latency = float(value) / 1000
+            elif key == "times":
+                fault.times = int(value)
+            elif key == "path":
+                fault.path = value
+            elif key == "host":
+                fault.host = value
+            else:
+                raise ConfigError(f"--fault {spec!r}: unknown key {key!r}")
+        except ValueError as exc:
+            raise ConfigError(f"--fault {spec!r}: bad value for {key}: {value!r}") from exc
+    if fault.retry_after is not None and fault.status is None:
+        fault.status = 503
+    if fault.location is not None and fault.status is None:
+        fault.status = 302
+    return fault
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One request as the server saw it: monotonic start (request read) and end (response sent)."""
+
+    host: str
+    target: str
+    status: int
+    start: float
+    end: float
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class ReplayServer:
+    """Serve ``root`` (plus overlays) on 127.0.0.1 in a background thread; a context manager."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        overlays: Sequence[str | Path] = (),
+        port: int = 0,
+        latency: float = 0.0,
+        faults: Iterable[Fault] = (),
+    ) -> None:
+        self.root = Path(root)
+        self.overlays = [Path(p) for p in overlays]
+        self.latency = latency
+        self.faults = list(faults)
+        self.log: list[Hit] = []
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, int] = defaultdict(int)
+        self._peak: dict[str, int] = defaultdict(int)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.replay = self  # type: ignore[attr-defined]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with ``port=0``)."""
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server, without a trailing slash."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def base(self, host: str) -> str:
+        """The ``--map-host`` base URL for ``host`` on this server."""
+        return f"{self.url}/{host}"
+
+    def host_map(self, hosts: Iterable[str] | None = None) -> dict[str, str]:
+        """``{host: base URL}`` for every recorded host (or the given ones)."""
+        return {host: self.base(host) for host in (hosts or self.hosts())}
+
+    def hosts(self) -> list[str]:
+        """Every host recorded in ``root`` and the overlays."""
+        dirs = [d for d in [self.root, *self.overlays] if d.is_dir()]
+        return sorted({p.name for d in dirs for p in d.iterdir() if p.is_dir()})
+
+    def start(self) -> ReplayServer:
+        """Start serving in a daemon thread."""
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted."""
+        self._httpd.serve_forever()
+
+    def close(self) -> None:
+        """Stop serving and release the port."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> ReplayServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # What tests assert on.
+    def hits(self, host: str | None = None) -> list[Hit]:
+        """Requests served (to ``host``), in order of start."""
+        with self._lock:
+            return sorted((h for h in self.log if host in (None, h.host)), key=lambda h: h.start)
+
+    def peak_in_flight(self, host: str) -> int:
+        """Most requests to ``host`` ever in progress at once."""
+        return self._peak[host]
+
+    def gaps(self, host: str) -> list[float]:
+        """Seconds from the end of each response to the start of the next request, per host."""
+        hits = self.hits(host)
+        return [b.start - a.end for a, b in itertools.pairwise(hits)]
+
+    # Used by the handler.
+    def enter(self, host: str) -> None:
+        with self._lock:
+            self._in_flight[host] += 1
+            self._peak[host] = max(self._peak[host], self._in_flight[host])
+
+    def leave(self, hit: Hit) -> None:
+        with self._lock:
+            self._in_flight[hit.host] -= 1
+            self.log.append(hit)
+
+    def take_fault(self, host: str, target: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.matches(host, target):
+                    if fault.times is not None:
+                        fault.times -= 1
+                    return fault
+        return None
+
+    def resolve(self, path: str, host_header: str | None) -> tuple[str, str] | None:
+        """Split a request path into (host, site path) by first segment, else the Host header."""
+        dirs = [*reversed(self.overlays), self.root]
+        first, _, rest = path.lstrip("/").partition("/")
+        if first and any((d / first).is_dir() for d in dirs):
+            return first, "/" + rest
+        name = (host_header or "").rsplit(":", 1)[0].strip("[]").lower()
+        if name and any((d / name).is_dir() for d in dirs):
+            return name, path
+        return None
+
+    def find(self, host: str, target: str) -> Path | None:
+        """The file for ``target`` (path?query) on ``host``: overlays first, then root."""
+        path, _, query = target.partition("?")
+        parts = [p for p in path.split("/") if p]
+        if any(p in (".", "..") for p in parts) or target.endswith(HEADERS_SUFFIX):
+            return None
+        name = "/".join(parts) if parts else ""
+        if path.endswith("/") or not parts:
+            name = (name + "/index.html").lstrip("/")
+        if query:
+            name += "?" + query
+        for directory in [*reversed(self.overlays), self.root]:
+            candidate = directory / host / name
+            if candidate.is_file():
+                return candidate
+        return None
+
+
+def read_sidecar(path: Path) -> tuple[int, dict[str, str]]:
+    """Status and headers from ``<file>.headers`` (JSON), or (200, {})."""
+    sidecar = path.with_name(path.name + HEADERS_SUFFIX)
+    if not sidecar.is_file():
+        return 200, {}
+    data = json.loads(sidecar.read_text(encoding="utf-8"))
+    headers = {str(k): str(v) for k, v in data.get("headers", {}).items()}
+    return int(data.get("status", 200)), headers
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "kpi-archive-replay/1"
+    timeout = 30
+
+    @property
+    def replay(self) -> ReplayServer:
+        return self.server.replay  # type: ignore[attr-defined,no-any-return]
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def do_HEAD(self) -> None:
+        self._serve(head=True)
+
+    def do_GET(self) -> None:
+        self._serve(head=False)
+
+    def _serve(self, *, head: bool) -> None:
+        start = time.monotonic()
+        raw = self.path
+        if raw.startswith(("http://", "https://")):
+            parts = urlsplit(raw)
+            raw = parts.path + ("?" + parts.query if parts.query else "")
+        resolved = self.replay.resolve(raw, self.headers.get("Host"))
+        host, target = resolved if resolved else ("", raw)
+        self.replay.enter(host)
+        status = 0
+        try:
+            status = self._respond(host, target, head=head, known=resolved is not None)
+        finally:
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            self.replay.leave(Hit(host, target, status, start, time.monotonic(), headers))
+
+    def _respond(self, host: str, target: str, *, head: bool, known: bool) -> int:
+        fault = self.replay.take_fault(host, target) if known else None
+        delay = self.replay.latency + (fault.latency if fault else 0.0)
+        if delay:
+            time.sleep(delay)
+        if fault and fault.reset:
+            # SO_LINGER 0 makes close() send RST: the client sees a connection reset.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return 0
+        if fault and fault.status is not None:
+            extra = {"Retry-After": fault.retry_after, "Location": fault.location}
+            body = f"fault: {fault.status}\n".encode()
+            present = {k: v for k, v in extra.items() if v}
+            return self._send(fault.status, present, body, head, fault)
+        path = self.replay.find(host, target) if known else None
+        if path is None:
+            return self._send(404, {"Content-Type": "text/plain"}, b"not recorded\n", head, fault)
+        body = path.read_bytes()
+        status, headers = read_sidecar(path)
+        headers.setdefault("Content-Type", _TYPES.get(path.suffix, "text/html"))
+        headers.setdefault("ETag", '"' + hashlib.sha256(body).hexdigest()[:20] + '"')
+        mtime = email.utils.formatdate(path.stat().st_mtime, usegmt=True)
+        headers.setdefault("Last-Modified", mtime)
+        if status == 200 and self._not_modified(headers):
+            keep = {k: headers[k] for k in ("ETag", "Last-Modified")}
+            return self._send(304, keep, b"", head=True, fault=None)
+        return self._send(status, headers, body, head, fault)
+
+    def _not_modified(self, headers: dict[str, str]) -> bool:
+        tags = self.headers.get("If-None-Match")
+        if tags is not None:
+            return tags.strip() == "*" or headers["ETag"] in [t.strip() for t in tags.split(",")]
+        since = self.headers.get("If-Modified-Since")
+        if since is None:
+            return False
+        try:
+            asked = email.utils.parsedate_to_datetime(since)
+            have = email.utils.parsedate_to_datetime(headers["Last-Modified"])
+        except (TypeError, ValueError):
+            return False
+        return have <= asked
+
+    def _send(
+        self, status: int, headers: dict[str, str], body: bytes, head: bool, fault: Fault | None
+    ) -> int:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        if fault and fault.truncate is not None:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if head or status == 304:
+            return status
+        if fault and fault.truncate is not None:
+            body = body[: fault.truncate]
+        if fault and fault.drip:
+            size, every = fault.drip
+            for i in range(0, len(body), size):
+                self.wfile.write(body[i : i + size])
+                self.wfile.flush()
+                time.sleep(every)
+        else:
+            self.wfile.write(body)
+        self.wfile.flush()
+        return status

@@ -1,0 +1,126 @@
+"""Hand-built responses and records for the archive tests (no parser needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from parsers.models import (
+    DepartmentEntry,
+    DepartmentPage,
+    KpiPage,
+    ProjectPage,
+    ProjectRef,
+    Quarter,
+    Report,
+    Strategy,
+)
+from scraper.models import FetchResult
+
+SEED_URL = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
+PROJECT_URL = "http://monitor.bangkok.go.th/mobile/myproject.php?pid=50240000-3561"
+DEPARTMENT_URL = "http://monitor.bangkok.go.th/mobile/index11.php?selDEP=50350000&selYear=2564"
+MARCH = dt.datetime(2023, 3, 31, 10, 0, tzinfo=dt.UTC)
+JUNE = dt.datetime(2023, 6, 30, 10, 0, tzinfo=dt.UTC)
+SEPTEMBER = dt.datetime(2023, 9, 30, 10, 0, tzinfo=dt.UTC)
+
+
+def response(
+    url: str = SEED_URL,
+    body: bytes = b"<html>seed v1</html>",
+    at: dt.datetime = MARCH,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> FetchResult:
+    """A FetchResult as the fetcher would hand it on."""
+    if headers is None:
+        headers = {"Content-Type": "text/html; charset=utf-8", "ETag": '"v1"'}
+    return FetchResult(
+        url=url, final_url=url, status=status, headers=headers, body=body, fetched_at=at
+    )
+
+
+def seed_kpi(**changes: Any) -> KpiPage:
+    """The seed page 0411-2029 (fiscal year 2566), trimmed to what the tests look at."""
+    record = KpiPage(
+        page_kind="kpi",
+        url=SEED_URL,
+        pid="0411-2029",
+        title="ร้อยละความสำเร็จของการรณรงค์สร้างจิตสำนึกโปร่งใส สะอาด ปลอดภัย และสิ่งแวดล้อม",
+        fiscal_year=2566,
+        fiscal_year_source="reports",
+        unit="ร้อยละ",
+        target_text="100",
+        target_value=100.0,
+        result_text="100",
+        result_value=100.0,
+        kpi_type="ตัวชี้วัดเชิงยุทธศาสตร์",
+        kpi_level="outcome",
+        audit_quarter=1,
+        audit_score=100.0,
+        audit_score_text="100",
+        quarters=[
+            Quarter(quarter=1, result=10.0, result_text="10.00", assessment=100.0),
+            Quarter(quarter=2, result=30.0, result_text="30.00"),
+        ],
+        reports=[
+            Report(quarter=1, seq=1, text="จัดทำแผนประชาสัมพันธ์รณรงค์ในเรื่องจราจร ความสะอาด"),
+            Report(
+                quarter=3,
+                seq=1,
+                date=dt.date(2023, 4, 30),
+                date_text="30/04/2566",
+                text="จัดกิจกรรมตอบคำถาม “รู้ทันปัญหาฝุ่น PM 2.5” ทาง Facebook Fanpage กรุงเทพมหานคร",
+            ),
+        ],
+        definition="การรณรงค์ตามแผน ปีงบประมาณ พ.ศ. ๒๕๖๖",
+        strategies=[
+            Strategy(code="5", title="ด้านที่ ๕", level="ด้าน", text=":ด้านที่ ๕ - มหานครปลอดภัย"),
+            Strategy(code="5.4", title="๕.๔", level="มิติ", text=":๕.๔ - สังคมโปร่งใส"),
+        ],
+        projects=[ProjectRef(pid="04110000-1234", name="โครงการรณรงค์", url=None)],
+    )
+    return record.model_copy(update=changes)
+
+
+def project(**changes: Any) -> ProjectPage:
+    """A project page owned by unit 5024."""
+    record = ProjectPage(
+        page_kind="project",
+        url=PROJECT_URL,
+        pid="50240000-3561",
+        name="โครงการพัฒนาคลอง",
+        fiscal_year=2566,
+        owner_unit="สำนักงานเขตสาทร",
+        progress=75.0,
+        progress_text="75",
+    )
+    return record.model_copy(update=changes)
+
+
+def department(**changes: Any) -> DepartmentPage:
+    """An agency's 2564 report with two entries, one linking to a KPI page."""
+    record = DepartmentPage(
+        page_kind="department",
+        url=DEPARTMENT_URL,
+        agency_code="50350000",
+        fiscal_year=2564,
+        fiscal_year_source="page",
+        heading="ผลการปฏิบัติราชการประจำปี : 2564 ของหน่วยงาน : 50350000",
+        entries=[
+            DepartmentEntry(
+                seq=1,
+                title="ร้อยละของเรื่องร้องเรียนที่ลดลง",
+                pid="5035-0001",
+                unit="ลดลงร้อยละ",
+                target_text="5",
+                target_value=5.0,
+                result_text="34",
+                result_value=34.0,
+                quarters=[Quarter(quarter=1, result=10.0), Quarter(quarter=2, result=34.0)],
+                url="http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5035-0001",
+            ),
+            DepartmentEntry(seq=2, title="ระดับความสำเร็จ", unit="ระดับ", target_value=5.0),
+        ],
+    )
+    return record.model_copy(update=changes)

@@ -1,0 +1,84 @@
+"""archive.reparse: rebuild typed tables and versions from stored snapshots, deterministically."""
+
+from __future__ import annotations
+
+import pytest
+from archive_factories import JUNE, MARCH, SEED_URL, SEPTEMBER, response, seed_kpi
+
+import archive
+from kpi_archive.errors import ParseError
+
+V1, V2, V3 = b"<html>v1</html>", b"<html>v2</html>", b"<html>v3</html>"
+
+
+def parser(records):
+    """A parse function over known bodies: a record, or a ParseError for anything else."""
+
+    def parse(body, url, headers):
+        if body not in records:
+            raise ParseError("broken", url=url)
+        return records[body]
+
+    return parse
+
+
+def dump(db, fts_index=True):
+    """Every statement that recreates the database; optionally without FTS index internals."""
+    shadow = ('_fts_data" VALUES', '_fts_idx" VALUES', '_fts_docsize" VALUES')
+    return [line for line in db.conn.iterdump() if fts_index or not any(s in line for s in shadow)]
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = archive.open_db(tmp_path / "kpi.db")
+    archive.save(database, response(body=V1, at=MARCH), seed_kpi())
+    archive.save(database, response(body=V2, at=JUNE), seed_kpi(result_value=50.0))
+    archive.save(database, response(body=V3, at=SEPTEMBER), ParseError("broken", url=SEED_URL))
+    yield database
+    assert database.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert database.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_reparse_with_the_same_parser_changes_nothing(db):
+    parse = parser({V1: seed_kpi(), V2: seed_kpi(result_value=50.0)})
+    before = dump(db, fts_index=False)
+    counts = archive.reparse(db, parse)
+    assert counts == archive.ReparseCounts(captures=3, records=1, changed=0, errors=1)
+    assert dump(db, fts_index=False) == before
+
+
+def test_two_reparses_give_identical_databases(db):
+    parse = parser({V1: seed_kpi(), V2: seed_kpi(result_value=60.0), V3: seed_kpi(unit="x")})
+    archive.reparse(db, parse)
+    first = dump(db)
+    archive.reparse(db, parse)
+    assert dump(db) == first
+
+
+def test_a_fixed_parser_recovers_a_parse_error_and_rebuilds_versions(db):
+    fixed = seed_kpi(result_value=50.0, unit="แห่ง")
+    parse = parser({V1: seed_kpi(), V2: seed_kpi(result_value=50.0), V3: fixed})
+    counts = archive.reparse(db, parse)
+    assert counts == archive.ReparseCounts(captures=3, records=1, changed=1, errors=0)
+    page = db.table("pages").get(SEED_URL)
+    assert (page["status"], page["last_error"], page["snapshot_id"]) == ("ok", None, 3)
+    assert list(db.query("SELECT version_id, field, old, new FROM changes")) == [
+        {"version_id": 2, "field": "result_value", "old": 100.0, "new": 50.0},
+        {"version_id": 3, "field": "unit", "old": "ร้อยละ", "new": "แห่ง"},
+    ]
+    assert db.table("kpis").get(SEED_URL)["unit"] == "แห่ง"
+
+
+def test_reparse_keeps_snapshots_and_the_gone_state(db):
+    for day in (1, 2, 3):
+        archive.save(db, response(status=404, at=SEPTEMBER.replace(day=day + 10)), None)
+    archive.reparse(db, parser({V1: seed_kpi()}))
+    page = db.table("pages").get(SEED_URL)
+    assert (page["status"], page["gone_since"]) == ("gone", "2023-09-13T10:00:00.000000Z")
+    assert (db.table("snapshots").count, db.table("captures").count) == (3, 3)
+    assert db.table("kpis").get(SEED_URL)["snapshot_id"] == 1
+
+
+def test_reparse_uses_the_real_parser_by_default(db):
+    counts = archive.reparse(db)
+    assert counts == archive.ReparseCounts(captures=3, records=0, changed=1, errors=1)

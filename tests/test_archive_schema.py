@@ -1,0 +1,112 @@
+"""archive.schema and open_db: idempotent shape, migrations, refusal to touch non-SQLite files."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+import archive
+from archive.schema import SCHEMA_VERSION, ensure_db_shape
+from kpi_archive.errors import ArchiveError
+
+TABLES = {
+    "pages",
+    "snapshots",
+    "captures",
+    "kpis",
+    "quarters",
+    "reports",
+    "strategies",
+    "kpi_strategies",
+    "projects",
+    "project_kpis",
+    "agencies",
+    "department_pages",
+    "agency_reports",
+    "agency_report_quarters",
+    "kpi_versions",
+    "kpis_fts",
+    "reports_fts",
+    "kpis_words_fts",
+    "reports_words_fts",
+}
+
+
+def test_open_db_creates_the_file_and_its_folder(tmp_path):
+    db = archive.open_db(tmp_path / "data" / "kpi.db")
+    assert set(db.table_names()) >= TABLES
+    assert db.view_names() == ["changes"]
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+    assert db.journal_mode == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_ensure_db_shape_is_idempotent(tmp_path):
+    db = archive.open_db(tmp_path / "kpi.db")
+    schema = db.schema
+    changes = db.conn.total_changes
+    ensure_db_shape(db)
+    ensure_db_shape(db)
+    assert db.schema == schema
+    assert db.conn.total_changes == changes
+
+
+def test_crawler_tables_are_created_too(tmp_path):
+    db = archive.open_db(tmp_path / "kpi.db")
+    assert {"runs", "fetch_log"} <= set(db.table_names())
+
+
+def test_columns_have_explicit_types_and_keys(tmp_path):
+    db = archive.open_db(tmp_path / "kpi.db")
+    kpis = db.table("kpis").columns_dict
+    assert (kpis["fiscal_year"], kpis["target_value"], kpis["title"], kpis["truncated"]) == (
+        int,
+        float,
+        str,
+        int,
+    )
+    assert db.table("snapshots").columns_dict["body"] is bytes
+    assert db.table("reports").pks == ["url", "position"]
+    assert {(fk.column, fk.other_table) for fk in db.table("kpi_versions").foreign_keys} == {
+        ("url", "pages"),
+        ("snapshot_id", "snapshots"),
+        ("previous_id", "kpi_versions"),
+    }
+
+
+def test_a_field_added_to_the_models_becomes_a_column(tmp_path):
+    path = tmp_path / "kpi.db"
+    archive.open_db(path).execute("ALTER TABLE kpis DROP COLUMN summary")
+    assert "summary" in archive.open_db(path).table("kpis").columns_dict
+
+
+def test_datasette_finds_the_trigram_fts_tables(tmp_path):
+    db = archive.open_db(tmp_path / "kpi.db")
+    assert db.table("kpis").detect_fts() == "kpis_fts"
+    assert db.table("reports").detect_fts() == "reports_fts"
+    assert "trigram" in db.table("reports_fts").schema
+
+
+def test_not_an_sqlite_file_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"these are my notes, not a database\n")
+    with pytest.raises(ArchiveError) as caught:
+        archive.open_db(path)
+    assert str(path) in str(caught.value)
+    assert caught.value.path == str(path)
+    assert path.read_bytes() == b"these are my notes, not a database\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
+
+
+def test_a_directory_is_refused(tmp_path):
+    with pytest.raises(ArchiveError, match="directory"):
+        archive.open_db(tmp_path)
+
+
+def test_an_empty_file_becomes_an_archive(tmp_path):
+    path = tmp_path / "empty.db"
+    path.touch()
+    archive.open_db(path)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1

@@ -1,0 +1,107 @@
+"""archive.warc: WARC export and import round trip, saved HTML import."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from archive_factories import JUNE, MARCH, SEED_URL, SEPTEMBER, response, seed_kpi
+from warcio.archiveiterator import ArchiveIterator
+
+import archive
+from archive.warc import read_warc
+from kpi_archive.errors import ArchiveError, ConfigError, ParseError
+
+OTHER_URL = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5017-832"
+GZIPPED = {"Content-Type": "text/html; charset=tis-620", "Content-Encoding": "gzip", "ETag": '"g"'}
+
+
+def parse_none(body, url, headers):
+    raise ParseError("not parsed in this test", url=url)
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = archive.open_db(tmp_path / "kpi.db")
+    archive.save(database, response(at=MARCH), seed_kpi())
+    archive.save(database, response(body=b"B", at=JUNE), seed_kpi(result_value=1.0))
+    archive.save(database, response(at=SEPTEMBER), seed_kpi())  # back to the first body
+    archive.save(database, response(url=OTHER_URL, body=b"\xbb\xd5", headers=GZIPPED), None)
+    return database
+
+
+def captured(db):
+    return list(
+        db.query(
+            "SELECT c.url, c.fetched_at, s.sha256, s.status, s.etag, s.size FROM captures c "
+            "JOIN snapshots s ON s.id = c.snapshot_id ORDER BY c.fetched_at, c.url"
+        )
+    )
+
+
+def test_export_writes_responses_and_revisits(db, tmp_path):
+    out = tmp_path / "out" / "kpi.warc.gz"
+    assert archive.export_warc(db, out) == 4
+    with out.open("rb") as stream:
+        records = [
+            (
+                r.rec_type,
+                r.rec_headers.get_header("WARC-Target-URI"),
+                r.rec_headers.get_header("WARC-Date"),
+                r.http_headers.get_statuscode() if r.http_headers else None,
+            )
+            for r in ArchiveIterator(stream)
+        ]
+    assert records == [
+        ("response", SEED_URL, "2023-03-31T10:00:00.000000Z", "200"),
+        ("response", OTHER_URL, "2023-03-31T10:00:00.000000Z", "200"),
+        ("response", SEED_URL, "2023-06-30T10:00:00.000000Z", "200"),
+        ("revisit", SEED_URL, "2023-09-30T10:00:00.000000Z", None),
+    ]
+
+
+def test_exported_headers_do_not_ask_replay_tools_to_decode_again(db, tmp_path):
+    archive.export_warc(db, tmp_path / "kpi.warc")
+    other = next(r for r in read_warc(tmp_path / "kpi.warc") if r.url == OTHER_URL)
+    assert other.body == b"\xbb\xd5"
+    assert other.headers == {
+        "Content-Type": "text/html; charset=tis-620",
+        "ETag": '"g"',
+        "Content-Length": "2",
+    }
+
+
+def test_round_trip_gives_the_same_pages_and_snapshots(db, tmp_path):
+    archive.export_warc(db, tmp_path / "kpi.warc.gz")
+    fresh = archive.open_db(tmp_path / "fresh.db")
+    counts = archive.import_paths(fresh, [tmp_path / "kpi.warc.gz"], parse=parse_none)
+    assert counts == {"parse_error": 4}
+    assert captured(fresh) == captured(db)
+    columns = "url, host, page_kind, pid, first_seen, last_fetched, last_changed, sha256"
+    assert list(fresh.query(f"SELECT {columns} FROM pages")) == list(
+        db.query(f"SELECT {columns} FROM pages")
+    )
+    assert fresh.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    again = archive.import_paths(fresh, [tmp_path / "kpi.warc.gz"], parse=parse_none)
+    assert again == {"unchanged": 4}
+
+
+def test_html_import_needs_the_page_url(tmp_path):
+    db = archive.open_db(tmp_path / "kpi.db")
+    page = tmp_path / "page.html"
+    page.write_bytes(b"<html>saved</html>")
+    os.utime(page, (1680256800, 1680256800))
+    with pytest.raises(ConfigError, match="--url"):
+        archive.import_paths(db, [page], parse=parse_none)
+    with pytest.raises(ConfigError, match="one at a time"):
+        archive.import_paths(db, [page, page], url=SEED_URL, parse=parse_none)
+    assert archive.import_paths(db, [page], url=SEED_URL, parse=parse_none) == {"parse_error": 1}
+    assert db.table("snapshots").get(1)["fetched_at"] == "2023-03-31T10:00:00.000000Z"
+
+
+def test_a_file_that_is_not_a_warc_is_refused(tmp_path):
+    db = archive.open_db(tmp_path / "kpi.db")
+    bad = tmp_path / "bad.warc"
+    bad.write_bytes(b"hello\n")
+    with pytest.raises(ArchiveError, match="not a WARC file"):
+        archive.import_paths(db, [bad], parse=parse_none)

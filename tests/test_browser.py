@@ -1,0 +1,155 @@
+"""The published archive in a real browser: Debian's Chromium driven by Playwright.
+
+Run alone with ``make test-browser``.
+
+Starts the real ``kpi-archive serve`` on a free loopback port over the fixture archive of
+``test_publish``. Every request the page makes to anything but 127.0.0.1 is refused and recorded,
+so these tests also prove the site works offline (the dashboard's Vega comes from the plugin's own
+static files). Screenshots go to ``tests/screenshots/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.error import URLError
+from urllib.parse import urlsplit
+from urllib.request import urlopen
+
+import pytest
+from test_publish import SEED_URL, build_fixture_archive
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+SERVER_START_TIMEOUT = 30.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> Path:
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{CHROMIUM} is missing: .ci/run must apt-get install chromium")
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    db_path = build_fixture_archive(tmp_path_factory.mktemp("browser") / "kpi.db")
+    port = _free_port()
+    command = shutil.which("kpi-archive", path=str(Path(sys.executable).parent))
+    assert command, "kpi-archive is not installed in this environment"
+    process = subprocess.Popen(
+        [command, "serve", str(db_path), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    try:
+        while True:
+            try:
+                with urlopen(f"{base}/kpi", timeout=5) as response:
+                    assert response.status == 200
+                break
+            except (URLError, ConnectionError):
+                if process.poll() is not None or time.monotonic() - started > SERVER_START_TIMEOUT:
+                    _, err = process.communicate(timeout=5)
+                    pytest.fail(f"kpi-archive serve did not start: {err.decode(errors='replace')}")
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+@pytest.fixture
+def page(chromium_path: Path, server: str) -> Iterator[tuple[object, list[str]]]:
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    refused: list[str] = []
+
+    def only_loopback(route, request) -> None:  # type: ignore[no-untyped-def]
+        if urlsplit(request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            refused.append(request.url)
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="th-TH")
+        context.route("**/*", only_loopback)
+        tab = context.new_page()
+        tab.set_default_timeout(15_000)
+        yield tab, refused
+        browser.close()
+
+
+def test_typing_a_thai_word_in_the_search_box_finds_the_seed_kpi(page: tuple, server: str) -> None:
+    tab, refused = page
+    tab.goto(f"{server}/kpi/reports")
+    tab.fill("input[name=_search]", "ฝุ่น")
+    tab.press("input[name=_search]", "Enter")
+    tab.wait_for_url("**_search=*")
+    table = tab.locator("table.rows-and-columns")
+    rows = table.locator("tbody tr")
+    assert rows.count() == 2
+    assert "0411-2029" in rows.first.inner_text()  # newest report first: 30/04/2566
+    assert "รู้ทันปัญหาฝุ่น" in rows.first.inner_text()
+    tab.screenshot(path=str(SCREENSHOTS / "search-reports.png"), full_page=True)
+    assert refused == []
+
+
+def test_opening_a_kpi_row_shows_its_quarters(page: tuple, server: str) -> None:
+    tab, refused = page
+    tab.goto(f"{server}/kpi/kpis?pid=0411-2029")
+    tab.locator("table.rows-and-columns tbody tr td.type-pk a").first.click()
+    tab.wait_for_selector("section.kpi-quarters")
+    assert SEED_URL in tab.locator("h1").inner_text()
+    rows = tab.locator("table.kpi-quarters-table tbody tr")
+    assert [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())] == [
+        "1",
+        "2",
+        "3",
+        "4",
+    ]
+    assert "100 / 100" in rows.nth(3).inner_text()
+    tab.screenshot(path=str(SCREENSHOTS / "kpi-row.png"), full_page=True)
+    assert refused == []
+
+
+def test_the_dashboard_renders_its_charts_offline(page: tuple, server: str) -> None:
+    tab, refused = page
+    tab.goto(f"{server}/-/dashboards/kpi-dashboard?kpi=0411-2029")
+    for chart in ("progress", "on-target"):
+        tab.wait_for_selector(f"#chart-{chart} canvas, #chart-{chart} svg", state="attached")
+    box = tab.locator("#chart-progress canvas, #chart-progress svg").first.bounding_box()
+    assert box is not None and box["width"] > 100 and box["height"] > 50
+    tab.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    assert refused == []

@@ -1,0 +1,283 @@
+"""The polite fetcher against a real loopback server (``scraper.replay``): no HTTP mocks."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import gzip
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kpi_archive import config
+from scraper.fetcher import Fetcher, FetchOptions, parse_retry_after
+from scraper.replay import ReplayServer, parse_fault
+
+HOST = "monitor.bangkok.go.th"
+OTHER = "dp.bangkok.go.th"
+PAGE = f"http://{HOST}/mobile/mykpi.php?pid=0411-2029"
+
+
+def write_site(root: Path, pages: dict[str, bytes | str], headers: dict[str, dict] | None = None):
+    """Write ``{"host/path?query": body}`` under ``root``, with optional sidecars."""
+    for name, body in pages.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body.encode() if isinstance(body, str) else body)
+    for name, sidecar in (headers or {}).items():
+        (root / (name + ".headers")).write_text(json.dumps(sidecar))
+    return root
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    pages = {f"{h}/mobile/mykpi.php?pid=0411-{n:04d}": f"<p>{h} {n}</p>" for h in (HOST, OTHER)
+             for n in range(2029, 2033)}  # fmt: skip
+    return write_site(tmp_path / "site", pages)
+
+
+def options(server: ReplayServer, **overrides) -> FetchOptions:
+    values = {"delay": 0.2, "timeout": 2.0, "max_retries": 2, "backoff_base": 0.05,
+              "host_map": server.host_map()}  # fmt: skip
+    values.update(overrides)
+    return FetchOptions(**values)
+
+
+async def fetch_all(server: ReplayServer, urls: list[str], **overrides):
+    async with httpx.AsyncClient(trust_env=False) as client:
+        fetcher = Fetcher(client, options(server, **overrides))
+        return await asyncio.gather(*(fetcher.fetch(u) for u in urls))
+
+
+class Sleeps:
+    """An injected sleep that records each wait and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(round(seconds, 3))
+
+
+async def test_one_request_at_a_time_per_host_and_gaps_at_least_the_delay(site: Path) -> None:
+    urls = [f"http://{h}/mobile/mykpi.php?pid=0411-{n:04d}" for h in (HOST, OTHER)
+            for n in range(2029, 2033)]  # fmt: skip
+    with ReplayServer(site, latency=0.02) as server:
+        started = time.monotonic()
+        results = await fetch_all(server, urls)
+        wall = time.monotonic() - started
+        assert [r.response.status for r in results] == [200] * 8
+        for host in (HOST, OTHER):
+            assert server.peak_in_flight(host) == 1
+            gaps = server.gaps(host)
+            assert len(gaps) == 3
+            assert min(gaps) >= 0.2
+        # The two hosts ran side by side: well under the 8 x 0.22 s a single queue would take.
+        assert wall < 1.4
+
+
+@pytest.mark.slow
+async def test_default_delay_of_one_second_holds_over_three_requests(site: Path) -> None:
+    urls = [f"http://{HOST}/mobile/mykpi.php?pid=0411-{n:04d}" for n in (2029, 2030, 2031)]
+    with ReplayServer(site) as server:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            fetcher = Fetcher(client, FetchOptions(host_map=server.host_map()))
+            assert fetcher.options.delay == config.HOST_DELAY == 1.0
+            for url in urls:
+                assert (await fetcher.fetch(url)).ok
+        gaps = server.gaps(HOST)
+        assert len(gaps) == 2
+        assert min(gaps) >= 1.0
+
+
+async def test_user_agent_is_honest_and_names_the_project(site: Path) -> None:
+    with ReplayServer(site) as server:
+        await fetch_all(server, [PAGE])
+        assert server.hits()[0].headers["user-agent"] == config.USER_AGENT
+        assert config.PROJECT_URL in config.USER_AGENT
+
+
+async def test_map_host_keeps_the_real_url(site: Path) -> None:
+    with ReplayServer(site) as server:
+        [result] = await fetch_all(server, [PAGE])
+        assert result.response.url == PAGE
+        assert result.response.final_url == PAGE
+        assert result.response.body == b"<p>monitor.bangkok.go.th 2029</p>"
+        expected = f"{server.url}/{HOST}/mobile/mykpi.php?pid=0411-2029"
+        assert result.attempts[0].request_url == expected
+        assert server.hits()[0].target == "/mobile/mykpi.php?pid=0411-2029"
+
+
+async def test_retry_after_in_seconds_is_honoured(site: Path) -> None:
+    fault = parse_fault("status=503:retry-after=1:times=1")
+    with ReplayServer(site, faults=[fault]) as server:
+        [result] = await fetch_all(server, [PAGE], delay=0.05)
+        assert result.ok
+        assert [(a.status, a.outcome) for a in result.attempts] == [(503, "retry"), (200, "ok")]
+        assert server.gaps(HOST)[0] >= 1.0
+
+
+def test_retry_after_as_an_http_date_counts_from_now() -> None:
+    now = dt.datetime(2026, 11, 23, 20, 0, 0, tzinfo=dt.UTC)
+    assert parse_retry_after("Mon, 23 Nov 2026 20:00:30 GMT", now) == 30.0
+    assert parse_retry_after("120", now) == 120.0
+    assert parse_retry_after("Mon, 23 Nov 2026 19:00:00 GMT", now) == 0.0
+    assert parse_retry_after("soon", now) is None
+
+
+async def test_retry_after_is_capped_by_backoff_max(site: Path) -> None:
+    fault = parse_fault("status=429:retry-after=3600:times=1")
+    sleeps = Sleeps()
+    with ReplayServer(site, faults=[fault]) as server:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            fetcher = Fetcher(client, options(server, backoff_max=7.0), sleep=sleeps)
+            result = await fetcher.fetch(PAGE)
+    assert result.ok
+    assert max(sleeps.waits) == pytest.approx(7.0, abs=0.05)
+
+
+def test_backoff_doubles_with_jitter_and_stops_at_the_cap() -> None:
+    client = httpx.AsyncClient(trust_env=False)
+    opts = FetchOptions(backoff_base=2.0, backoff_max=10.0)
+    low = Fetcher(client, opts, rng=lambda: 0.0)
+    high = Fetcher(client, opts, rng=lambda: 1.0)
+    assert [low.backoff(n, None) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 5.0]
+    assert [high.backoff(n, None) for n in (1, 2, 3, 4)] == [2.0, 4.0, 8.0, 10.0]
+    asyncio.run(client.aclose())
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+async def test_retryable_statuses_are_retried_then_reported_failed(site: Path, status: int) -> None:
+    sleeps = Sleeps()
+    with ReplayServer(site, faults=[parse_fault(f"status={status}")]) as server:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            fetcher = Fetcher(client, options(server, max_retries=2), sleep=sleeps)
+            result = await fetcher.fetch(PAGE)
+        assert len(server.hits(HOST)) == 3
+    assert [a.outcome for a in result.attempts] == ["retry", "retry", "failed"]
+    assert result.error is not None and result.error.status == status
+    assert result.response is not None and result.response.status == status
+
+
+@pytest.mark.parametrize(("status", "failed"), [(404, False), (410, False), (403, True)])
+async def test_other_4xx_are_not_retried(site: Path, status: int, failed: bool) -> None:
+    with ReplayServer(site, faults=[parse_fault(f"status={status}")]) as server:
+        [result] = await fetch_all(server, [PAGE])
+        assert len(server.hits(HOST)) == 1
+    assert result.response.status == status
+    assert (result.error is not None) is failed
+
+
+async def test_conditional_get_gets_304_for_etag_and_for_last_modified(site: Path) -> None:
+    with ReplayServer(site) as server:
+        [first] = await fetch_all(server, [PAGE])
+        etag = first.response.header("ETag")
+        modified = first.response.header("Last-Modified")
+        async with httpx.AsyncClient(trust_env=False) as client:
+            fetcher = Fetcher(client, options(server, delay=0.0))
+            by_tag = await fetcher.fetch(PAGE, etag=etag)
+            by_date = await fetcher.fetch(PAGE, last_modified=modified)
+            stale = await fetcher.fetch(PAGE, etag='"something-else"')
+    assert (by_tag.response.status, by_tag.attempts[0].outcome) == (304, "not_modified")
+    assert by_date.response.status == 304
+    assert stale.response.status == 200
+    assert server.hits()[1].headers["if-none-match"] == etag
+
+
+async def test_redirects_are_followed_and_final_url_is_real(tmp_path: Path) -> None:
+    root = write_site(
+        tmp_path,
+        {f"{HOST}/old.php": "", f"{HOST}/new.php": "moved here"},
+        {f"{HOST}/old.php": {"status": 301, "headers": {"Location": "/new.php"}}},
+    )
+    with ReplayServer(root) as server:
+        [result] = await fetch_all(server, [f"http://{HOST}/old.php"], delay=0.0)
+    assert result.ok
+    assert result.response.url == f"http://{HOST}/old.php"
+    assert result.response.final_url == f"http://{HOST}/new.php"
+    assert [a.outcome for a in result.attempts] == ["redirect", "ok"]
+
+
+async def test_redirect_limit_stops_a_loop(tmp_path: Path) -> None:
+    root = write_site(
+        tmp_path,
+        {f"{HOST}/a.php": "", f"{HOST}/b.php": ""},
+        {
+            f"{HOST}/a.php": {"status": 302, "headers": {"Location": f"http://{HOST}/b.php"}},
+            f"{HOST}/b.php": {"status": 302, "headers": {"Location": f"http://{HOST}/a.php"}},
+        },
+    )
+    with ReplayServer(root) as server:
+        [result] = await fetch_all(server, [f"http://{HOST}/a.php"], delay=0.0, max_redirects=3)
+        assert len(server.hits()) == 4
+    assert str(result.error) == f"http://{HOST}/a.php: more than 3 redirects"
+
+
+async def test_redirect_to_another_host_is_refused(tmp_path: Path) -> None:
+    root = write_site(
+        tmp_path,
+        {f"{HOST}/away.php": ""},
+        {f"{HOST}/away.php": {"status": 302, "headers": {"Location": "https://example.com/"}}},
+    )
+    with ReplayServer(root) as server:
+        [result] = await fetch_all(server, [f"http://{HOST}/away.php"])
+        assert len(server.hits()) == 1
+    assert "redirect to another host refused: https://example.com/" in str(result.error)
+
+
+async def test_a_slow_server_times_out_and_is_retried(site: Path) -> None:
+    with ReplayServer(site, faults=[parse_fault("latency=800:times=1")]) as server:
+        [result] = await fetch_all(server, [PAGE], timeout=0.3, delay=0.0)
+    assert result.ok
+    assert result.attempts[0].outcome == "retry"
+    assert "0.3s" in result.attempts[0].error
+
+
+async def test_a_slow_drip_is_cut_off_by_the_whole_response_deadline(tmp_path: Path) -> None:
+    root = write_site(tmp_path, {f"{HOST}/big.php": b"x" * 400})
+    with ReplayServer(root, faults=[parse_fault("drip=50/100")]) as server:
+        [result] = await fetch_all(server, [f"http://{HOST}/big.php"], timeout=0.3, max_retries=0)
+    assert result.response is None
+    assert "no complete response within 0.3s" in str(result.error)
+
+
+@pytest.mark.parametrize("spec", ["truncate=10:times=1", "reset:times=1"])
+async def test_broken_connections_are_retried(site: Path, spec: str) -> None:
+    with ReplayServer(site, faults=[parse_fault(spec)]) as server:
+        [result] = await fetch_all(server, [PAGE], delay=0.0)
+    assert result.ok
+    assert result.response.body == b"<p>monitor.bangkok.go.th 2029</p>"
+    assert [a.outcome for a in result.attempts] == ["retry", "ok"]
+    assert result.attempts[0].error.startswith(("RemoteProtocolError", "ReadError"))
+
+
+async def test_truncated_bodies_every_time_end_in_failure(site: Path) -> None:
+    with ReplayServer(site, faults=[parse_fault("truncate=5")]) as server:
+        [result] = await fetch_all(server, [PAGE], delay=0.0, max_retries=1)
+    assert result.response is None
+    assert result.error is not None and result.error.status is None
+
+
+async def test_an_oversize_body_fails_at_once_without_retry(tmp_path: Path) -> None:
+    root = write_site(tmp_path, {f"{HOST}/big.php": b"x" * 5000})
+    with ReplayServer(root) as server:
+        [result] = await fetch_all(server, [f"http://{HOST}/big.php"], max_body_bytes=1000)
+        assert len(server.hits()) == 1
+    assert result.response is None
+    assert "5000 bytes is over the 1000-byte cap" in str(result.error)
+
+
+async def test_the_cap_counts_decoded_bytes_while_streaming(tmp_path: Path) -> None:
+    bomb = gzip.compress(b"\0" * 2_000_000)
+    root = write_site(
+        tmp_path,
+        {f"{HOST}/bomb.php": bomb},
+        {f"{HOST}/bomb.php": {"headers": {"Content-Encoding": "gzip"}}},
+    )
+    with ReplayServer(root) as server:
+        [result] = await fetch_all(server, [f"http://{HOST}/bomb.php"], max_body_bytes=100_000)
+    assert len(bomb) < 100_000
+    assert "body over the 100000-byte cap" in str(result.error)

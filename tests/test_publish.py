@@ -1,0 +1,396 @@
+"""Publishing: the packaged metadata, canned queries, feed and plugin on a small real archive.
+
+The archive is built with the archive's own ``save`` from records written out below (the seed KPI
+0411-2029, a district KPI that changed yesterday, an agency report, a page that failed to parse),
+then served in-process by ``serve.make_datasette``, configured exactly as ``kpi-archive serve``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import archive
+from kpi_archive.errors import ParseError
+from kpi_archive.publish import plugin, serve
+from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, Quarter, Report
+from scraper.models import FetchResult
+
+SEED_URL = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
+DISTRICT_URL = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5035-0100"
+BROKEN_URL = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=0800-0001"
+AGENCY_URL = "http://monitor.bangkok.go.th/mobile/index11.php?selDEP=50350000&selYear=2566"
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+SEED = KpiPage(
+    page_kind="kpi",
+    url=SEED_URL,
+    pid="0411-2029",
+    title="ร้อยละความสำเร็จของการรณรงค์สร้างจิตสำนึกโปร่งใส สะอาด ปลอดภัย และสิ่งแวดล้อม",
+    fiscal_year=2566,
+    unit="ร้อยละ",
+    target_text="100",
+    target_value=100,
+    result_text="100",
+    result_value=100,
+    kpi_type="ตัวชี้วัดเชิงยุทธศาสตร์",
+    kpi_level="outcome",
+    quarters=[
+        Quarter(quarter=1, result=10, assessment=100, score_2_1=100, score_2_2=100),
+        Quarter(quarter=2, result=30, score_2_1=0, score_2_2=0),
+        Quarter(quarter=3, result=70, assessment=100, score_2_1=100, score_2_2=100),
+        Quarter(quarter=4, result=100, assessment=100, score_2_1=100, score_2_2=100),
+    ],
+    reports=[
+        Report(
+            quarter=3,
+            seq=1,
+            date=dt.date(2023, 4, 30),
+            date_text="30/04/2566",
+            text="จัดกิจกรรมให้ประชาชนร่วมสนุกตอบคำถาม “รู้ทันปัญหาฝุ่น PM 2.5” ทาง Facebook Fanpage",
+        )
+    ],
+)
+DISTRICT = KpiPage(
+    page_kind="kpi",
+    url=DISTRICT_URL,
+    pid="5035-0100",
+    title="ร้อยละของถนนที่ได้รับการแก้ไขปัญหาการจราจร",
+    fiscal_year=2566,
+    unit="ร้อยละ",
+    target_text="80",
+    target_value=80,
+    result_text="60",
+    result_value=60,
+    kpi_type="ตัวชี้วัดงานประจำ",
+    kpi_level="output",
+    definition="ถนนสายหลักในเขต ปี ๒๕๖๖",
+    quarters=[Quarter(quarter=1, result=20), Quarter(quarter=2, result=60)],
+    reports=[
+        Report(
+            quarter=2,
+            seq=1,
+            date=dt.date(2023, 3, 31),
+            date_text="31/03/2566",
+            text="ตรวจวัดฝุ่นละอองริมถนน และแก้ไขจุดฝืดการจราจร 12 จุด",
+        )
+    ],
+)
+DISTRICT_LATER = DISTRICT.model_copy(
+    update={
+        "result_text": "70",
+        "result_value": 70,
+        "quarters": [*DISTRICT.quarters, Quarter(quarter=3, result=70)],
+    }
+)
+AGENCY_REPORT = DepartmentPage(
+    page_kind="department",
+    url=AGENCY_URL,
+    agency_code="50350000",
+    fiscal_year=2566,
+    entries=[
+        DepartmentEntry(
+            seq=1,
+            title="ร้อยละของถนนที่ได้รับการแก้ไขปัญหาการจราจร",
+            pid="5035-0100",
+            url=DISTRICT_URL,
+            unit="ร้อยละ",
+            target_value=80,
+            result_value=70,
+        ),
+        DepartmentEntry(
+            seq=2,
+            title="ร้อยละของชุมชนที่ได้รับการอบรม",
+            pid="5035-0200",
+            url="http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5035-0200",
+            unit="ร้อยละ",
+            target_value=50,
+            result_value=75,
+        ),
+    ],
+)
+
+
+def _response(url: str, body: bytes, fetched_at: dt.datetime) -> FetchResult:
+    return FetchResult(
+        url=url,
+        final_url=url,
+        status=200,
+        headers={"Content-Type": "text/html; charset=utf-8"},
+        body=body,
+        fetched_at=fetched_at,
+    )
+
+
+def build_fixture_archive(path: Path) -> Path:
+    """Write the fixture archive to ``path``: four pages, one change yesterday, one parse error."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    month_ago, yesterday = now - dt.timedelta(days=30), now - dt.timedelta(days=1)
+    db = archive.open_db(path)
+    archive.save(db, _response(SEED_URL, b"<html>seed</html>", month_ago), SEED)
+    archive.save(db, _response(DISTRICT_URL, b"<html>district 1</html>", month_ago), DISTRICT)
+    archive.save(db, _response(AGENCY_URL, b"<html>agency</html>", month_ago), AGENCY_REPORT)
+    archive.save(db, _response(DISTRICT_URL, b"<html>district 2</html>", yesterday), DISTRICT_LATER)
+    error = ParseError("no title", url=BROKEN_URL, missing="title")
+    archive.save(db, _response(BROKEN_URL, b"<html>?</html>", yesterday), error)
+    archive.refresh_search(db)
+    db.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def archive_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("publish")
+    build_fixture_archive(folder / "kpi.db")
+    return folder
+
+
+@pytest.fixture
+def ds(archive_dir: Path) -> Any:
+    return serve.make_datasette(archive_dir / "kpi.db")
+
+
+async def _rows(ds: Any, path: str) -> list[dict[str, Any]]:
+    response = await ds.client.get(path + ("&" if "?" in path else "?") + "_shape=array")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_search_box_finds_dust_in_the_seed_kpis_reports(ds: Any) -> None:
+    rows = await _rows(ds, "/kpi/reports.json?_search=ฝุ่น&_sort=url")
+    assert [(r["url"], r["date"]) for r in rows] == [
+        (DISTRICT_URL, "2023-03-31"),
+        (SEED_URL, "2023-04-30"),
+    ]
+
+
+async def test_search_box_on_kpis_finds_a_title_word_and_arabic_digits_find_thai_ones(
+    ds: Any,
+) -> None:
+    assert [r["pid"] for r in await _rows(ds, "/kpi/kpis.json?_search=จราจร")] == ["5035-0100"]
+    assert [r["pid"] for r in await _rows(ds, "/kpi/kpis.json?_search=2566")] == ["5035-0100"]
+
+
+async def test_canned_search_ranks_the_whole_word_above_a_longer_word(ds: Any) -> None:
+    rows = await _rows(ds, "/kpi/search.json?q=ฝุ่น")
+    assert [(r["kind"], r["pid"]) for r in rows] == [
+        ("report", "0411-2029"),
+        ("report", "5035-0100"),
+    ]
+    assert rows[0]["score"] > rows[1]["score"] > 0
+    assert "รู้ทันปัญหาฝุ่น PM 2.5" in rows[0]["excerpt"]
+
+
+async def test_canned_search_finds_two_letter_terms_and_thai_digits(ds: Any) -> None:
+    two_letters = await _rows(ds, "/kpi/search.json?q=จร")
+    assert sorted((r["kind"], r["pid"]) for r in two_letters) == [
+        ("kpi", "5035-0100"),
+        ("report", "5035-0100"),
+    ]
+    thai_digits = await _rows(ds, "/kpi/search.json?q=๒๕๖๖")
+    assert [(r["kind"], r["pid"]) for r in thai_digits] == [("kpi", "5035-0100")]
+
+
+async def test_below_target_filters_by_year_and_agency(ds: Any) -> None:
+    rows = await _rows(ds, "/kpi/below_target.json?fiscal_year=2566&agency=")
+    assert [(r["pid"], r["target_value"], r["result_value"], r["gap"]) for r in rows] == [
+        ("5035-0100", 80.0, 70.0, -10.0)
+    ]
+    assert await _rows(ds, "/kpi/below_target.json?fiscal_year=2566&agency=0411") == []
+    assert await _rows(ds, "/kpi/below_target.json?fiscal_year=2565&agency=") == []
+
+
+async def test_kpi_progress_lists_each_quarter_against_the_target(ds: Any) -> None:
+    rows = await _rows(ds, "/kpi/kpi_progress.json?pid=0411-2029")
+    assert [
+        (r["quarter"], r["result"], r["target"], r["percent_of_target"], r["score_2_1"])
+        for r in rows
+    ] == [
+        (1, 10.0, 100.0, 10.0, 100.0),
+        (2, 30.0, 100.0, 30.0, 0.0),
+        (3, 70.0, 100.0, 70.0, 100.0),
+        (4, 100.0, 100.0, 100.0, 100.0),
+    ]
+
+
+async def test_recent_changes_shows_yesterdays_change_but_not_last_months_captures(
+    ds: Any,
+) -> None:
+    rows = await _rows(ds, "/kpi/recent_changes.json?days=7")
+    assert [
+        (r["pid"], r["field"], r["old"], r["new"]) for r in rows if r["field"] != "quarters"
+    ] == [
+        ("5035-0100", "result_text", "60", "70"),
+        ("5035-0100", "result_value", 60.0, 70.0),
+    ]
+    assert [r["field"] for r in rows] == ["quarters", "result_text", "result_value"]
+
+
+async def test_agency_scorecard_counts_kpi_pages_and_unfetched_report_entries(ds: Any) -> None:
+    rows = await _rows(ds, "/kpi/agency_scorecard.json")
+    assert [
+        (r["agency_code"], r["fiscal_year"], r["kpis"], r["on_target"], r["on_target_percent"])
+        for r in rows
+    ] == [
+        ("0411", 2566, 1, 1, 100.0),
+        ("5035", 2566, 2, 1, 50.0),
+    ]
+
+
+async def test_reports_mentioning_a_term_are_dated_and_newest_first(ds: Any) -> None:
+    rows = await _rows(ds, "/kpi/reports_mentioning.json?term=ฝุ่น")
+    assert [(r["date"], r["date_text"], r["pid"], r["quarter"]) for r in rows] == [
+        ("2023-04-30", "30/04/2566", "0411-2029", 3),
+        ("2023-03-31", "31/03/2566", "5035-0100", 2),
+    ]
+
+
+async def test_parse_failures_lists_the_page_the_parser_could_not_read(ds: Any) -> None:
+    rows = await _rows(ds, "/kpi/parse_failures.json")
+    assert [(r["url"], r["page_kind"], r["pid"]) for r in rows] == [
+        (BROKEN_URL, "kpi", "0800-0001")
+    ]
+    assert "no title" in rows[0]["last_error"]
+
+
+async def test_changes_feed_is_valid_atom(ds: Any) -> None:
+    response = await ds.client.get("/kpi/changes_feed.atom")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/xml")
+    feed = ET.fromstring(response.content)
+    assert feed.tag == f"{ATOM}feed"
+    for name in ("id", "title", "updated"):
+        assert feed.find(f"{ATOM}{name}") is not None, name
+    assert feed.findtext(f"{ATOM}title") == (
+        "ความเปลี่ยนแปลงล่าสุด / Bangkok KPI archive: latest changes"
+    )
+    entries = feed.findall(f"{ATOM}entry")
+    titles = sorted(e.findtext(f"{ATOM}title") for e in entries)
+    assert titles == [
+        "5035-0100: quarters changed",
+        "5035-0100: result_text changed",
+        "5035-0100: result_value changed",
+        "Archive started",
+    ]
+    for entry in entries:
+        assert entry.findtext(f"{ATOM}id")
+        assert dt.datetime.fromisoformat(entry.findtext(f"{ATOM}updated") or "").tzinfo
+
+
+async def test_tables_offer_the_configured_facets(ds: Any) -> None:
+    response = await ds.client.get("/kpi/kpis.json?_size=0")
+    facets = response.json()["facet_results"]
+    assert sorted(facets) == sorted(
+        ["agency_code", "fiscal_year", "kpi_type", "kpi_level", "unit", "page_kind"]
+    )
+    assert {v["value"]: v["count"] for v in facets["agency_code"]["results"]} == {
+        "0411": 1,
+        "5035": 1,
+    }
+    pages = (await ds.client.get("/kpi/pages.json?_size=0")).json()["facet_results"]
+    assert {v["value"]: v["count"] for v in pages["status"]["results"]} == {
+        "ok": 3,
+        "parse_error": 1,
+    }
+
+
+async def test_bookkeeping_tables_are_hidden_but_reachable(ds: Any) -> None:
+    tables = {t["name"]: t["hidden"] for t in (await ds.client.get("/kpi.json")).json()["tables"]}
+    assert tables["kpis"] is False
+    assert tables["reports"] is False
+    assert tables["snapshots"] is True
+    assert tables["captures"] is True
+    assert (await ds.client.get("/kpi/snapshots.json")).status_code == 200
+
+
+async def test_a_write_through_sql_is_refused(ds: Any) -> None:
+    for sql in ("delete from kpis", "update kpis set title = 'x'", "drop table kpis"):
+        response = await ds.client.get("/kpi.json", params={"sql": sql})
+        assert response.status_code == 400, sql
+    rows = await _rows(ds, "/kpi.json?sql=select+count(*)+as+n+from+kpis")
+    assert rows == [{"n": 2}]
+
+
+async def test_kpi_row_page_shows_its_quarters(ds: Any) -> None:
+    from datasette.utils import tilde_encode
+
+    response = await ds.client.get(f"/kpi/kpis/{tilde_encode(SEED_URL)}")
+    assert response.status_code == 200
+    assert "ผลงานรายไตรมาส / Quarterly progress" in response.text
+    assert response.text.count("<td>100 / 100</td>") == 3
+    assert "<td>0 / 0</td>" in response.text
+
+
+async def test_the_dashboard_and_its_offline_scripts_are_served(ds: Any) -> None:
+    response = await ds.client.get("/-/dashboards/kpi-dashboard?kpi=0411-2029")
+    assert response.status_code == 200
+    assert "https://cdn" not in response.text
+    assert "/-/static-plugins/datasette_dashboards/vega.min.js" in response.text
+    script = await ds.client.get("/-/static-plugins/datasette_dashboards/vega.min.js")
+    assert script.status_code == 200
+
+
+async def test_metadata_applies_whatever_the_file_is_called(archive_dir: Path) -> None:
+    renamed = archive_dir / "archive-2567.db"
+    renamed.write_bytes((archive_dir / "kpi.db").read_bytes())
+    ds = serve.make_datasette(renamed)
+    data = (await ds.client.get("/archive-2567.json")).json()
+    assert {"search", "below_target", "changes_feed"} <= {q["name"] for q in data["queries"]}
+    rows = await _rows(ds, "/archive-2567/kpi_progress.json?pid=5035-0100")
+    assert [r["quarter"] for r in rows] == [1, 2, 3]
+    page = await ds.client.get("/-/dashboards/kpi-dashboard?kpi=5035-0100")
+    assert page.status_code == 200
+    assert "archive-2567" in page.text
+
+
+async def test_serving_is_read_only_with_the_configured_time_limit(ds: Any) -> None:
+    settings = (await ds.client.get("/-/settings.json")).json()
+    assert settings["sql_time_limit_ms"] == 2000
+    args = serve.datasette_args("data/demo.db", "/tmp/m.json", port=8123)
+    assert args[:2] == ["serve", "data/demo.db"]
+    assert "-i" not in args and "--immutable" not in args
+    assert args[args.index("--port") + 1] == "8123"
+    assert args[args.index("--setting") + 1 : args.index("--setting") + 3] == [
+        "sql_time_limit_ms",
+        "2000",
+    ]
+
+
+def test_load_metadata_keys_the_database_and_dashboards_by_name() -> None:
+    metadata = serve.load_metadata("demo")
+    assert list(metadata["databases"]) == ["demo"]
+    dashboard = metadata["plugins"]["datasette-dashboards"]["kpi-dashboard"]
+    assert {c["db"] for c in dashboard["charts"].values()} == {"demo"}
+    assert serve.database_name("data/archive-2567.db") == "archive-2567"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("ปี ๒๕๖๖", "ปี 2566"), ("  a \n b ", "a b"), (None, None)],
+)
+def test_thai_normalize_turns_thai_digits_arabic_and_collapses_spaces(
+    text: str | None, expected: str | None
+) -> None:
+    assert plugin.thai_normalize(text) == expected
+
+
+def test_thai_segment_joins_newmm_words_with_spaces() -> None:
+    assert plugin.thai_segment("รู้ทันปัญหาฝุ่น PM ๒.๕") == "รู้ทัน ปัญหา ฝุ่น PM 2.5"
+
+
+def test_thai_rank_prefers_a_whole_word_to_part_of_a_longer_one() -> None:
+    whole = plugin.thai_rank("รู้ทันปัญหาฝุ่น PM 2.5", "ฝุ่น")
+    part = plugin.thai_rank("ตรวจวัดฝุ่นละอองริมถนน", "ฝุ่น")
+    assert whole > part > 0
+    assert plugin.thai_rank("ถนน", "ฝุ่น") == 0.0
+    assert plugin.thai_rank(None, "ฝุ่น") == 0.0
+
+
+def test_thai_snippet_cuts_around_the_first_hit() -> None:
+    text = "ก" * 100 + "ฝุ่น" + "ข" * 100
+    assert plugin.thai_snippet(text, "ฝุ่น", 3) == "…กกกฝุ่นขขข…"
+    assert plugin.thai_snippet("สั้น", "ฝุ่น", 3) == "สั้น"

@@ -1,0 +1,173 @@
+"""The replay server: a recorded site over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kpi_archive.errors import ConfigError
+from scraper.replay import Fault, ReplayServer, parse_fault
+
+HOST = "dp.bangkok.go.th"
+SITE = Path(__file__).parent / "fixtures" / "site"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    files = {
+        f"{HOST}/mobile/mykpi.php?pid=0411-2029": "<p>kpi</p>",
+        f"{HOST}/robots.txt": "User-agent: *\nDisallow: /private/\n",
+        f"{HOST}/index.html": "home",
+        "monitor.bangkok.go.th/mobile/index11.php?selDEP=23000000&selYear=2564": "report",
+        f"{HOST}/mobile/tis.php": "ทดสอบ".encode("tis-620"),
+    }
+    for name, body in files.items():
+        path = tmp_path / "site" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body if isinstance(body, bytes) else body.encode())
+    sidecar = {"status": 200, "headers": {"Content-Type": "text/html; charset=tis-620"}}
+    (tmp_path / "site" / HOST / "mobile" / "tis.php.headers").write_text(json.dumps(sidecar))
+    os.utime(tmp_path / "site" / HOST / "index.html", (1_600_000_000, 1_600_000_000))
+    return tmp_path / "site"
+
+
+def get(url: str, **headers: str) -> httpx.Response:
+    return httpx.get(url, headers=headers, trust_env=False)
+
+
+def test_the_first_path_segment_names_the_host(root: Path) -> None:
+    with ReplayServer(root) as server:
+        response = get(f"{server.url}/{HOST}/mobile/mykpi.php?pid=0411-2029")
+        assert (response.status_code, response.text) == (200, "<p>kpi</p>")
+        assert response.headers["content-type"] == "text/html"
+        assert server.hits()[0].host == HOST
+        assert server.hits()[0].target == "/mobile/mykpi.php?pid=0411-2029"
+
+
+def test_the_host_header_names_the_host_when_there_is_no_prefix(root: Path) -> None:
+    with ReplayServer(root) as server:
+        response = get(f"{server.url}/mobile/mykpi.php?pid=0411-2029", Host=HOST)
+        assert response.text == "<p>kpi</p>"
+
+
+def test_query_strings_are_part_of_the_file_name(root: Path) -> None:
+    with ReplayServer(root) as server:
+        url = f"{server.url}/monitor.bangkok.go.th/mobile/index11.php?selDEP=23000000&selYear=2564"
+        assert get(url).text == "report"
+        assert get(url.replace("2564", "2565")).status_code == 404
+
+
+def test_a_directory_path_serves_index_html(root: Path) -> None:
+    with ReplayServer(root) as server:
+        assert get(f"{server.url}/{HOST}/").text == "home"
+
+
+def test_sidecar_sets_the_charset_and_bytes_are_served_untouched(root: Path) -> None:
+    with ReplayServer(root) as server:
+        response = get(f"{server.url}/{HOST}/mobile/tis.php")
+        assert response.headers["content-type"] == "text/html; charset=tis-620"
+        assert response.content == "ทดสอบ".encode("tis-620")
+
+
+def test_sidecars_and_traversal_are_never_served(root: Path) -> None:
+    with ReplayServer(root) as server:
+        assert get(f"{server.url}/{HOST}/mobile/tis.php.headers").status_code == 404
+        # httpx would normalise the "..", so send the raw path with http.client.
+        connection = http.client.HTTPConnection("127.0.0.1", server.port)
+        connection.request("GET", f"/{HOST}/mobile/../../{HOST}/index.html")
+        assert connection.getresponse().status == 404
+        connection.close()
+
+
+def test_etag_and_last_modified_answer_304(root: Path) -> None:
+    with ReplayServer(root) as server:
+        first = get(f"{server.url}/{HOST}/")
+        assert first.headers["last-modified"] == "Sun, 13 Sep 2020 12:26:40 GMT"
+        etag = first.headers["etag"]
+        assert get(f"{server.url}/{HOST}/", **{"If-None-Match": etag}).status_code == 304
+        since = {"If-Modified-Since": "Sun, 13 Sep 2020 12:26:40 GMT"}
+        assert get(f"{server.url}/{HOST}/", **since).status_code == 304
+        older = {"If-Modified-Since": "Sat, 12 Sep 2020 00:00:00 GMT"}
+        assert get(f"{server.url}/{HOST}/", **older).status_code == 200
+
+
+def test_robots_txt_is_served_per_host_as_text(root: Path) -> None:
+    with ReplayServer(root) as server:
+        response = get(f"{server.url}/{HOST}/robots.txt")
+        assert response.headers["content-type"] == "text/plain; charset=utf-8"
+        assert "Disallow: /private/" in response.text
+        assert get(f"{server.url}/monitor.bangkok.go.th/robots.txt").status_code == 404
+
+
+def test_an_overlay_wins_over_the_root(root: Path, tmp_path: Path) -> None:
+    later = tmp_path / "later" / HOST / "mobile"
+    later.mkdir(parents=True)
+    (later / "mykpi.php?pid=0411-2029").write_text("<p>kpi, later</p>")
+    with ReplayServer(root, overlays=[tmp_path / "later"]) as server:
+        assert get(f"{server.url}/{HOST}/mobile/mykpi.php?pid=0411-2029").text == "<p>kpi, later</p>"
+        assert get(f"{server.url}/{HOST}/").text == "home"
+
+
+def test_fault_specs_parse_into_faults() -> None:
+    assert parse_fault("status=503:times=2:path=/mobile/mykpi.php") == Fault(
+        status=503, times=2, path="/mobile/mykpi.php"
+    )
+    assert parse_fault("retry-after=3") == Fault(status=503, retry_after="3")
+    assert parse_fault("drip=64/50:host=dp.bangkok.go.th") == Fault(
+        drip=(64, 0.05), host="dp.bangkok.go.th"
+    )
+    assert parse_fault("reset") == Fault(reset=True)
+    assert parse_fault("truncate=100:latency=200") == Fault(truncate=100, latency=0.2)
+    assert parse_fault("location=http://x.test/a") == Fault(status=302, location="http://x.test/a")
+    with pytest.raises(ConfigError, match="unknown key 'explode'"):
+        parse_fault("explode=1")
+    with pytest.raises(ConfigError, match="bad value for status"):
+        parse_fault("status=often")
+
+
+def test_a_fault_applies_only_the_given_number_of_times(root: Path) -> None:
+    fault = parse_fault("status=503:retry-after=7:times=2:path=/mobile/")
+    with ReplayServer(root, faults=[fault]) as server:
+        url = f"{server.url}/{HOST}/mobile/mykpi.php?pid=0411-2029"
+        first = get(url)
+        assert (first.status_code, first.headers["retry-after"]) == (503, "7")
+        assert get(f"{server.url}/{HOST}/").status_code == 200
+        assert [get(url).status_code, get(url).status_code] == [503, 200]
+
+
+def test_concurrent_connections_are_served_in_parallel(root: Path) -> None:
+    with ReplayServer(root, latency=0.3) as server:
+        urls = [f"{server.url}/{HOST}/", f"{server.url}/monitor.bangkok.go.th/x"]
+        threads = [threading.Thread(target=get, args=(u,)) for u in urls]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert time.monotonic() - started < 0.55
+        assert server.peak_in_flight(HOST) == 1
+        assert len(server.hits()) == 2
+
+
+def test_the_log_records_gaps_between_requests_per_host(root: Path) -> None:
+    with ReplayServer(root) as server:
+        get(f"{server.url}/{HOST}/")
+        time.sleep(0.1)
+        get(f"{server.url}/{HOST}/robots.txt")
+        [gap] = server.gaps(HOST)
+        assert gap >= 0.1
+
+
+@pytest.mark.skipif(not SITE.is_dir(), reason="recorded site not built")
+def test_the_recorded_site_serves_every_host_it_records() -> None:
+    with ReplayServer(SITE) as server:
+        assert server.hosts() == sorted(p.name for p in SITE.iterdir() if p.is_dir())
+        for host in server.hosts():
+            assert get(f"{server.base(host)}/robots.txt").status_code == 200

@@ -1,0 +1,96 @@
+"""robots.txt: fetched once per host, obeyed, and conservative when the site is in trouble."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from scraper.fetcher import Fetched, Fetcher, FetchOptions
+from scraper.replay import ReplayServer, parse_fault
+from scraper.robots import RobotsCache
+
+HOST = "dp.bangkok.go.th"
+
+
+def make_site(root: Path, robots: str | None) -> Path:
+    page = root / HOST / "mobile" / "mykpi.php?pid=0411-2029"
+    page.parent.mkdir(parents=True)
+    page.write_text("<p>kpi</p>")
+    if robots is not None:
+        (root / HOST / "robots.txt").write_text(robots)
+    return root
+
+
+async def verdicts(server: ReplayServer, urls: list[str], *, ignore: bool = False, **opts):
+    fetched: list[Fetched] = []
+    settings = {"delay": 0.0, "backoff_base": 0.01, "host_map": server.host_map(), **opts}
+    options = FetchOptions(**settings)
+    async with httpx.AsyncClient(trust_env=False) as client:
+        fetcher = Fetcher(client, options)
+        robots = RobotsCache(fetcher, ignore=ignore, on_fetched=fetched.append)
+        results = [await robots.check(url) for url in urls]
+    return results, fetched, fetcher
+
+
+URLS = [
+    f"http://{HOST}/mobile/mykpi.php?pid=0411-2029",
+    f"http://{HOST}/mobile/private/x.php",
+    f"http://{HOST}/mobile/mykpi.php?pid=0411-2030",
+]
+
+
+async def test_disallowed_paths_are_refused_and_robots_is_fetched_once(tmp_path: Path) -> None:
+    root = make_site(tmp_path, "User-agent: *\nDisallow: /mobile/private/\n")
+    with ReplayServer(root) as server:
+        results, fetched, _ = await verdicts(server, URLS)
+        assert [h.target for h in server.hits()] == ["/robots.txt"]
+    assert [v.allowed for v in results] == [True, False, True]
+    assert results[1].reason == "disallowed by robots.txt"
+    assert [f.url for f in fetched] == [f"http://{HOST}/robots.txt"]
+
+
+async def test_rules_for_our_own_user_agent_apply(tmp_path: Path) -> None:
+    robots = "User-agent: kpi-archive\nDisallow: /\n\nUser-agent: *\nDisallow:\n"
+    with ReplayServer(make_site(tmp_path, robots)) as server:
+        results, _, _ = await verdicts(server, URLS[:1])
+    assert results[0].allowed is False
+
+
+async def test_a_missing_robots_txt_allows_everything(tmp_path: Path) -> None:
+    with ReplayServer(make_site(tmp_path, None)) as server:
+        results, fetched, _ = await verdicts(server, URLS)
+    assert [v.allowed for v in results] == [True, True, True]
+    assert fetched[0].response.status == 404
+
+
+async def test_a_failing_robots_txt_disallows_the_host_for_the_run(tmp_path: Path) -> None:
+    root = make_site(tmp_path, "User-agent: *\nDisallow:\n")
+    with ReplayServer(root, faults=[parse_fault("status=503:path=/robots.txt")]) as server:
+        results, fetched, _ = await verdicts(server, URLS)
+        # One retry, then the answer is cached for the rest of the run.
+        assert [h.status for h in server.hits()] == [503, 503]
+    assert [v.allowed for v in results] == [False, False, False]
+    assert results[0].reason == "robots.txt unavailable (HTTP 503)"
+    assert results[0].unavailable
+    assert [a.outcome for a in fetched[0].attempts] == ["retry", "failed"]
+
+
+async def test_ignore_robots_fetches_nothing(tmp_path: Path) -> None:
+    root = make_site(tmp_path, "User-agent: *\nDisallow: /\n")
+    with ReplayServer(root) as server:
+        results, fetched, _ = await verdicts(server, URLS, ignore=True)
+        assert server.hits() == []
+    assert [v.allowed for v in results] == [True, True, True]
+    assert fetched == []
+
+
+@pytest.mark.parametrize(("crawl_delay", "expected"), [("3", 3.0), ("0.1", 0.5)])
+async def test_a_longer_crawl_delay_slows_the_host_down(
+    tmp_path: Path, crawl_delay: str, expected: float
+) -> None:
+    root = make_site(tmp_path, f"User-agent: *\nCrawl-delay: {crawl_delay}\n")
+    with ReplayServer(root) as server:
+        _, _, fetcher = await verdicts(server, URLS[:1], delay=0.5)
+    assert fetcher._gate(HOST).delay == expected

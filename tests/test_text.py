@@ -1,0 +1,138 @@
+"""The markup-independent view of a page: visible lines and links."""
+
+from __future__ import annotations
+
+from parsers.text import links, parse_html, visible_lines
+
+TABLE_MARKUP = """<html><head><title>KPI</title><style>p {color: red}</style>
+<script>document.write("<p>hidden</p>");</script></head>
+<body><div class="head"><h3>รายละเอียดตัวชี้วัด</h3></div>
+<p><a href="index.php">Back Home</a></p>
+<p>ค่าเป้าหมาย <b>ร้อยละ</b> :&nbsp;100</p>
+<table border="1">
+  <tr><th>ไตรมาสที่<br>(1 - 4)</th><th><b>ผลงาน</b><br>(ร้อยละ)</th></tr>
+  <tr><td>1</td><td>10.00</td><td>100</td><td>100 / 100</td></tr>
+  <tr><td>2</td><td>30.00</td><td>&nbsp;</td><td>0 / 0</td></tr>
+</table>
+<div>รายงานผลฯ ไตรมาสที่ 1</div><div>-</div>
+<noscript>enable javascript</noscript>
+</body></html>"""
+
+BR_MARKUP = """<html><body><font face="Tahoma">รายละเอียดตัวชี้วัด<br><br>
+<a href="index.php">Back Home</a><br><br>ค่าเป้าหมาย ร้อยละ :
+100<br><br>ไตรมาสที่<br>(1 - 4)<br><b>ผลงาน</b><br>(ร้อยละ)<br>1<br>10.00<br>100<br>100 / 100<br>
+2<br>30.00<br><br>0 / 0<br><br>รายงานผลฯ ไตรมาสที่ 1<br>-<br></font></body></html>"""
+
+EXPECTED = [
+    "รายละเอียดตัวชี้วัด",
+    "Back Home",
+    "ค่าเป้าหมาย ร้อยละ : 100",
+    "ไตรมาสที่",
+    "(1 - 4)",
+    "ผลงาน",
+    "(ร้อยละ)",
+    "1",
+    "10.00",
+    "100",
+    "100 / 100",
+    "2",
+    "30.00",
+    "",
+    "0 / 0",
+    "รายงานผลฯ ไตรมาสที่ 1",
+    "-",
+]
+
+
+def test_table_markup_gives_the_visible_lines() -> None:
+    assert visible_lines(TABLE_MARKUP) == EXPECTED
+
+
+def test_both_markups_give_the_same_lines_and_blank_score_cell() -> None:
+    table, br = visible_lines(TABLE_MARKUP), visible_lines(BR_MARKUP)
+    assert [line for line in table if line] == [line for line in br if line]
+    assert table[table.index("30.00") + 1] == br[br.index("30.00") + 1] == ""
+
+
+def test_bytes_in_utf8_give_the_same_lines() -> None:
+    assert visible_lines(TABLE_MARKUP.encode("utf-8")) == EXPECTED
+
+
+def test_inline_markup_does_not_split_a_line() -> None:
+    html = "<table><tr><td>*<b>ผลงาน</b>* <span>(ร้อยละ)</span></td><td><i>x</i>y</td></tr></table>"
+    assert visible_lines(html) == ["*ผลงาน* (ร้อยละ)", "xy"]
+
+
+def test_nbsp_and_zero_width_spaces_collapse() -> None:
+    assert visible_lines("<p>&nbsp;ผลงาน&nbsp;&nbsp;\u200bที่ทำได้ \n :&#160;</p>") == [
+        "ผลงาน ที่ทำได้ :"
+    ]
+
+
+def test_scripts_styles_and_head_are_dropped() -> None:
+    html = (
+        "<head><title>T</title></head><body><script>var a = 1;</script>a<style>b{}</style>"
+        "<template><p>t</p></template>b<noscript>n</noscript></body>"
+    )
+    assert visible_lines(html) == ["ab"]
+
+
+def test_blank_table_cell_is_one_empty_line() -> None:
+    html = "<table><tr><td>1</td><td></td><td> <span> </span> </td><td>4</td></tr></table>"
+    assert visible_lines(html) == ["1", "", "4"]
+
+
+def test_blank_cells_without_end_tags_are_empty_lines() -> None:
+    assert visible_lines("<table><tr><td>1<td><td>3</table>") == ["1", "", "3"]
+
+
+def test_double_br_gives_one_empty_line_and_edges_are_trimmed() -> None:
+    assert visible_lines("<br><br>a<br><br><br><br>b<br><br>") == ["a", "", "b"]
+
+
+def test_block_boundaries_do_not_make_empty_lines() -> None:
+    assert visible_lines("<div><p>a</p>\n\n<p>b<br></p></div><div></div><p>c</p>") == [
+        "a",
+        "b",
+        "c",
+    ]
+
+
+def test_newlines_collapse_except_in_pre() -> None:
+    html = "<p>ค่าเป้าหมาย\nร้อยละ</p><pre>ก\n  ข\n\nค</pre>after"
+    assert visible_lines(html) == ["ค่าเป้าหมาย ร้อยละ", "ก", "ข", "", "ค", "after"]
+
+
+def test_block_inside_inline_still_ends_the_line() -> None:
+    assert visible_lines("<span>a<div>b</div>c</span>") == ["a", "b", "c"]
+
+
+def test_links_are_absolute_without_script_mail_or_anchor_links() -> None:
+    html = (
+        '<a href="mykpi.php?pid=0411-2029">ร้อยละ <b>ความสำเร็จ</b></a>'
+        '<a href="javascript:print()">พิมพ์ข้อมูล</a><a href="mailto:x@bangkok.go.th">m</a>'
+        '<a href="#top">top</a><a name="x">no href</a>'
+        '<a href=" /mobile/index11.php?selDEP=50350000#q1 ">Home</a>'
+    )
+    assert links(html, "https://dp.bangkok.go.th/mobile/index.php") == [
+        ("https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029", "ร้อยละ ความสำเร็จ"),
+        ("https://dp.bangkok.go.th/mobile/index11.php?selDEP=50350000", "Home"),
+    ]
+
+
+def test_base_element_sets_the_link_base() -> None:
+    html = '<head><base href="http://monitor.bangkok.go.th/mobile62/"></head><a href="a.php">x</a>'
+    assert links(html, "https://dp.bangkok.go.th/") == [
+        ("http://monitor.bangkok.go.th/mobile62/a.php", "x")
+    ]
+
+
+def test_parse_html_gives_lines_and_links_from_one_parse() -> None:
+    page = parse_html(TABLE_MARKUP, "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029")
+    assert page.lines == EXPECTED
+    assert page.links == [("https://dp.bangkok.go.th/mobile/index.php", "Back Home")]
+
+
+def test_empty_and_textless_documents_give_no_lines() -> None:
+    assert visible_lines("") == []
+    assert visible_lines("<html><head><title>x</title></head></html>") == []
