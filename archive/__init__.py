@@ -3,7 +3,8 @@
 Public API (the crawler, the CLI and the publishing side use only these):
 
 - ``open_db(path)``: open or create the archive (parent folder, WAL, foreign keys, schema).
-- ``save(db, response, record_or_error) -> SaveOutcome``: one page, one transaction.
+- ``save(db, response, record_or_error) -> SaveOutcome``: one page, one transaction;
+  ``save_many(db, pairs)`` commits in batches (each page still atomic) for bulk loads.
 - ``last_validators(db, url)``: ETag / Last-Modified of the current snapshot.
 - ``reparse(db, parse) -> ReparseCounts``: rebuild typed tables and versions from snapshots.
 - ``refresh_search(db)``: segment Thai text for word search (after a crawl or import).
@@ -19,7 +20,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from archive.reparse import ReparseCounts, reparse
-from archive.save import SaveOutcome, last_validators, save
+from archive.save import SaveOutcome, last_validators, save, save_many
 from archive.schema import SCHEMA_VERSION, ensure_db_shape
 from archive.search import refresh_search, search, search_words
 from archive.warc import ImportCounts, export_warc, import_paths
@@ -45,7 +46,10 @@ def open_db(path: str | Path) -> Database:
     try:
         db = Database(path)
         db.execute("PRAGMA busy_timeout = 10000")
+        # Safe under WAL: a killed process loses no committed page (only power loss could).
         db.execute("PRAGMA synchronous = NORMAL")
+        # 64 MiB of page cache, so a 500-page save_many batch (~9 MB) does not spill mid-batch.
+        db.execute("PRAGMA cache_size = -65536")
         ensure_db_shape(db)
     except sqlite3.DatabaseError as exc:
         raise ArchiveError(f"cannot open the archive: {exc}", path=str(path)) from exc
@@ -65,6 +69,7 @@ __all__ = [
     "refresh_search",
     "reparse",
     "save",
+    "save_many",
     "search",
     "search_words",
 ]

@@ -20,6 +20,7 @@ from sqlite_utils import Database
 
 from archive.save import AnyRecord, apply_parse, changed_fields, decompress
 from archive.schema import TRIGRAM_FTS, WORDS_FTS
+from archive.search import forget_pending
 from kpi_archive.errors import ParseError
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def _reparse(conn: sqlite3.Connection, parse: Parse) -> ReparseCounts:
     # A full rebuild gives the same index bytes every time, unlike trigger-by-trigger updates.
     for table in TRIGRAM_FTS:
         conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('rebuild')")
+    forget_pending(conn)
     for table in WORDS_FTS:
         fts = f"{table}_words_fts"
         conn.execute(f"DELETE FROM [{fts}]")  # empty already: every words column is NULL now

@@ -21,9 +21,12 @@ become current; ``archive.reparse`` replays captures in time order to rebuild th
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sqlite3
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -33,6 +36,7 @@ import zstandard
 from sqlite_utils import Database
 
 from archive.schema import utc_iso
+from archive.search import sync_index
 from archive.tables import agency_code, write_record
 from kpi_archive import config
 from kpi_archive.errors import ParseError
@@ -45,7 +49,26 @@ AnyRecord = KpiPage | ProjectPage | DepartmentPage
 Status = Literal["new", "changed", "unchanged", "parse_error", "missing", "gone", "failed"]
 
 IGNORED_IN_VERSIONS = frozenset({"warnings", "encoding"})
-ZSTD_LEVEL = 9
+ZSTD_LEVEL = 3  # level 9: 5x the time (72 vs 14 µs a page) for 4 % smaller bodies
+_local = threading.local()
+
+_PAGE_COLUMNS = (
+    "url",
+    "host",
+    "page_kind",
+    "pid",
+    "agency_code",
+    "first_seen",
+    "last_fetched",
+    "last_changed",
+    "snapshot_id",
+    "sha256",
+    "status",
+    "gone_since",
+    "miss_count",
+    "last_error",
+    "last_error_at",
+)
 _PATH_KINDS = {
     "mykpi.php": "kpi",
     "mykpi2563.php": "citydb",
@@ -74,7 +97,41 @@ def save(
 ) -> SaveOutcome:
     """Store one response and its parse in one transaction; see the module docstring."""
     with db.atomic():
-        return _save(db.conn, response, record_or_error)
+        outcome = _save(db.conn, response, record_or_error)
+        sync_index(db.conn)
+    return outcome
+
+
+def save_many(
+    db: Database,
+    items: Iterable[tuple[FetchResult, AnyRecord | ParseError | None]],
+    batch: int = 500,
+) -> list[SaveOutcome]:
+    """Save many pages, committing every ``batch`` pages; each page is still its own savepoint."""
+    outcomes: list[SaveOutcome] = []
+    pending = iter(items)
+    while chunk := list(itertools.islice(pending, batch)):
+        with db.atomic():
+            for response, parsed in chunk:
+                outcomes.append(_save_point(db.conn, response, parsed))
+            sync_index(db.conn)
+    return outcomes
+
+
+def _save_point(
+    conn: sqlite3.Connection, response: FetchResult, parsed: AnyRecord | ParseError | None
+) -> SaveOutcome:
+    # sqlite-utils names each savepoint at random, so SQLite prepares it afresh every page.
+    conn.execute("SAVEPOINT archive_page")
+    try:
+        outcome = _save(conn, response, parsed)
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK TO SAVEPOINT archive_page")
+            conn.execute("RELEASE SAVEPOINT archive_page")
+        raise
+    conn.execute("RELEASE SAVEPOINT archive_page")
+    return outcome
 
 
 def last_validators(db: Database, url: str) -> tuple[str | None, str | None]:
@@ -89,7 +146,11 @@ def last_validators(db: Database, url: str) -> tuple[str | None, str | None]:
 
 def compress(body: bytes) -> bytes:
     """zstd-compress a body for the ``snapshots.body`` column."""
-    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(body)
+    # Building a compressor allocates its window each time; one per thread is reused.
+    compressor = getattr(_local, "compressor", None)
+    if compressor is None:
+        compressor = _local.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    return compressor.compress(body)
 
 
 def decompress(blob: bytes) -> bytes:
@@ -124,15 +185,9 @@ def _save(
     url = response.url
     at = utc_iso(response.fetched_at)
     page = _page(conn, url)
+    fresh = page is None  # a page first seen now has no snapshots, captures or versions yet
     if page is None:
-        facts = url_facts(url)
-        conn.execute(
-            "INSERT INTO pages (url, host, page_kind, pid, agency_code, first_seen, miss_count) "
-            "VALUES (?, ?, ?, ?, ?, ?, 0)",
-            [url, facts["host"], facts["page_kind"], facts["pid"], facts["agency_code"], at],
-        )
-        page = _page(conn, url)
-        assert page is not None
+        page = _new_page(conn, url, at)
     if response.status == 304:
         _update_page(conn, page, _seen_ok(page, at))
         return SaveOutcome("unchanged", url, page["sha256"], page["snapshot_id"])
@@ -149,11 +204,14 @@ def _save(
     if sha == page["sha256"]:
         _update_page(conn, page, _seen_ok(page, at))
         return SaveOutcome("unchanged", url, sha, page["snapshot_id"])
-    snapshot_id, new_snapshot = _store_snapshot(conn, response, parsed, at)
-    if conn.execute(
-        "SELECT 1 FROM captures WHERE url = ? AND snapshot_id = ? AND fetched_at = ?",
-        [url, snapshot_id, at],
-    ).fetchone():
+    snapshot_id, new_snapshot = _store_snapshot(conn, response, parsed, at, sha, fresh)
+    if (
+        not fresh
+        and conn.execute(
+            "SELECT 1 FROM captures WHERE url = ? AND snapshot_id = ? AND fetched_at = ?",
+            [url, snapshot_id, at],
+        ).fetchone()
+    ):
         return SaveOutcome("unchanged", url, sha, snapshot_id)
     conn.execute(
         "INSERT INTO captures (url, snapshot_id, fetched_at) VALUES (?, ?, ?)",
@@ -163,7 +221,7 @@ def _save(
         log.info("%s: capture of %s is older than the current one; kept as history", url, at)
         return SaveOutcome("unchanged", url, sha, snapshot_id, new_snapshot)
     first = page["snapshot_id"] is None
-    outcome = apply_parse(conn, url, snapshot_id, sha, at, parsed, first_body=first)
+    outcome = apply_parse(conn, url, snapshot_id, sha, at, parsed, first_body=first, page=page)
     return SaveOutcome(outcome[0], url, sha, snapshot_id, new_snapshot, outcome[1])
 
 
@@ -176,10 +234,12 @@ def apply_parse(
     parsed: AnyRecord | ParseError | None,
     *,
     first_body: bool,
+    page: dict[str, Any] | None = None,
 ) -> tuple[Status, tuple[str, ...]]:
     """Make a snapshot current for its page and apply its parse to the typed tables and versions."""
-    page = _page(conn, url)
-    assert page is not None
+    if page is None:
+        page = _page(conn, url)
+        assert page is not None
     changes: dict[str, Any] = {
         "snapshot_id": snapshot_id,
         "sha256": sha,
@@ -203,8 +263,8 @@ def apply_parse(
         code = agency_code(parsed.agency_code) or code
     changes.update(page_kind=data["page_kind"], pid=pid, agency_code=code)
     _update_page(conn, page, changes)
-    status, changed = _version(conn, url, pid, snapshot_id, sha, at, data)
-    write_record(conn, url, parsed, data, snapshot_id, at, code)
+    status, changed = _version(conn, url, pid, snapshot_id, sha, at, data, first_body)
+    write_record(conn, url, parsed, data, snapshot_id, at, code, first=first_body)
     return status, changed
 
 
@@ -216,10 +276,14 @@ def _version(
     sha: str,
     at: str,
     data: dict[str, Any],
+    first_body: bool,
 ) -> tuple[Status, tuple[str, ...]]:
-    previous = conn.execute(
-        "SELECT id, record FROM kpi_versions WHERE url = ? ORDER BY id DESC LIMIT 1", [url]
-    ).fetchone()
+    # A page's first body follows no record (a reparse empties kpi_versions before replaying).
+    previous = None
+    if not first_body:
+        previous = conn.execute(
+            "SELECT id, record FROM kpi_versions WHERE url = ? ORDER BY id DESC LIMIT 1", [url]
+        ).fetchone()
     if previous is None:
         kind: Status = "new"
         changed: list[str] = []
@@ -250,13 +314,19 @@ def _version(
 
 
 def _store_snapshot(
-    conn: sqlite3.Connection, response: FetchResult, parsed: object, at: str
+    conn: sqlite3.Connection,
+    response: FetchResult,
+    parsed: object,
+    at: str,
+    sha: str,
+    fresh: bool,
 ) -> tuple[int, bool]:
-    row = conn.execute(
-        "SELECT id FROM snapshots WHERE url = ? AND sha256 = ?", [response.url, response.sha256]
-    ).fetchone()
-    if row:
-        return int(row[0]), False
+    if not fresh:
+        row = conn.execute(
+            "SELECT id FROM snapshots WHERE url = ? AND sha256 = ?", [response.url, sha]
+        ).fetchone()
+        if row:
+            return int(row[0]), False
     content_type = response.header("content-type")
     encoding = None
     if content_type and "charset=" in content_type.lower():
@@ -269,7 +339,7 @@ def _store_snapshot(
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'zstd', ?)",
         [
             response.url,
-            response.sha256,
+            sha,
             at,
             response.status,
             response.final_url,
@@ -307,6 +377,18 @@ def _seen_ok(page: dict[str, Any], at: str) -> dict[str, Any]:
     if page["status"] in ("missing", "gone", "failed") or page["miss_count"]:
         changes.update(status="ok", miss_count=0, gone_since=None)
     return changes
+
+
+def _new_page(conn: sqlite3.Connection, url: str, at: str) -> dict[str, Any]:
+    facts = url_facts(url)
+    page: dict[str, Any] = dict.fromkeys(_PAGE_COLUMNS)
+    page.update(facts, url=url, first_seen=at, miss_count=0)
+    conn.execute(
+        "INSERT INTO pages (url, host, page_kind, pid, agency_code, first_seen, miss_count) "
+        "VALUES (?, ?, ?, ?, ?, ?, 0)",
+        [url, facts["host"], facts["page_kind"], facts["pid"], facts["agency_code"], at],
+    )
+    return page
 
 
 def _page(conn: sqlite3.Connection, url: str) -> dict[str, Any] | None:

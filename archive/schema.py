@@ -26,7 +26,7 @@ from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, ProjectPage
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # unicode61 treats Thai vowel and tone marks (category M) as separators unless told otherwise.
 WORDS_TOKENIZER = "unicode61 categories 'L* N* Co M*'"
@@ -244,7 +244,14 @@ def _migration_1(db: Database) -> None:
             db.table(table).create_index([column], if_not_exists=True)
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_migration_1]
+def _migration_2(db: Database) -> None:
+    # The trigram indexes are kept in sync per batch by archive.search.sync_index, not per row.
+    for table in TRIGRAM_FTS:
+        for suffix in ("ai", "ad", "au"):
+            db.execute(f"DROP TRIGGER IF EXISTS [{table}_{suffix}]")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2]
 
 
 def _sync_model_columns(db: Database) -> None:
@@ -261,7 +268,7 @@ def _ensure_fts(db: Database) -> None:
     names = set(db.table_names())
     for table, columns in TRIGRAM_FTS.items():
         if f"{table}_fts" not in names:
-            db.table(table).enable_fts(columns, tokenize="trigram", create_triggers=True)
+            db.table(table).enable_fts(columns, tokenize="trigram")
     for table in WORDS_FTS:
         fts = f"{table}_words_fts"
         if fts in names:

@@ -5,6 +5,11 @@ Three layers, each a column or table the archive keeps in sync:
 - ``kpis_fts`` / ``reports_fts``: trigram FTS5 with ``content=<table>``, the tables Datasette's
   search box uses. Trigram needs no word breaks, so any Thai substring of 3+ characters matches.
   A term of 1–2 characters matches nothing (an FTS5 trigram limit); use ``LIKE`` for those.
+  No triggers keep them in sync: ``unindex(conn, url)`` drops a page's entries before its rows
+  change and queues the page, and ``sync_index(conn)`` indexes every queued page in one statement
+  per table. ``save`` and each ``save_many`` batch call it before they commit, so the index is
+  never out of step with a committed row. (Per-row triggers made FTS5 flush a tiny segment at
+  every page's savepoint; that cost more than the rest of a save.)
 - ``search_digits`` / ``text_digits``: the same text with Thai digits turned into Arabic ones,
   filled only where the text has Thai digits, so ``2566`` finds ``๒๕๖๖``; the raw text stays as
   printed in its own column, so ``๒๕๖๖`` finds it too.
@@ -18,10 +23,13 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from functools import lru_cache
 from typing import Any
 
 from sqlite_utils import Database
+
+from archive.schema import TRIGRAM_FTS
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +50,54 @@ def digits_variant(*texts: str | None) -> str | None:
     if not any(_THAI_DIGIT.search(t) for t in present):
         return None
     return "\n".join(normalise_digits(t) for t in present)
+
+
+# Pages whose rows changed in the open transaction and are not yet in the trigram index. A temp
+# table rolls back with a page's savepoint, so a failed page is never indexed twice or missed.
+_PENDING = "CREATE TEMP TABLE IF NOT EXISTS fts_pending (url TEXT PRIMARY KEY)"
+
+
+def unindex(conn: sqlite3.Connection, url: str, *, first: bool = False) -> None:
+    """Drop ``url``'s trigram entries before its rows change; ``sync_index`` adds them back.
+
+    ``first``: the page has no rows yet, so it only needs queueing.
+    """
+    try:
+        pending = conn.execute("SELECT 1 FROM temp.fts_pending WHERE url = ?", [url]).fetchone()
+    except sqlite3.OperationalError:
+        conn.execute(_PENDING)
+        pending = None
+    if pending:
+        return  # its current rows were never indexed
+    if not first:
+        for table, columns in TRIGRAM_FTS.items():
+            names = ", ".join(f"[{c}]" for c in columns)
+            conn.execute(
+                f"INSERT INTO [{table}_fts] ([{table}_fts], rowid, {names}) "
+                f"SELECT 'delete', rowid, {names} FROM [{table}] WHERE url = ?",
+                [url],
+            )
+    conn.execute("INSERT INTO temp.fts_pending (url) VALUES (?)", [url])
+
+
+def sync_index(conn: sqlite3.Connection) -> None:
+    """Add the current rows of every page queued by ``unindex`` to the trigram index."""
+    conn.execute(_PENDING)
+    if conn.execute("SELECT 1 FROM temp.fts_pending LIMIT 1").fetchone() is None:
+        return
+    for table, columns in TRIGRAM_FTS.items():
+        names = ", ".join(f"[{c}]" for c in columns)
+        conn.execute(
+            f"INSERT INTO [{table}_fts] (rowid, {names}) SELECT rowid, {names} FROM [{table}] "
+            "WHERE url IN (SELECT url FROM temp.fts_pending)"
+        )
+    conn.execute("DELETE FROM temp.fts_pending")
+
+
+def forget_pending(conn: sqlite3.Connection) -> None:
+    """Empty the queue after a full ``rebuild`` of the trigram index (as ``reparse`` does)."""
+    conn.execute(_PENDING)
+    conn.execute("DELETE FROM temp.fts_pending")
 
 
 @lru_cache(maxsize=1)

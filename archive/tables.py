@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from archive.schema import model_columns
-from archive.search import digits_variant
+from archive.search import digits_variant, unindex
 from parsers.models import PARSER_VERSION, DepartmentPage, KpiPage, ProjectPage, Strategy
 from parsers.thai import fiscal_quarter, fiscal_year
 
@@ -63,10 +63,17 @@ def write_record(
     snapshot_id: int,
     as_of: str,
     code: str | None,
+    *,
+    first: bool = False,
 ) -> None:
-    """Replace everything the typed tables hold for ``url`` with what ``record`` says."""
-    for table, key in _CHILD_TABLES.items():
-        conn.execute(f"DELETE FROM [{table}] WHERE [{key}] = ?", [url])
+    """Replace everything the typed tables hold for ``url`` with what ``record`` says.
+
+    ``first``: the page has no rows here yet (its first body), so there is nothing to delete.
+    """
+    unindex(conn, url, first=first)
+    if not first:
+        for table, key in _CHILD_TABLES.items():
+            conn.execute(f"DELETE FROM [{table}] WHERE [{key}] = ?", [url])
     page: dict[str, Any] = {
         "agency_code": code,
         "parser_version": PARSER_VERSION,
@@ -181,9 +188,10 @@ def _model_row(table: str, data: dict[str, Any], url: str, extra: dict[str, Any]
     for name, value in data.items():
         if name not in columns:
             continue
-        if isinstance(value, list | dict):
+        kind = type(value)
+        if kind is list or kind is dict:
             value = json.dumps(value, ensure_ascii=False)
-        elif isinstance(value, bool):
+        elif kind is bool:
             value = int(value)
         row[name] = value
     row["url"] = url

@@ -27,7 +27,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from archive.save import AnyRecord, decompress, save
+from archive.save import AnyRecord, decompress, save_many
 from kpi_archive.errors import ArchiveError, ConfigError, ParseError
 from scraper.models import FetchResult
 
@@ -164,8 +164,8 @@ def import_paths(
             else:
                 assert url is not None
                 responses = [read_html(path, url)]
-            for response in responses:
-                counts[save(db, response, _parse(parse, response)).status] += 1
+            pairs = ((response, _parse(parse, response)) for response in responses)
+            counts.update(outcome.status for outcome in save_many(db, pairs))
         except OSError as exc:
             raise ArchiveError(f"cannot read: {exc.strerror or exc}", path=str(path)) from exc
         except ArchiveLoadFailed as exc:

@@ -8,12 +8,17 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kpi_archive import __version__
 from kpi_archive.errors import KpiArchiveError, ParseError
+
+if TYPE_CHECKING:
+    from kpi_archive.pipeline import PageEvent
 
 
 @click.group()
@@ -137,16 +142,19 @@ def export_warc(db: Path, out: Path) -> None:
 )
 @click.option(
     "--concurrency",
+    metavar="N",
     type=click.IntRange(min=1),
     help="Hosts fetched in parallel, one request at a time each (default 4).",
 )
 @click.option(
     "--max-pages",
+    metavar="N",
     type=click.IntRange(min=1),
     help="Fetch at most N pages; the rest stays queued for the next run.",
 )
 @click.option(
     "--max-depth",
+    metavar="N",
     type=click.IntRange(min=0),
     help="Link hops followed from the seeds; 0 = the seeds only (default 2).",
 )
@@ -190,7 +198,7 @@ def crawl(db: Path, seed_urls: tuple[str, ...], seeds_file: Path | None,
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose cannot be used together")
     level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
     try:
         options = CrawlOptions(
             seeds=list(seed_urls),
@@ -221,11 +229,11 @@ def crawl(db: Path, seed_urls: tuple[str, ...], seeds_file: Path | None,
     sys.exit(summary.exit_code)
 
 
-def _page_reporter(log_json: bool):  # type: ignore[no-untyped-def]
+def _page_reporter(log_json: bool) -> Callable[[PageEvent], None]:
     """Show each page: JSON lines, a live status line on a terminal, else plain log lines."""
     live = sys.stderr.isatty() and not log_json
 
-    def report(event) -> None:  # type: ignore[no-untyped-def]
+    def report(event: PageEvent) -> None:
         if log_json:
             click.echo(json.dumps(event.__dict__, ensure_ascii=False))
         elif live:

@@ -54,6 +54,7 @@ AnyRecord = KpiPage | ProjectPage | DepartmentPage
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _AGE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+SEARCH_EVERY = 5  # pages saved between two incremental refreshes of the word-search column
 SUMMARY_FIELDS = ("fetched", "unchanged", "new", "changed", "failed", "gone")
 
 
@@ -174,6 +175,7 @@ class _Crawl:
         self.db: Database | None = None
         self.run_id = 0
         self.done = 0
+        self.unindexed = 0
         self.queues: dict[str, deque[crawlstate.FrontierItem]] = {}
         self.started = time.monotonic()
 
@@ -295,6 +297,13 @@ class _Crawl:
         )
         self.counts[outcome] += 1
         queue.extend(links)
+        if outcome in ("new", "changed"):
+            self.unindexed += 1
+            if self.unindexed >= SEARCH_EVERY:
+                # Word segmentation is slow; done a few pages at a time on the DB thread, it
+                # fits in the politeness waits instead of adding minutes at the end of a crawl.
+                self.unindexed = 0
+                self.executor.submit(lambda: archive.refresh_search(self._db()))
         return outcome, error
 
     def _link_depth(self, item: crawlstate.FrontierItem) -> int | None:

@@ -16,7 +16,6 @@ from kpi_archive.errors import ParseError
 from parsers import detect
 from parsers.kpi import read_sections
 from parsers.models import DepartmentEntry, DepartmentPage, Strategy
-from parsers.thai import THAI_DIGITS
 from parsers.sections import (
     SKIP,
     Lines,
@@ -31,6 +30,7 @@ from parsers.sections import (
     split_sections,
     strategy_line,
 )
+from parsers.thai import arabic_digits
 
 HEADING = "ผลการปฏิบัติราชการประจำปี"
 _HEADING = re.compile(r"^ผลการปฏิบัติราชการประจำปี\s*:?\s*(\d{4})?\s*ของหน่วยงาน\s*:?\s*(\d+)?")
@@ -99,10 +99,8 @@ def parse_department_lines(
         if not any(_FLAT.search(k) for k in lines.key[:end]):
             raise ParseError(f"no {HEADING} heading", url=url, missing=HEADING)
         warnings.append("flattened table rendering: titles and quarters cannot be told")
-        entries = _flattened(lines, end, warnings)
-        return DepartmentPage.model_validate(
-            {**record, "entries": entries, "rendering": "flattened"}
-        )
+        flat = _flattened(lines, end, warnings)
+        return DepartmentPage.model_validate({**record, "entries": flat, "rendering": "flattened"})
     starts: list[int] = []
     for i in range(heading + 1, end):
         m = _ENTRY.match(lines.tight[i])
@@ -131,7 +129,7 @@ def parse_department_lines(
 
 
 def _tight(text: str) -> str:
-    return "".join(text.replace("*", "").split()).translate(THAI_DIGITS)
+    return arabic_digits("".join(text.replace("*", "").split()))
 
 
 def _entry(
@@ -250,10 +248,17 @@ def _flattened(lines: Lines, end: int, warnings: list[str]) -> list[DepartmentEn
                 )
             )
             pending = []
-        elif "|" in plain and cells and is_strategy_line(cells[0].translate(THAI_DIGITS)):
-            pending = [s for c in cells for s in strategy_line(c, c.translate(THAI_DIGITS))]
+        elif "|" in plain and cells and is_strategy_line(arabic_digits(cells[0])):
+            pending = [s for c in cells for s in strategy_line(c, arabic_digits(c))]
         elif entries:
             entry = entries[-1]
             entry.reports.extend(reports_in(plain, None, len(entry.reports) + 1, warnings))
     return entries
 
+
+def parse_department(
+    body: bytes, url: str | None = None, headers: Mapping[str, str] | None = None
+) -> DepartmentPage:
+    """Bytes of an ``index11/101/102/103.php`` page → ``DepartmentPage``."""
+    page, encoding = detect.read(body, url, headers)
+    return parse_department_lines(page.lines, page.links, url, encoding)

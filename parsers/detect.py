@@ -29,6 +29,7 @@ _PATHS = {
     "index102.php": "department",
     "index103.php": "department",
 }
+_PAGE_PATH = re.compile(r"(?:^|/)mobile(?:62)?/([a-z0-9]+\.php)$")
 _INDEX_PAGE = re.compile(r"^/mobile(?:62)?/(?:index\d*\.php)?$")
 # Headings, on lines with bold marks and whitespace removed, and the kind each announces.
 _EXACT = {
@@ -50,8 +51,8 @@ def kind_from_url(url: str | None) -> str | None:
     """The page kind a URL's path names, or None."""
     if not url:
         return None
-    path = urlsplit(url.strip()).path
-    return _PATHS.get(path.rsplit("/", 1)[-1].lower())
+    m = _PAGE_PATH.search(urlsplit(url.strip()).path.lower())
+    return _PATHS.get(m.group(1)) if m else None
 
 
 def is_index_page(url: str) -> bool:

@@ -163,19 +163,17 @@ def read_sections(
 
 def bare_reports(lines: Lines, loose: list[int], body: Body, warnings: list[str]) -> None:
     """Compact rendering: header-less lines are the reports, then perhaps the definition."""
-    taken = 0
     for n, i in enumerate(loose):
         text = lines.plain[i]
-        if "หมายถึง" in text or taken == _MAX_BARE_REPORTS:
+        if "หมายถึง" in text or n == _MAX_BARE_REPORTS:
             if "หมายถึง" in text and "definition" not in body.texts:
                 body.texts["definition"] = lines.text(i, i + 1)
                 n += 1
-            rest = [lines.plain[j] for j in loose[n:]]
+            rest = loose[n:]
             if rest:
                 warnings.append(f"{len(rest)} unlabelled line(s) after the reports not assigned")
             return
         body.reports.extend(reports_in(lines.raw[i], None, len(body.reports) + 1, warnings))
-        taken += 1
 
 
 def parse_kpi_lines(

@@ -98,7 +98,7 @@ class PageRecord(_Record):
 
 
 class KpiPage(PageRecord):
-    """A KPI detail page (``mykpi.php``) or a 2562–2563 city-development indicator (``mykpi2563.php``)."""
+    """A KPI detail page (``mykpi.php``) or a 2562–2563 city-development indicator (citydb)."""
 
     page_kind: Literal["kpi", "citydb"]
 

@@ -147,7 +147,7 @@ def _budget_code(text: str | None) -> tuple[str | None, str | None]:
 def _compact_lines(
     lines: Lines, loose: list[int], body: Body, fields: dict[str, object], warnings: list[str]
 ) -> None:
-    """Compact rendering: unlabelled lines are rationale, budget code, objectives, goals, strategies."""
+    """Compact rendering: unlabelled lines are rationale, budget code, objectives, goals, …"""
     order = [name for name in _COMPACT_ORDER if name not in body.texts]
     unused: list[str] = []
     for i in loose:
@@ -164,3 +164,11 @@ def _compact_lines(
             unused.append(plain)
     if unused:
         warnings.append(f"{len(unused)} unlabelled line(s) not assigned")
+
+
+def parse_project(
+    body: bytes, url: str | None = None, headers: Mapping[str, str] | None = None
+) -> ProjectPage:
+    """Bytes of a ``myproject.php`` page → ``ProjectPage`` (raises ``ParseError``)."""
+    page, encoding = read(body, url, headers)
+    return parse_project_lines(page.lines, page.links, url, encoding)

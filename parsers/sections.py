@@ -11,14 +11,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from parsers.models import ProjectRef, Quarter, Report, Strategy
-from parsers.thai import THAI_DIGITS, arabic_digits, fiscal_year, parse_date, parse_number
+from parsers.thai import arabic_digits, fiscal_year, parse_date, parse_number
 
 _SPACE = re.compile(r"\s+")
 _THAI_DIGIT = re.compile("[๐-๙]").search
+_KEY_MAX = 300
+_SIMPLE_NUMBER = re.compile(r"\d{1,12}(?:\.\d{1,8})?").fullmatch
 KindOf = Callable[[str], "str | None"]
 
 # Section headings, keyed by the line with bold marks and all whitespace removed.
@@ -39,7 +41,6 @@ HEADINGS: dict[str, str] = {
     "เป้าหมายของโครงการ": "goals",
 }
 _REPORT_HEADING = re.compile(r"^รายงานผลฯ?ไตรมาสที่([1-4])$")
-_NUMBERED_HEADING = re.compile(r"^[1-9]\.(.+)$")  # city-DB pages number their sections: 1.นิยาม…
 _CUT_HEADINGS = (*HEADINGS, "รายงานผลฯไตรมาสที่")
 
 # Lines that carry no data: navigation, print links, chart placeholders.
@@ -59,7 +60,8 @@ _AUDIT = re.compile(
     r"^สยป\.?\s*(?:ตรวจประเมินตัวชี้วัด|ประเมินโครงการ)\s*:?\s*ไตรมาสที่\s*([1-4])\s*:?\s*(.*)$"
 )
 _PAIR = re.compile(r"^(\d+(?:\.\d+)?)?\s*/\s*(\d+(?:\.\d+)?)?$")
-_STAMP = re.compile(r"(?<!\S)(\d{1,2}/\d{1,2}/\d{4})\s*:")
+_STAMP = re.compile(r"([0-9๐-๙]{1,2}/[0-9๐-๙]{1,2}/[0-9๐-๙]{4})\s*:")
+_DIGIT_CHARS = frozenset("0123456789๐๑๒๓๔๕๖๗๘๙")
 _STRATEGY = re.compile(
     r"^:?\s*(ด้านที่|มิติที่|เป้าหมายที่|เป้าประสงค์ที่|ยุทธศาสตร์ที่)?\s*"
     r"(\d+(?:\.\d+)*)\.?(?=\s|$|[-–—])\s*(?:[-–—]\s*)?(.*)$"
@@ -68,11 +70,6 @@ _LEVEL_WORDS = ("ด้านที่", "มิติที่", "เป้า�
 _STRATEGY_SPLIT = re.compile(r"\s(?=(?:ด้านที่|มิติที่|เป้าหมายที่|เป้าประสงค์ที่)\s*\d)")
 _INNER_CODE = re.compile(r"\s(\d+(?:\.\d+)+)\s")
 _ENGLISH_TAIL = re.compile(r"^(.*?)\s+:\s+([A-Za-z][\x20-\x7e]*)$")
-
-
-def to_arabic(text: str) -> str:
-    """``arabic_digits`` without its cost on the many lines that have no Thai digit."""
-    return text.translate(THAI_DIGITS) if _THAI_DIGIT(text) else text
 
 
 class Lines:
@@ -84,8 +81,12 @@ class Lines:
     def __init__(self, raw: Sequence[str]) -> None:
         self.raw = list(raw)
         self.plain = [" ".join(s.replace("*", "").split()) if "*" in s else s for s in self.raw]
-        self.key = [to_arabic(s) for s in self.plain]
-        self.tight = [s.replace(" ", "") for s in self.key]
+        # Labels, headings and strategy lines are short; long lines (report texts) are matched
+        # by nothing, so they skip the digit scan and keep their spaces.
+        self.key = [
+            arabic_digits(s) if len(s) < _KEY_MAX and _THAI_DIGIT(s) else s for s in self.plain
+        ]
+        self.tight = [s.replace(" ", "") if len(s) < _KEY_MAX else s for s in self.key]
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -97,8 +98,7 @@ class Lines:
         return None if text in ("", "-") else text
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
+class Section(NamedTuple):
     """A heading and the line range ``[start, end)`` of its body."""
 
     name: str
@@ -116,21 +116,23 @@ def heading_of(tight: str) -> tuple[str, int | None] | None:
     if tight.startswith("รายงานผล"):
         m = _REPORT_HEADING.match(tight)
         return ("report", int(m.group(1))) if m else None
-    m = _NUMBERED_HEADING.match(tight)
-    if m and m.group(1) in HEADINGS:
-        return HEADINGS[m.group(1)], None
+    if tight[1:2] == "." and tight[0].isdigit():
+        name = HEADINGS.get(tight[2:])
+        return (name, None) if name is not None else None
     return None
 
 
 def split_sections(lines: Lines, start: int, end: int) -> tuple[int, list[Section]]:
     """Cut ``[start, end)`` at headings; return where the preamble ends and the sections."""
     marks: list[tuple[int, str, int | None]] = []
+    tights = lines.tight
     for i in range(start, end):
-        tight = lines.tight[i]
-        if tight and len(tight) < 45:
-            found = heading_of(tight)
-            if found is not None:
-                marks.append((i, found[0], found[1]))
+        tight = tights[i]
+        # heading_of inlined for the plain headings: this loop sees every line of the page
+        if (name := HEADINGS.get(tight)) is not None:
+            marks.append((i, name, None))
+        elif tight and len(tight) < 45 and (found := heading_of(tight)) is not None:
+            marks.append((i, found[0], found[1]))
     sections = [
         Section(name, quarter, i, i + 1, marks[n + 1][0] if n + 1 < len(marks) else end)
         for n, (i, name, quarter) in enumerate(marks)
@@ -243,7 +245,9 @@ def label_value(plain: str, key: str, label: str) -> tuple[str | None, str | Non
 
 def number(text: str | None) -> float | None:
     """A float when the text is exactly one number, else None."""
-    return parse_number(text) if text else None
+    if not text:
+        return None
+    return float(text) if _SIMPLE_NUMBER(text) else parse_number(text)
 
 
 def audit(plain: str, key: str) -> tuple[int, str | None, float | None] | None:
@@ -322,12 +326,13 @@ def _row(quarter: int, cells: list[str], pair: str | None, warnings: list[str]) 
     )
 
 
-def reports_in(text: str | None, quarter: int | None, seq: int, warnings: list[str]) -> list[Report]:
+def reports_in(
+    text: str | None, quarter: int | None, seq: int, warnings: list[str]
+) -> list[Report]:
     """One report per ``DD/MM/YYYY :`` stamp in ``text`` (undated text → one dateless report)."""
     if text is None or text.strip() in ("", "-"):
         return []
-    key = to_arabic(text)
-    stamps = list(_STAMP.finditer(key))
+    stamps = _stamps(text)
     reports: list[Report] = []
     lead = text[: stamps[0].start()].strip() if stamps else text.strip()
     if lead and lead != "-":
@@ -344,6 +349,25 @@ def reports_in(text: str | None, quarter: int | None, seq: int, warnings: list[s
         reports.append(Report(quarter=quarter, seq=seq, date=value, date_text=date_text, text=body))
         seq += 1
     return reports
+
+
+def _stamps(text: str) -> list[re.Match[str]]:
+    """``DD/MM/YYYY :`` stamps that start the text or follow whitespace, found from each ``/``
+    (a regex scan of long Thai text costs more than the rest of the page)."""
+    found: list[re.Match[str]] = []
+    pos = text.find("/")
+    while pos != -1:
+        start = pos
+        while start > 0 and start > pos - 2 and text[start - 1] in _DIGIT_CHARS:
+            start -= 1
+        if start < pos and (start == 0 or text[start - 1].isspace()):
+            m = _STAMP.match(text, start)
+            if m is not None:
+                found.append(m)
+                pos = text.find("/", m.end())
+                continue
+        pos = text.find("/", pos + 1)
+    return found
 
 
 def reports_year(reports: Iterable[Report]) -> int | None:
@@ -370,12 +394,19 @@ def strategies(
 def strategy_line(plain: str, key: str) -> list[Strategy]:
     """One printed strategy line → one or more strategies (department pages join two)."""
     cuts = [0, *(m.start() + 1 for m in _STRATEGY_SPLIT.finditer(key))]
+    if len(cuts) == 1 and _INNER_CODE.search(key) is None:
+        # the usual case: one strategy per line
+        return [_strategy(plain.strip(), key.strip())] if key.strip() else []
     previous: str | None = None
     for m in _INNER_CODE.finditer(key):
         if previous is None:
             head = _STRATEGY.match(key)
             previous = head.group(2) if head else ""
-        if previous and m.group(1).startswith(previous + "."):
+        if (
+            previous
+            and m.group(1).startswith(previous + ".")
+            and not key[: m.start()].endswith(_LEVEL_WORDS)
+        ):
             cuts.append(m.start() + 1)
     cuts = sorted(set(cuts))
     spans = zip(cuts, [*cuts[1:], len(key)], strict=True)

@@ -32,8 +32,6 @@ CELL_TAGS = frozenset(("td", "th"))
 HIDDEN_TAGS = frozenset(("head", "noscript", "script", "style", "template", "title"))
 SKIPPED_SCHEMES = ("javascript:", "mailto:", "tel:", "#")
 
-_BASE_SPELLINGS = ("<base", "<BASE", "<Base")
-_BASE_SPELLINGS_BYTES = tuple(spelling.encode() for spelling in _BASE_SPELLINGS)
 _BLOCK, _CELL, _HIDDEN, _BR, _PRE, _A = range(6)
 _TEXT_NODE = 2
 
@@ -61,9 +59,12 @@ class PageText:
 
 
 def _line(pieces: list[str]) -> str:
-    text = collapse_space("".join(pieces))
+    # collapse_space inlined: this runs once per line of the page
+    text = "".join(pieces)
     pieces.clear()
-    return text
+    if "\u200b" in text or "\ufeff" in text:
+        return collapse_space(text)
+    return " ".join(text.split())
 
 
 def _pre_text(content: str, pieces: list[str], lines: list[str]) -> None:
@@ -95,11 +96,8 @@ def _following_id(node: LexborNode) -> int:
     return 0
 
 
-def _base_href(tree: LexborHTMLParser, html: str | bytes, base_url: str | None) -> str | None:
-    # str.lower() on a whole Thai page costs as much as parsing it; look for the usual spellings.
-    spellings = _BASE_SPELLINGS if isinstance(html, str) else _BASE_SPELLINGS_BYTES
-    if not any(spelling in html for spelling in spellings):  # type: ignore[operator]
-        return base_url
+def _base_href(tree: LexborHTMLParser, base_url: str | None) -> str | None:
+    # A CSS lookup in the parsed tree is cheaper than searching the whole Thai page for "<base".
     node = tree.css_first("base[href]")
     href = node.attributes.get("href") if node is not None else None
     if not href:
@@ -114,7 +112,7 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
     page = PageText()
     if root is None:
         return page
-    base_url = _base_href(tree, html, base_url)
+    base_url = _base_href(tree, base_url)
     kinds = _KINDS
     lines, pieces = page.lines, list[str]()
     # (mem_id of the node right after an open element, its kind, len(lines) when it opened)

@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from pythainlp.util import thai_digit_to_arabic_digit
 from pythainlp.util.date import thai_abbr_months, thai_full_months
 
 THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
@@ -26,18 +25,17 @@ _ZERO_WIDTH = ("\u200b", "\ufeff")
 Precision = Literal["day", "month"]
 
 
-_THAI_DIGIT_RUN = re.compile("[๐-๙]+")
-
-
-def _convert_run(match: re.Match[str]) -> str:
-    return thai_digit_to_arabic_digit(match.group())
+_DIGIT_PAIRS = tuple(zip("๐๑๒๓๔๕๖๗๘๙", "0123456789", strict=True))
 
 
 def arabic_digits(text: str) -> str:
     """Replace Thai digits ๐–๙ by 0–9, leaving everything else unchanged."""
-    # pythainlp's str.translate costs ~70 ns per character of Thai text (a whole page: 0.4 ms);
-    # giving it only the digit runs is ~50x faster on report texts.
-    return _THAI_DIGIT_RUN.sub(_convert_run, text)
+    # str.translate (and pythainlp's digit converter, built on it) looks every character up in a
+    # dict, ~70 ns each on Thai text; ten C-level searches are ~5x faster on a typical line.
+    for thai, arabic in _DIGIT_PAIRS:
+        if thai in text:
+            text = text.replace(thai, arabic)
+    return text
 
 
 def collapse_space(text: str) -> str:
@@ -118,6 +116,7 @@ _NAMED = re.compile(
     rf"(?P<month>{_MONTHS})\s*(?:พ\.\s?ศ\.\s*)?(?P<year>[0-9]{{4}}|[0-9]{{2}})(?![0-9])"
 )
 _BEFORE_MONTH = re.compile(r"(?:(?<![0-9.,])(?P<day>[0-9]{1,2})\s*)?(?:เดือน\s*)?$")
+_STAMP_ONLY = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})").fullmatch
 _LOOKBACK = 24
 _NOT_BEFORE_NUMERIC = frozenset("0123456789/.,")
 
@@ -161,6 +160,10 @@ def _scan(original: str, digits: str) -> list[tuple[int, int, ThaiDate]]:
 def parse_date(text: str) -> ThaiDate | None:
     """The date a text consists of (``28/02/2566 :``, ``21 พ.ย. 65``, ``ธ.ค. 62``), else None."""
     stripped = text.strip().removesuffix(":").rstrip()
+    # Report stamps are nearly all ``DD/MM/YYYY``: skip the general scan for them.
+    if stamp := _STAMP_ONLY(stripped):
+        day, month, year = stamp.groups()
+        return _date(stripped, year, int(month), int(day), "day")
     found = _scan(stripped, arabic_digits(stripped))
     if len(found) == 1 and found[0][:2] == (0, len(stripped)):
         return found[0][2]

@@ -138,7 +138,7 @@ class ReplayServer:
         self.latency = latency
         self.faults = list(faults)
         self.log: list[Hit] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._in_flight: dict[str, int] = defaultdict(int)
         self._peak: dict[str, int] = defaultdict(int)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
@@ -202,8 +202,10 @@ class ReplayServer:
 
     # What tests assert on.
     def hits(self, host: str | None = None) -> list[Hit]:
-        """Requests served (to ``host``), in order of start."""
+        """Requests served (to ``host``), in order of start; waits for requests in progress."""
         with self._lock:
+            # A client can read the last byte before the handler has logged its hit.
+            self._lock.wait_for(lambda: not any(self._in_flight.values()), timeout=2.0)
             return sorted((h for h in self.log if host in (None, h.host)), key=lambda h: h.start)
 
     def peak_in_flight(self, host: str) -> int:
@@ -225,6 +227,7 @@ class ReplayServer:
         with self._lock:
             self._in_flight[hit.host] -= 1
             self.log.append(hit)
+            self._lock.notify_all()
 
     def take_fault(self, host: str, target: str) -> Fault | None:
         with self._lock:
@@ -278,6 +281,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "kpi-archive-replay/1"
     timeout = 30
+    # Headers and body go out in separate writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms on Linux), which would look like a slow crawler in the benchmark.
+    disable_nagle_algorithm = True
 
     @property
     def replay(self) -> ReplayServer:

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from archive_factories import JUNE, MARCH, SEED_URL, SEPTEMBER, response, seed_kpi
+from archive_factories import (
+    JUNE,
+    LATER_FIXTURES,
+    MARCH,
+    SEED_URL,
+    SEPTEMBER,
+    load_fixtures,
+    response,
+    seed_kpi,
+)
 
 import archive
 from kpi_archive.errors import ParseError
@@ -82,3 +91,18 @@ def test_reparse_keeps_snapshots_and_the_gone_state(db):
 def test_reparse_uses_the_real_parser_by_default(db):
     counts = archive.reparse(db)
     assert counts == archive.ReparseCounts(captures=3, records=0, changed=1, errors=1)
+
+
+def test_reparse_of_real_fixtures_is_deterministic_and_matches_save(tmp_path):
+    db = archive.open_db(tmp_path / "fixtures.db")
+    load_fixtures(db)
+    load_fixtures(db, LATER_FIXTURES, JUNE)
+    kpis = "SELECT * FROM kpis ORDER BY url"
+    saved = list(db.query(kpis))
+    counts = archive.reparse(db)
+    assert counts == archive.ReparseCounts(captures=8, records=5, changed=0, errors=1)
+    assert list(db.query(kpis)) == saved
+    first = dump(db)
+    archive.reparse(db)
+    assert dump(db) == first
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

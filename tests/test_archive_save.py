@@ -8,11 +8,13 @@ import pytest
 from archive_factories import (
     DEPARTMENT_URL,
     JUNE,
+    LATER_FIXTURES,
     MARCH,
     PROJECT_URL,
     SEED_URL,
     SEPTEMBER,
     department,
+    load_fixtures,
     project,
     response,
     seed_kpi,
@@ -308,3 +310,103 @@ def test_on_target_rule(unit, target, result, expected):
     from archive.tables import on_target
 
     assert on_target(unit, target, result) == expected
+
+
+def test_fixtures_load_into_the_expected_rows(db):
+    assert [o.status for o in load_fixtures(db)] == ["new"] * 5 + ["parse_error"]
+    assert {
+        t: db.table(t).count
+        for t in (
+            "kpis",
+            "projects",
+            "agency_reports",
+            "quarters",
+            "reports",
+            "kpi_strategies",
+            "agencies",
+        )
+    } == {
+        "kpis": 3,
+        "projects": 1,
+        "agency_reports": 1,
+        "quarters": 8,
+        "reports": 9,
+        "kpi_strategies": 7,
+        "agencies": 2,
+    }
+    seed = db.table("kpis").get(SEED_URL)
+    assert {
+        k: seed[k]
+        for k in (
+            "pid",
+            "fiscal_year",
+            "unit",
+            "target_value",
+            "result_value",
+            "kpi_type",
+            "kpi_level",
+            "agency_code",
+            "on_target",
+        )
+    } == {
+        "pid": "0411-2029",
+        "fiscal_year": 2566,
+        "unit": "ร้อยละ",
+        "target_value": 100.0,
+        "result_value": 100.0,
+        "kpi_type": "ตัวชี้วัดเชิงยุทธศาสตร์",
+        "kpi_level": "outcome",
+        "agency_code": "0411",
+        "on_target": 1,
+    }
+    assert list(
+        db.query(
+            "SELECT quarter, result, score_2_1, score_2_2 FROM quarters WHERE url = ?", [SEED_URL]
+        )
+    ) == [
+        {"quarter": 1, "result": 10.0, "score_2_1": 100.0, "score_2_2": 100.0},
+        {"quarter": 2, "result": 30.0, "score_2_1": 0.0, "score_2_2": 0.0},
+        {"quarter": 3, "result": 70.0, "score_2_1": 100.0, "score_2_2": 100.0},
+        {"quarter": 4, "result": 100.0, "score_2_1": 100.0, "score_2_2": 100.0},
+    ]
+    assert list(
+        db.query(
+            "SELECT quarter, seq, date, date_fiscal_quarter FROM reports WHERE url = ? AND date "
+            "IS NOT NULL",
+            [SEED_URL],
+        )
+    ) == [
+        {"quarter": 2, "seq": 1, "date": "2023-02-28", "date_fiscal_quarter": 2},
+        {"quarter": 2, "seq": 2, "date": "2023-03-31", "date_fiscal_quarter": 2},
+        {"quarter": 3, "seq": 1, "date": "2023-04-30", "date_fiscal_quarter": 3},
+        {"quarter": 3, "seq": 2, "date": "2023-05-31", "date_fiscal_quarter": 3},
+        {"quarter": 3, "seq": 3, "date": "2023-06-30", "date_fiscal_quarter": 3},
+    ]
+    assert db.table("agencies").get("0411")["name"] == "สำนักงานประชาสัมพันธ์ สํานักปลัดกรุงเทพมหานคร"
+    assert list(db.query("SELECT agency_code, fiscal_year, pid, kpi_url FROM agency_reports")) == [
+        {
+            "agency_code": "2300",
+            "fiscal_year": 2564,
+            "pid": "2300-0813",
+            "kpi_url": "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=2300-0813",
+        },
+    ]
+
+
+def test_fixture_reload_is_a_noop(db):
+    load_fixtures(db)
+    changes = db.conn.total_changes
+    assert {o.status for o in load_fixtures(db)} == {"unchanged"}
+    assert db.conn.total_changes == changes
+
+
+def test_later_fixture_captures_version_only_real_changes(db):
+    load_fixtures(db)
+    seed, alt = load_fixtures(db, LATER_FIXTURES, JUNE)
+    # the same page in other markup and encoding: a new snapshot, not a new version
+    assert (seed.status, seed.new_snapshot) == ("unchanged", True)
+    assert (alt.status, alt.changed) == (
+        "changed",
+        ("title", "name", "audit_score", "audit_score_text", "quarters", "reports", "rendering"),
+    )
+    assert db.table("kpi_versions").count == 6

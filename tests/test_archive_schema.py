@@ -37,7 +37,7 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     db = archive.open_db(tmp_path / "data" / "kpi.db")
     assert set(db.table_names()) >= TABLES
     assert db.view_names() == ["changes"]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -109,4 +109,33 @@ def test_an_empty_file_becomes_an_archive(tmp_path):
     path = tmp_path / "empty.db"
     path.touch()
     archive.open_db(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
+    path = tmp_path / "v1.db"
+    db = archive.open_db(path)
+    # what schema version 1 had: sqlite-utils' triggers keeping kpis_fts in step row by row
+    db.table("kpis").enable_fts(
+        ["title", "definition", "calculation", "data_sources", "search_digits"],
+        tokenize="trigram",
+        create_triggers=True,
+        replace=True,
+    )
+    db.execute("PRAGMA user_version = 1")
+    assert {"kpis_ai", "kpis_ad", "kpis_au"} <= set(_triggers(db))
+    db.close()
+    db = archive.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert _triggers(db) == [
+        "kpis_words_ad",
+        "kpis_words_ai",
+        "kpis_words_au",
+        "reports_words_ad",
+        "reports_words_ai",
+        "reports_words_au",
+    ]
+
+
+def _triggers(db):
+    return sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"))

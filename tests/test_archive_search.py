@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from archive_factories import JUNE, SEED_URL, response, seed_kpi
+from archive_factories import JUNE, SEED_URL, load_fixtures, response, seed_kpi
 from datasette.app import Datasette
 
 import archive
@@ -93,3 +93,76 @@ async def test_datasette_search_box_finds_the_seed_page(db, tmp_path):
     assert [(r["url"], r["quarter"]) for r in rows] == [(SEED_URL, 3)]
     result = await ds.client.get("/kpi/kpis.json?_search=2566&_shape=objects")
     assert [r["pid"] for r in result.json()["rows"]] == ["0411-2029"]
+
+
+async def test_datasette_finds_the_seed_fixture_by_a_thai_word(tmp_path):
+    db = archive.open_db(tmp_path / "fixtures.db")
+    load_fixtures(db)
+    archive.refresh_search(db)
+    ds = Datasette([str(tmp_path / "fixtures.db")])
+    result = await ds.client.get("/fixtures/reports.json?_search=ฝุ่น&_shape=objects")
+    assert [(r["url"], r["quarter"]) for r in result.json()["rows"]] == [
+        (SEED_URL, 3),
+        (SEED_URL, 4),
+    ]
+    assert pids(archive.search(db, "reports", "จราจร")) == ["0411-2029"]
+    assert pids(archive.search_words(db, "reports", "ฝุ่น")) == ["0411-2029"]
+
+
+def fts_in_step(db):
+    """FTS5's own check that each trigram index matches its content table exactly."""
+    for table in ("kpis", "reports"):
+        db.execute(f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('integrity-check', 1)")
+    return True
+
+
+def test_trigram_index_has_no_per_row_triggers(db):
+    triggers = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert triggers.isdisjoint({"kpis_ai", "kpis_ad", "kpis_au", "reports_ai", "reports_ad"})
+    assert fts_in_step(db)
+
+
+async def test_pages_are_searchable_right_after_save_many(tmp_path):
+    db = archive.open_db(tmp_path / "many.db")
+    outcomes = archive.save_many(
+        db,
+        [
+            (response(), seed_kpi()),
+            (response(url=OTHER_URL, body=b"other"), seed_kpi(url=OTHER_URL, pid="5017-832")),
+        ],
+    )
+    assert [o.status for o in outcomes] == ["new", "new"]
+    assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
+    assert pids(archive.search(db, "kpis", "2566")) == ["0411-2029", "5017-832"]
+    ds = Datasette([str(tmp_path / "many.db")])
+    result = await ds.client.get("/many/reports.json?_search=ฝุ่น&_shape=objects")
+    assert sorted(r["url"] for r in result.json()["rows"]) == [OTHER_URL, SEED_URL]
+    assert fts_in_step(db)
+
+
+def test_a_page_changed_twice_in_one_batch_is_indexed_once_with_its_last_text(db):
+    archive.save_many(
+        db,
+        [
+            (response(body=b"v2", at=JUNE), seed_kpi(title="ดัชนีคุณภาพอากาศ", reports=[])),
+            (
+                response(body=b"v3", at=JUNE.replace(day=29, month=7)),
+                seed_kpi(title="ปริมาณขยะมูลฝอย", reports=[]),
+            ),
+        ],
+    )
+    assert pids(archive.search(db, "kpis", "ขยะมูลฝอย")) == ["0411-2029"]
+    assert archive.search(db, "kpis", "คุณภาพอากาศ") == []
+    assert archive.search(db, "reports", "ฝุ่น") == []
+    assert fts_in_step(db)
+
+
+def test_index_stays_in_step_through_refresh_and_reparse(db):
+    archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ชื่อใหม่ของตัวชี้วัด"))
+    archive.refresh_search(db)
+    assert fts_in_step(db)
+    archive.reparse(db, lambda body, url, headers: seed_kpi(url=url, title="หลังแยกวิเคราะห์ใหม่"))
+    assert pids(archive.search(db, "kpis", "แยกวิเคราะห์")) == ["0411-2029", "5017-832"]
+    archive.save(db, response(body=b"v3", at=JUNE.replace(month=8)), seed_kpi(title="ล่าสุด"))
+    assert pids(archive.search(db, "kpis", "ล่าสุด")) == ["0411-2029"]
+    assert fts_in_step(db)

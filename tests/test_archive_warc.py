@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from archive_factories import JUNE, MARCH, SEED_URL, SEPTEMBER, response, seed_kpi
+from archive_factories import JUNE, MARCH, SEED_URL, SEPTEMBER, load_fixtures, response, seed_kpi
 from warcio.archiveiterator import ArchiveIterator
 
 import archive
@@ -105,3 +105,15 @@ def test_a_file_that_is_not_a_warc_is_refused(tmp_path):
     bad.write_bytes(b"hello\n")
     with pytest.raises(ArchiveError, match="not a WARC file"):
         archive.import_paths(db, [bad], parse=parse_none)
+
+
+def test_fixture_archive_round_trips_through_warc(tmp_path):
+    db = archive.open_db(tmp_path / "kpi.db")
+    load_fixtures(db)
+    archive.export_warc(db, tmp_path / "kpi.warc.gz")
+    fresh = archive.open_db(tmp_path / "fresh.db")
+    counts = archive.import_paths(fresh, [tmp_path / "kpi.warc.gz"])
+    assert counts == {"new": 5, "parse_error": 1}
+    assert captured(fresh) == captured(db)
+    kpis = "SELECT url, title, target_value, result_value, on_target FROM kpis ORDER BY url"
+    assert list(fresh.query(kpis)) == list(db.query(kpis))

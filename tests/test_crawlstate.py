@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,15 +21,20 @@ URL = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
+def db(tmp_path: Path) -> Iterator[Database]:
     database = Database(tmp_path / "kpi.db")
     crawlstate.ensure_crawl_tables(database)
-    return database
+    yield database
+    database.close()
 
 
 def dead_pid() -> int:
-    process = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                             capture_output=True, text=True, check=True)  # fmt: skip
+    process = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(process.stdout)
 
 
@@ -65,8 +71,19 @@ def test_a_run_records_args_counts_and_exit_code(db: Database) -> None:
     crawlstate.finish_run(db, run_id, counts, seconds=4.25, exit_code=0, now=NOW)
     row = db["runs"].get(run_id)
     assert json.loads(row["args"]) == {"delay": 1.0, "seeds": [URL]}
-    assert {k: row[k] for k in ("started", "finished", "fetched", "new", "unchanged", "failed",
-                                "seconds", "exit_code")} == {  # fmt: skip
+    assert {
+        k: row[k]
+        for k in (
+            "started",
+            "finished",
+            "fetched",
+            "new",
+            "unchanged",
+            "failed",
+            "seconds",
+            "exit_code",
+        )
+    } == {
         "started": "2026-11-23T20:00:00.000000Z",
         "finished": "2026-11-23T20:00:00.000000Z",
         "fetched": 3,
@@ -80,17 +97,35 @@ def test_a_run_records_args_counts_and_exit_code(db: Database) -> None:
 
 def test_every_attempt_is_a_fetch_log_row(db: Database) -> None:
     run_id = crawlstate.start_run(db, {}, now=NOW)
-    attempt = {"url": URL, "request_url": "http://127.0.0.1:8765/dp.bangkok.go.th/mobile/x",
-               "attempt": 1, "status": 503, "error": None, "bytes": 12, "elapsed_ms": 3.5,
-               "started_at": NOW, "outcome": "retry"}  # fmt: skip
+    attempt = {
+        "url": URL,
+        "request_url": "http://127.0.0.1:8765/dp.bangkok.go.th/mobile/x",
+        "attempt": 1,
+        "status": 503,
+        "error": None,
+        "bytes": 12,
+        "elapsed_ms": 3.5,
+        "started_at": NOW,
+        "outcome": "retry",
+    }
     crawlstate.log_attempts(db, run_id, [attempt, {**attempt, "attempt": 2, "status": 200}])
     rows = list(db.query("SELECT run_id, attempt, status, started_at, outcome FROM fetch_log"))
     assert rows == [
-        {"run_id": run_id, "attempt": 1, "status": 503,
-         "started_at": "2026-11-23T20:00:00.000000Z", "outcome": "retry"},
-        {"run_id": run_id, "attempt": 2, "status": 200,
-         "started_at": "2026-11-23T20:00:00.000000Z", "outcome": "retry"},
-    ]  # fmt: skip
+        {
+            "run_id": run_id,
+            "attempt": 1,
+            "status": 503,
+            "started_at": "2026-11-23T20:00:00.000000Z",
+            "outcome": "retry",
+        },
+        {
+            "run_id": run_id,
+            "attempt": 2,
+            "status": 200,
+            "started_at": "2026-11-23T20:00:00.000000Z",
+            "outcome": "retry",
+        },
+    ]
 
 
 def test_the_frontier_queues_each_url_once_shallowest_first(db: Database) -> None:

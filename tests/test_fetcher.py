@@ -34,14 +34,22 @@ def write_site(root: Path, pages: dict[str, bytes | str], headers: dict[str, dic
 
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
-    pages = {f"{h}/mobile/mykpi.php?pid=0411-{n:04d}": f"<p>{h} {n}</p>" for h in (HOST, OTHER)
-             for n in range(2029, 2033)}  # fmt: skip
+    pages = {
+        f"{h}/mobile/mykpi.php?pid=0411-{n:04d}": f"<p>{h} {n}</p>"
+        for h in (HOST, OTHER)
+        for n in range(2029, 2033)
+    }
     return write_site(tmp_path / "site", pages)
 
 
 def options(server: ReplayServer, **overrides) -> FetchOptions:
-    values = {"delay": 0.2, "timeout": 2.0, "max_retries": 2, "backoff_base": 0.05,
-              "host_map": server.host_map()}  # fmt: skip
+    values = {
+        "delay": 0.2,
+        "timeout": 2.0,
+        "max_retries": 2,
+        "backoff_base": 0.05,
+        "host_map": server.host_map(),
+    }
     values.update(overrides)
     return FetchOptions(**values)
 
@@ -63,8 +71,11 @@ class Sleeps:
 
 
 async def test_one_request_at_a_time_per_host_and_gaps_at_least_the_delay(site: Path) -> None:
-    urls = [f"http://{h}/mobile/mykpi.php?pid=0411-{n:04d}" for h in (HOST, OTHER)
-            for n in range(2029, 2033)]  # fmt: skip
+    urls = [
+        f"http://{h}/mobile/mykpi.php?pid=0411-{n:04d}"
+        for h in (HOST, OTHER)
+        for n in range(2029, 2033)
+    ]
     with ReplayServer(site, latency=0.02) as server:
         started = time.monotonic()
         results = await fetch_all(server, urls)

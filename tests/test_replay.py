@@ -111,7 +111,9 @@ def test_an_overlay_wins_over_the_root(root: Path, tmp_path: Path) -> None:
     later.mkdir(parents=True)
     (later / "mykpi.php?pid=0411-2029").write_text("<p>kpi, later</p>")
     with ReplayServer(root, overlays=[tmp_path / "later"]) as server:
-        assert get(f"{server.url}/{HOST}/mobile/mykpi.php?pid=0411-2029").text == "<p>kpi, later</p>"
+        assert (
+            get(f"{server.url}/{HOST}/mobile/mykpi.php?pid=0411-2029").text == "<p>kpi, later</p>"
+        )
         assert get(f"{server.url}/{HOST}/").text == "home"
 
 

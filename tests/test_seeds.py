@@ -63,7 +63,8 @@ def test_pid_ranges_keep_the_zero_padding_of_the_first_pid() -> None:
 
 
 @pytest.mark.parametrize(
-    ("spec", "years"), [("2564-2566", [2564, 2565, 2566]), ("2565", [2565]), (" 2566 - 2566 ", [2566])]
+    ("spec", "years"),
+    [("2564-2566", [2564, 2565, 2566]), ("2565", [2565]), (" 2566 - 2566 ", [2566])],
 )
 def test_years_parse(spec: str, years: list[int]) -> None:
     assert seeds.parse_years(spec) == years

@@ -1,0 +1,155 @@
+"""Parser throughput on the whole seed page; merged into benchmarks/results.json.
+
+    python benchmarks/bench_parse.py [--seconds 3]
+
+Three variants run on the same four bodies (the seed page as table / <br> markup, UTF-8 / cp874):
+
+- ``parse``: ``parsers.parse_page`` — bytes → validated ``KpiPage``.
+- ``bs4``: the same extraction with BeautifulSoup + lxml doing the HTML → lines step, then the same
+  line-level parser (its records are checked equal to ours before timing).
+- ``lexbor``: selectolax lexbor's bare parse + ``body.text()`` of the decoded bytes, the ceiling
+  for any parser on this stack.
+
+Written keys: ``parse_pages_per_s``, ``parse_vs_bs4``, ``parse_share_of_bare_lexbor`` (and the
+two baselines' pages/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bs4 import BeautifulSoup, NavigableString, Tag  # noqa: E402
+from selectolax.lexbor import LexborHTMLParser  # noqa: E402
+
+from parsers import parse_page  # noqa: E402
+from parsers.encoding import decode  # noqa: E402
+from parsers.kpi import parse_kpi_lines  # noqa: E402
+from parsers.models import KpiPage  # noqa: E402
+from parsers.text import BLOCK_TAGS, CELL_TAGS, HIDDEN_TAGS  # noqa: E402
+from parsers.thai import collapse_space  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results.json"
+URL = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
+SEED = [
+    ROOT / "tests/fixtures/kpi" / f"dp_0411-2029.{markup}.{encoding}.html"
+    for markup in ("table", "br")
+    for encoding in ("utf8", "cp874")
+]
+
+
+def bs4_lines(html: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """Visible lines and links with BeautifulSoup + lxml, by the rules of ``parsers.text``."""
+    soup = BeautifulSoup(html, "lxml")
+    lines: list[str] = []
+    pieces: list[str] = []
+    links: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        if pieces:
+            line = collapse_space("".join(pieces))
+            pieces.clear()
+            if line:
+                lines.append(line)
+
+    def walk(node: Tag) -> None:
+        for child in node.children:
+            if isinstance(child, NavigableString):
+                if type(child) is NavigableString:
+                    pieces.append(str(child))
+                continue
+            if not isinstance(child, Tag) or child.name in HIDDEN_TAGS:
+                continue
+            if child.name == "br":
+                lines.append(collapse_space("".join(pieces)))
+                pieces.clear()
+                continue
+            if child.name == "a" and child.get("href"):
+                links.append((str(child["href"]), collapse_space(child.get_text())))
+            block = child.name in BLOCK_TAGS or child.name in CELL_TAGS
+            if block:
+                flush()
+            before = len(lines)
+            walk(child)
+            if block:
+                flush()
+                if child.name in CELL_TAGS and len(lines) == before:
+                    lines.append("")
+
+    walk(soup.body or soup)
+    flush()
+    tidy: list[str] = []
+    for line in lines:
+        if line or (tidy and tidy[-1]):
+            tidy.append(line)
+    return tidy, links
+
+
+def parse_bs4(body: bytes) -> KpiPage:
+    """bytes → validated record, with bs4 + lxml for the HTML step."""
+    html, encoding = decode(body)
+    lines, links = bs4_lines(html)
+    return parse_kpi_lines(lines, links, URL, encoding)
+
+
+def parse_ours(body: bytes) -> object:
+    return parse_page(body, URL)
+
+
+def bare_lexbor(body: bytes) -> object:
+    html, _ = decode(body)
+    tree = LexborHTMLParser(html)
+    return tree.body.text() if tree.body is not None else ""
+
+
+def rate(func: Callable[[bytes], object], bodies: list[bytes], seconds: float) -> float:
+    """Pages per second over at least ``seconds`` of round-robin calls."""
+    for body in bodies:
+        func(body)
+    done, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        for body in bodies:
+            func(body)
+        done += len(bodies)
+    return done / elapsed
+
+
+def main() -> None:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--seconds", type=float, default=3.0, help="time per variant")
+    seconds = options.parse_args().seconds
+    bodies = [path.read_bytes() for path in SEED]
+    for body in bodies:
+        ours = parse_page(body, URL).model_dump(exclude={"warnings", "encoding"})
+        assert parse_bs4(body).model_dump(exclude={"warnings", "encoding"}) == ours
+    parse_rate = rate(parse_ours, bodies, seconds)
+    bs4_rate = rate(parse_bs4, bodies, seconds)
+    lexbor_rate = rate(bare_lexbor, bodies, seconds)
+    figures = {
+        "parse_pages_per_s": round(parse_rate, 1),
+        "parse_bs4_pages_per_s": round(bs4_rate, 1),
+        "bare_lexbor_pages_per_s": round(lexbor_rate, 1),
+        "parse_vs_bs4": round(parse_rate / bs4_rate, 2),
+        "parse_share_of_bare_lexbor": round(parse_rate / lexbor_rate, 3),
+    }
+    print(f"parse_page (bytes → KpiPage)    {parse_rate:9.1f} pages/s")
+    print(f"bs4 + lxml, same line parser    {bs4_rate:9.1f} pages/s")
+    print(f"bare lexbor parse + body.text() {lexbor_rate:9.1f} pages/s")
+    print(
+        f"parse / bs4: {figures['parse_vs_bs4']}×   parse / bare lexbor: "
+        f"{figures['parse_share_of_bare_lexbor']:.1%}"
+    )
+    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    results.update(figures)
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""``kpi-archive crawl`` and ``kpi-archive replay`` as a user runs them: exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from archive import crawlstate, open_db
+from kpi_archive.cli import cli
+from scraper.replay import ReplayServer, parse_fault
+
+SITE = Path(__file__).parent / "fixtures" / "site"
+KPI_ARCHIVE = str(Path(sys.executable).parent / "kpi-archive")
+SEED = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
+SUMMARY = re.compile(
+    r"^fetched \d+, unchanged \d+, new \d+, changed \d+, failed \d+, gone \d+ in \d+\.\d s"
+)
+
+
+@pytest.fixture
+def server():
+    with ReplayServer(SITE) as replay:
+        yield replay
+
+
+def crawl(db: Path, server: ReplayServer, *args: str):
+    maps = [f"--map-host={h}={b}" for h, b in server.host_map().items()]
+    command = ["crawl", str(db), "--seed", SEED, "--delay", "0.02", "--max-depth", "0", *maps]
+    return CliRunner().invoke(cli, [*command, *args])
+
+
+def test_a_good_crawl_prints_the_summary_line_and_exits_0(tmp_path: Path, server) -> None:
+    result = crawl(tmp_path / "kpi.db", server, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert SUMMARY.match(result.stdout)
+    assert result.stdout.startswith("fetched 1, unchanged 0, new 1, changed 0, failed 0, gone 0")
+    assert result.stderr == ""
+
+
+def test_without_a_terminal_each_page_is_one_plain_log_line(tmp_path: Path, server) -> None:
+    result = crawl(tmp_path / "kpi.db", server)
+    assert result.stderr == f"new         {SEED}\n"
+
+
+def test_log_json_prints_one_json_object_per_page_and_summary(tmp_path: Path, server) -> None:
+    result = crawl(tmp_path / "kpi.db", server, "--log-json")
+    page, summary = [json.loads(line) for line in result.stdout.splitlines()]
+    assert page == {"url": SEED, "outcome": "new", "done": 1, "queued": 0, "error": None}
+    assert {k: summary[k] for k in ("fetched", "new", "failed", "exit_code", "resumed")} == {
+        "fetched": 1,
+        "new": 1,
+        "failed": 0,
+        "exit_code": 0,
+        "resumed": False,
+    }
+
+
+def test_failed_pages_make_the_exit_code_1(tmp_path: Path, server) -> None:
+    server.faults.append(parse_fault("status=403:path=/mobile/"))
+    result = crawl(tmp_path / "kpi.db", server, "--quiet")
+    assert result.exit_code == 1
+    assert "failed 1" in result.stdout
+
+
+def test_a_held_lock_exits_3_with_a_clear_message(tmp_path: Path, server) -> None:
+    db = tmp_path / "kpi.db"
+    with closing(open_db(db)) as database:
+        crawlstate.acquire_lock(database)
+    result = crawl(db, server)
+    assert result.exit_code == 3
+    assert result.stderr.startswith("Error: ")
+    assert "another crawl holds the lock (pid " in result.stderr
+    assert result.stderr.endswith("try again when it has finished\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--years", "2023"], "Buddhist Era"),
+        (["--map-host", "dp.bangkok.go.th"], "--map-host must look like"),
+        (["--pid-range", "5001-0700"], "--pid-range must look like"),
+        (["--agencies", "50x5"], "is not a 4-digit pid prefix"),
+        (["--refresh-older-than", "soon"], "--refresh-older-than must look like"),
+        (["--quiet", "--verbose"], "cannot be used together"),
+        (["--seed", "/mobile/mykpi.php"], "not an absolute http(s) URL"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["crawl", str(tmp_path / "kpi.db"), *args])
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_replay_rejects_a_bad_fault_spec(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["replay", str(SITE), "--fault", "explode"])
+    assert result.exit_code == 2
+    assert "unknown key 'explode'" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_replay_serves_the_recorded_site_until_stopped() -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [KPI_ARCHIVE, "replay", str(SITE), "--port", str(port), "--latency", "5"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        maps = process.stdout.readline()
+        assert (
+            banner
+            == f"Serving {SITE} on http://127.0.0.1:{port} (Ctrl-C to stop); crawl it with:\n"
+        )
+        assert f"--map-host dp.bangkok.go.th=http://127.0.0.1:{port}/dp.bangkok.go.th" in maps
+        page = httpx.get(f"http://127.0.0.1:{port}/dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029")
+        assert page.status_code == 200
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()

@@ -1,0 +1,113 @@
+"""Shared line-level pieces: names from titles, label splitting, stamps, strategy lines."""
+
+from __future__ import annotations
+
+import pytest
+
+from parsers.sections import (
+    Lines,
+    label_value,
+    name_of,
+    quarter_table,
+    reports_in,
+    split_title,
+    strategy_line,
+)
+
+
+@pytest.mark.parametrize(
+    ("title", "name"),
+    [
+        ("7. ร้อยละของถนน", "ร้อยละของถนน"),
+        ("๑. ร้อยละของการรับรู้", "ร้อยละของการรับรู้"),
+        ("3.3 ระดับความพึงพอใจของผู้รับบริการ", "ระดับความพึงพอใจของผู้รับบริการ"),
+        ("ปี 2564 ๒. ร้อยละของการจัดเก็บภาษี", "ร้อยละของการจัดเก็บภาษี"),
+        ("(เจราจาตกลง) 6. ร้อยละความสำเร็จ", "ร้อยละความสำเร็จ"),
+        ("(เจรจา7.1)ร้อยละความสำเร็จ", "ร้อยละความสำเร็จ"),
+        ("(New)ร้อยละความก้าวหน้า", "ร้อยละความก้าวหน้า"),
+        ("สปท.4/ร้อยละความสำเร็จ", "ร้อยละความสำเร็จ"),
+        ("4/สปท.ร้อยละความสำเร็จ", "ร้อยละความสำเร็จ"),
+        ("มิติที่ 3 (3.2) ร้อยละความสำเร็จ", "ร้อยละความสำเร็จ"),
+        ("ตัวชี้วัดที่ 3.1 การจัดทำงบการเงิน", "การจัดทำงบการเงิน"),
+        ("(26) ร้อยละของผู้สูงอายุ(3.2)", "ร้อยละของผู้สูงอายุ"),
+        ("14.(3)ระดับความสำเร็จ", "ระดับความสำเร็จ"),
+        ("18. (4) ระดับความสำเร็จ", "ระดับความสำเร็จ"),
+        ("03. จำนวนของประชาชน", "จำนวนของประชาชน"),
+        ("1.1_1 ร้อยละความสำเร็จ", "ร้อยละความสำเร็จ"),
+        ("ตัวชี้วัดที่ 2 : (2.1) ร้อยละของปริมาณมูลฝอย", "ร้อยละของปริมาณมูลฝอย"),
+        ("1.ร้อยละความสำเร็จ (ผลผลิต) 2.ระดับความพึงพอใจ", "1.ร้อยละความสำเร็จ (ผลผลิต) 2.ระดับความพึงพอใจ"),
+        ("เด็กมีพัฒนาการสมวัย (1) ร้อยละของนักเรียน", "เด็กมีพัฒนาการสมวัย (1) ร้อยละของนักเรียน"),
+        ("พื้นที่สีเขียวที่เพิ่มขึ้น", "พื้นที่สีเขียวที่เพิ่มขึ้น"),
+        ("100", "100"),
+    ],
+)
+def test_name_strips_only_list_numbers_and_prefixes(title: str, name: str) -> None:
+    assert name_of(title) == name
+
+
+@pytest.mark.parametrize(
+    ("line", "title", "pid"),
+    [
+        ("ร้อยละ : ความสำเร็จ : 0411-2029", "ร้อยละ : ความสำเร็จ", "0411-2029"),
+        ("2. การดำเนินคดี : 95", "2. การดำเนินคดี", "95"),
+        ("โครงการ : 50140000-๓๖๕๗", "โครงการ", "50140000-3657"),
+        ("ชื่อไม่มีรหัส", "ชื่อไม่มีรหัส", None),
+    ],
+)
+def test_title_splits_on_the_last_colon(line: str, title: str, pid: str | None) -> None:
+    assert split_title(line) == (title, pid)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("ค่าเป้าหมาย ร้อยละ : 100", ("ร้อยละ", "100")),
+        ("ค่าเป้าหมาย : 0", (None, "0")),
+        ("ค่าเป้าหมาย ร้อยละ :", ("ร้อยละ", None)),
+        ("ค่าเป้าหมาย ≥1 : แห่ง", ("≥1", "แห่ง")),
+        ("ค่าเป้าหมาย ร้อยละ : 20 : ของประชาชน", ("ร้อยละ", "20 : ของประชาชน")),
+        ("ค่าเป้าหมายรวม : 5", None),
+        ("ผลงาน ค่าเป้าหมาย : 5", None),
+    ],
+)
+def test_label_splits_on_the_first_colon(
+    line: str, expected: tuple[str | None, str | None] | None
+) -> None:
+    assert label_value(line, line, "ค่าเป้าหมาย") == expected
+
+
+def test_several_stamps_in_one_section_are_several_reports() -> None:
+    warnings: list[str] = []
+    text = "ก่อน 28/02/2566 : หนึ่ง 31/02/2566 : สอง ๐๑/๐๓/๒๕๖๖ : สาม"
+    reports = reports_in(text, 2, 1, warnings)
+    assert [(r.seq, r.date_text, r.date and r.date.isoformat(), r.text) for r in reports] == [
+        (1, None, None, "ก่อน"),
+        (2, "28/02/2566", "2023-02-28", "หนึ่ง"),
+        (3, "31/02/2566", None, "สอง"),
+        (4, "๐๑/๐๓/๒๕๖๖", "2023-03-01", "สาม"),
+    ]
+    assert warnings == ["report date '31/02/2566' is not a real date"]
+
+
+@pytest.mark.parametrize("text", ["", "-", " - "])
+def test_dash_or_empty_section_gives_no_report(text: str) -> None:
+    assert reports_in(text, 1, 1, []) == []
+
+
+def test_strategy_codes_in_arabic_digits_without_stray_percent() -> None:
+    line = ":เป้าหมายที่ ๗.๑.๑ ระบบกฎหมายที่รองรับ%"
+    [strategy] = strategy_line(line, line.translate(str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")))
+    assert (strategy.level, strategy.code, strategy.title) == (
+        "เป้าหมายที่",
+        "7.1.1",
+        "ระบบกฎหมายที่รองรับ",
+    )
+
+
+def test_quarter_row_missing_its_pair_stops_at_the_next_quarter() -> None:
+    lines = Lines(["(* 2.1 / 2.2 *)", "1", "10.00", "100", "2", "20.00", "", "0 / 0"])
+    quarters = quarter_table(lines, 0, len(lines), [])
+    assert [(q.quarter, q.result, q.assessment, q.score_2_1) for q in quarters] == [
+        (1, 10.0, 100.0, None),
+        (2, 20.0, None, 0.0),
+    ]
