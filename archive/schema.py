@@ -123,7 +123,9 @@ def ensure_db_shape(db: Database) -> None:
     _sync_model_columns(db)
     _ensure_fts(db)
     _ensure_views(db)
-    _ensure_crawl_tables(db)
+    from archive import crawlstate  # imported here: crawlstate itself imports utc_iso from us
+
+    crawlstate.ensure_crawl_tables(db)
 
 
 def _migration_1(db: Database) -> None:
@@ -314,16 +316,6 @@ def _ensure_views(db: Database) -> None:
         current = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()
         if current is None or not current[0].rstrip().endswith(sql.rstrip()):
             db.create_view(name, sql, replace=True)
-
-
-def _ensure_crawl_tables(db: Database) -> None:
-    try:
-        from archive import crawlstate  # owned by the crawler; absent in a parsers-only install
-    except ImportError:
-        return
-    ensure = getattr(crawlstate, "ensure_crawl_tables", None)
-    if ensure is not None:
-        ensure(db)
 
 
 def utc_iso(value: dt.datetime) -> str:

@@ -1,6 +1,7 @@
 """The ``kpi-archive`` command: one thin click group, one verb per stage.
 
-Commands call library functions; domain errors become ``click.ClickException`` here and nowhere else.
+Commands call library functions; domain errors become ``click.ClickException`` here and nowhere
+else.
 """
 
 from __future__ import annotations
@@ -10,15 +11,29 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from kpi_archive import __version__
+from kpi_archive import __version__, config
 from kpi_archive.errors import KpiArchiveError, ParseError
 
 if TYPE_CHECKING:
     from kpi_archive.pipeline import PageEvent
+
+
+def _default_db(
+    *, must_exist: bool
+) -> Callable[[click.Context, click.Parameter, str | None], Path]:
+    """An argument callback: the archive path given, else ``KPI_ARCHIVE_DB`` (data/kpi.db)."""
+
+    def resolve(ctx: click.Context, param: click.Parameter, value: str | None) -> Path:
+        path = Path(value or config.get("db"))
+        if must_exist and not path.is_file():
+            raise click.BadParameter(f"{path}: no such archive file", ctx=ctx, param=param)
+        return path
+
+    return resolve
 
 
 @click.group()
@@ -47,7 +62,7 @@ def parse(files: tuple[Path, ...], url: str | None) -> None:
 
 
 @cli.command()
-@click.argument("db", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("db", required=False, callback=_default_db(must_exist=True))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
     "--port", type=int, default=None, help="Port (default: KPI_ARCHIVE_SERVE_PORT, 8001)."
@@ -60,7 +75,7 @@ def serve(db: Path, host: str, port: int | None) -> None:
 
 
 @cli.command()
-@click.argument("db", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("db", required=False, callback=_default_db(must_exist=True))
 def reparse(db: Path) -> None:
     """Re-parse every stored snapshot with the current parser (no network) and rebuild tables."""
     import archive
@@ -115,7 +130,7 @@ def export_warc(db: Path, out: Path) -> None:
 
 
 @cli.command()
-@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("db", required=False, callback=_default_db(must_exist=False))
 @click.option(
     "--seed",
     "seed_urls",
@@ -299,7 +314,7 @@ def replay(directory: Path, port: int, latency: float, faults: tuple[str, ...],
         server.close()
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     """Print one line to stderr and exit with ``code``."""
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)

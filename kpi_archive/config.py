@@ -42,9 +42,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_redirects", 5, "redirects followed before a fetch fails"),
     Setting("max_depth", 2, "link hops followed from the seeds (0 = the seeds only)"),
     Setting("list_host", "http://monitor.bangkok.go.th", "host of agency reports and --pid-range"),
-    Setting("report_first_year", 2562, "first fiscal year (BE) of agency reports without --years"),
+    Setting("report_first_year", 2562, "first fiscal year (BE) of agency reports, no --years"),
     Setting("gone_after", 3, "consecutive 404/410 runs after which a page is marked gone"),
-    Setting("lock_stale_seconds", 6 * 3600, "a crawl lock older than this with a dead pid is taken over"),
+    Setting("lock_stale_seconds", 6 * 3600, "a crawl lock this old, or with a dead pid, is stale"),
     Setting("serve_port", 8001, "port `kpi-archive serve` listens on"),
     Setting("sql_time_limit_ms", 2000, "Datasette's SQL time limit for published queries"),
 )
@@ -53,7 +53,7 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def get(name: str) -> Any:
-    """Return a setting's value: environment variable if set (cast to the default's type), else default."""
+    """Return a setting: its environment variable (cast to the default's type), else the default."""
     setting = _BY_NAME[name]
     raw = os.environ.get(setting.env_var)
     if raw is None:

@@ -1,11 +1,11 @@
 """The project's one error hierarchy.
 
-    KpiArchiveError
-    ├── FetchError      a page could not be fetched (carries url, status)
-    ├── ParseError      bytes are not a page we understand (also a ValueError; carries url, missing)
-    ├── ArchiveError    the SQLite archive refused or is unusable (carries path)
-    │   └── LockError   another crawl holds the archive's lock
-    └── ConfigError     a setting or command-line value is invalid
+KpiArchiveError
+├── FetchError      a page could not be fetched (carries url, status)
+├── ParseError      bytes are not a page we understand (also a ValueError; carries url, missing)
+├── ArchiveError    the SQLite archive refused or is unusable (carries path)
+│   └── LockError   another crawl holds the archive's lock
+└── ConfigError     a setting or command-line value is invalid
 """
 
 from __future__ import annotations

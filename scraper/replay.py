@@ -111,7 +111,7 @@ def parse_fault(spec: str) -> Fault:
 
 @dataclass(frozen=True)
 class Hit:
-    """One request as the server saw it: monotonic start (request read) and end (response sent)."""
+    """One request as the server saw it: monotonic start (request read), end (last write began)."""
 
     host: str
     target: str
@@ -300,6 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, *, head: bool) -> None:
         start = time.monotonic()
+        self.final_write_at: float | None = None
         raw = self.path
         if raw.startswith(("http://", "https://")):
             parts = urlsplit(raw)
@@ -312,7 +313,10 @@ class _Handler(BaseHTTPRequestHandler):
             status = self._respond(host, target, head=head, known=resolved is not None)
         finally:
             headers = {k.lower(): v for k, v in self.headers.items()}
-            self.replay.leave(Hit(host, target, status, start, time.monotonic(), headers))
+            # The end is stamped before the last write, never after: a thread descheduled
+            # after writing must not make the client's politeness gap look shorter than it was.
+            end = self.final_write_at if self.final_write_at is not None else time.monotonic()
+            self.replay.leave(Hit(host, target, status, start, end, headers))
 
     def _respond(self, host: str, target: str, *, head: bool, known: bool) -> int:
         fault = self.replay.take_fault(host, target) if known else None
@@ -369,18 +373,22 @@ class _Handler(BaseHTTPRequestHandler):
         if fault and fault.truncate is not None:
             self.send_header("Connection", "close")
             self.close_connection = True
-        self.end_headers()
         if head or status == 304:
+            self.final_write_at = time.monotonic()
+            self.end_headers()
             return status
+        self.end_headers()
         if fault and fault.truncate is not None:
             body = body[: fault.truncate]
         if fault and fault.drip:
             size, every = fault.drip
             for i in range(0, len(body), size):
+                self.final_write_at = time.monotonic()
                 self.wfile.write(body[i : i + size])
                 self.wfile.flush()
                 time.sleep(every)
         else:
+            self.final_write_at = time.monotonic()
             self.wfile.write(body)
         self.wfile.flush()
         return status
