@@ -40,6 +40,7 @@ from archive.search import sync_index
 from archive.tables import agency_code, write_record
 from kpi_archive import config
 from kpi_archive.errors import ParseError
+from parsers.detect import kind_from_url
 from parsers.models import PARSER_VERSION, DepartmentPage, KpiPage, ProjectPage
 from scraper.models import FetchResult
 
@@ -69,15 +70,6 @@ _PAGE_COLUMNS = (
     "last_error",
     "last_error_at",
 )
-_PATH_KINDS = {
-    "mykpi.php": "kpi",
-    "mykpi2563.php": "citydb",
-    "myproject.php": "project",
-    "index11.php": "department",
-    "index101.php": "department",
-    "index102.php": "department",
-    "index103.php": "department",
-}
 
 
 @dataclass(frozen=True)
@@ -162,7 +154,7 @@ def url_facts(url: str) -> dict[str, str | None]:
     """host, page_kind, pid and agency_code as far as the URL alone tells them."""
     parts = urlsplit(url)
     query = parse_qs(parts.query)
-    kind = _PATH_KINDS.get(parts.path.rsplit("/", 1)[-1])
+    kind = kind_from_url(url)
     pid = query.get("pid", [None])[0]
     agency = agency_code(query.get("selDEP", [None])[0] if kind == "department" else pid)
     return {"host": parts.hostname or "", "page_kind": kind, "pid": pid, "agency_code": agency}
