@@ -11,6 +11,7 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -228,6 +229,18 @@ async def test_recent_changes_shows_yesterdays_change_but_not_last_months_captur
         ("5035-0100", "result_value", 60.0, 70.0),
     ]
     assert [r["field"] for r in rows] == ["quarters", "result_text", "result_value"]
+
+
+async def test_page_as_of_a_date_gives_the_version_then_and_counts_later_ones(ds: Any) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    ten_days_ago = today - dt.timedelta(days=10)
+    rows = await _rows(ds, f"/kpi/page_as_of.json?pid=5035-0100&date={ten_days_ago.isoformat()}")
+    assert [(r["pid"], r["result"], r["versions_since"]) for r in rows] == [("5035-0100", "60", 1)]
+    buddhist_era = f"{ten_days_ago.year + 543}-{ten_days_ago:%m-%d}"
+    rows = await _rows(ds, f"/kpi/page_as_of.json?pid=5035-0100&date={buddhist_era}")
+    assert [(r["result"], r["versions_since"]) for r in rows] == [("60", 1)]
+    rows = await _rows(ds, f"/kpi/page_as_of.json?pid={quote(DISTRICT_URL)}&date={today}")
+    assert [(r["result"], r["versions_since"]) for r in rows] == [("70", 0)]
 
 
 async def test_agency_scorecard_counts_kpi_pages_and_unfetched_report_entries(ds: Any) -> None:
