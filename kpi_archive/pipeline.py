@@ -139,22 +139,16 @@ class CrawlSummary:
 
     def line(self) -> str:
         """``fetched 12, unchanged 3, new 8, changed 1, failed 0, gone 0 in 4.2 s``."""
-        parts = ", ".join(f"{name} {self.total(name)}" for name in SUMMARY_FIELDS)
-        extra = [f"{n} {name.replace('_', ' ')}" for name in ("parse_error", "skipped")
+        parts = ", ".join(f"{name} {self.counts[name]}" for name in SUMMARY_FIELDS)
+        extra = [f"{n} {name.replace('_', ' ')}" for name in ("missing", "parse_error", "skipped")
                  if (n := self.counts[name])]  # fmt: skip
         tail = f" ({', '.join(extra)})" if extra else ""
         return f"{parts} in {self.seconds:.1f} s{tail}"
 
-    def total(self, name: str) -> int:
-        """A summary figure; ``gone`` counts every 404/410 (``missing`` ones included)."""
-        if name == "gone":
-            return self.counts["gone"] + self.counts["missing"]
-        return self.counts[name]
-
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for ``--log-json``."""
         keys = (*SUMMARY_FIELDS, "missing", "parse_error", "skipped")
-        return {"run_id": self.run_id, **{k: self.total(k) for k in keys},
+        return {"run_id": self.run_id, **{k: self.counts[k] for k in keys},
                 "seconds": round(self.seconds, 3), "resumed": self.resumed,
                 "exit_code": self.exit_code}  # fmt: skip
 

@@ -83,7 +83,7 @@ def test_the_first_crawl_archives_every_recorded_page(first) -> None:
     assert counts["new"] + counts["parse_error"] == 44
     assert counts["parse_error"] == 1
     # Links to pages the site does not have (index.php, one KPI) are cheap, recorded misses.
-    assert summary.total("gone") == 7
+    assert (counts["missing"], counts["gone"]) == (7, 0)
     assert rows(db, "SELECT count(*) FROM snapshots") == [(44,)]
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]
 
@@ -91,8 +91,8 @@ def test_the_first_crawl_archives_every_recorded_page(first) -> None:
 def test_the_summary_line_names_every_figure(first) -> None:
     _, summary, _ = first
     line = summary.line()
-    assert line.startswith("fetched 51, unchanged 0, new 43, changed 0, failed 0, gone 7 in ")
-    assert line.endswith(" s (1 parse error, 1 skipped)")
+    assert line.startswith("fetched 51, unchanged 0, new 43, changed 0, failed 0, gone 0 in ")
+    assert line.endswith(" s (7 missing, 1 parse error, 1 skipped)")
 
 
 def test_each_host_saw_one_request_at_a_time_with_gaps_of_the_delay(first) -> None:
