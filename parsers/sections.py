@@ -69,6 +69,8 @@ _STRATEGY = re.compile(
 _LEVEL_WORDS = ("ด้านที่", "มิติที่", "เป้าหมายที่", "เป้าประสงค์ที่", "ยุทธศาสตร์ที่")
 _STRATEGY_SPLIT = re.compile(r"\s(?=(?:ด้านที่|มิติที่|เป้าหมายที่|เป้าประสงค์ที่)\s*\d)")
 _INNER_CODE = re.compile(r"\s(\d+(?:\.\d+)+)\s")
+# A project listed as "<pid> <name>" rather than "<name> : <pid>".
+_LEADING_PROJECT_PID = re.compile(r"^(\d{8}-\d{3,5})\s*[:.\-–]?\s+(.+)$")
 _ENGLISH_TAIL = re.compile(r"^(.*?)\s+:\s+([A-Za-z][\x20-\x7e]*)$")
 
 
@@ -444,6 +446,8 @@ def project_refs(
         if not text or text == "-":
             continue
         name, pid = split_title(text)
+        if pid is None and (lead := _LEADING_PROJECT_PID.match(text)):
+            pid, name = lead.group(1), lead.group(2)
         url = links.get(text) or links.get(name)
         if url is not None and kind_of(url) != "project":
             url = None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from parsers.detect import kind_from_url
 from parsers.sections import (
     Lines,
     label_value,
     name_of,
+    project_refs,
     quarter_table,
     reports_in,
     split_title,
@@ -110,4 +112,21 @@ def test_quarter_row_missing_its_pair_stops_at_the_next_quarter() -> None:
     assert [(q.quarter, q.result, q.assessment, q.score_2_1) for q in quarters] == [
         (1, 10.0, 100.0, None),
         (2, 20.0, None, 0.0),
+    ]
+
+
+def test_project_lines_give_their_pid_whether_it_comes_first_or_last() -> None:
+    lines = Lines(
+        [
+            "โครงการรณรงค์สร้างจิตสำนึก : 04110000-3766",
+            "04110000-3770 โครงการประชาสัมพันธ์",
+            "-",
+            "กิจกรรมที่ไม่มีรหัส",
+        ]
+    )
+    refs = project_refs(lines, 0, len(lines), {}, kind_from_url)
+    assert [r.model_dump() for r in refs] == [
+        {"pid": "04110000-3766", "name": "โครงการรณรงค์สร้างจิตสำนึก", "url": None},
+        {"pid": "04110000-3770", "name": "โครงการประชาสัมพันธ์", "url": None},
+        {"pid": None, "name": "กิจกรรมที่ไม่มีรหัส", "url": None},
     ]
