@@ -31,18 +31,24 @@ log = logging.getLogger(__name__)
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+def check_archive_file(path: str | Path) -> None:
+    """Raise ``ArchiveError`` if ``path`` exists but is not an SQLite file (nothing is written)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise ArchiveError("is a directory, not an archive", path=str(path))
+    with path.open("rb") as handle:
+        head = handle.read(len(SQLITE_MAGIC))
+    if head and head != SQLITE_MAGIC:
+        raise ArchiveError("not an SQLite database; refusing to touch it", path=str(path))
+
+
 def open_db(path: str | Path) -> Database:
     """Open (or create) the archive at ``path`` and bring it to the current schema."""
     path = Path(path)
-    if path.exists():
-        if path.is_dir():
-            raise ArchiveError("is a directory, not an archive", path=str(path))
-        with path.open("rb") as handle:
-            head = handle.read(len(SQLITE_MAGIC))
-        if head and head != SQLITE_MAGIC:
-            raise ArchiveError("not an SQLite database; refusing to touch it", path=str(path))
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    check_archive_file(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         db = Database(path)
         db.execute("PRAGMA busy_timeout = 10000")
@@ -61,6 +67,7 @@ __all__ = [
     "ImportCounts",
     "ReparseCounts",
     "SaveOutcome",
+    "check_archive_file",
     "ensure_db_shape",
     "export_warc",
     "import_paths",

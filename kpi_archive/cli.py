@@ -69,8 +69,13 @@ def parse(files: tuple[Path, ...], url: str | None) -> None:
 )
 def serve(db: Path, host: str, port: int | None) -> None:
     """Publish an archive read-only with Datasette (search, facets, canned queries, feed)."""
+    import archive
     from kpi_archive.publish.serve import serve as run_datasette
 
+    try:
+        archive.check_archive_file(db)
+    except KpiArchiveError as exc:
+        raise click.ClickException(str(exc)) from exc
     run_datasette(db, host=host, port=port)
 
 
@@ -237,7 +242,8 @@ def crawl(db: Path, seed_urls: tuple[str, ...], seeds_file: Path | None,
     except LockError as exc:
         _fail(f"{exc} - try again when it has finished", code=3)
     except KpiArchiveError as exc:
-        raise click.ClickException(str(exc)) from exc
+        # Not "some pages failed" (1): the archive itself is unusable and needs a person.
+        _fail(str(exc), code=2)
     if sys.stderr.isatty() and not (quiet or log_json):
         click.echo("\r\033[K", nl=False, err=True)
     click.echo(json.dumps(summary.as_dict()) if log_json else summary.line())

@@ -13,7 +13,7 @@ one place that imports the scraper, the parsers and the archive together.
 - One asyncio task per host (``concurrency`` hosts at once); SQLite and parsing run on one
   worker thread that owns the connection, so the event loop only waits on the network.
 - Exit codes: 0 all ok, 1 some pages failed, 3 the lock is held (``LockError``); usage errors
-  (``ConfigError``) are the CLI's exit 2.
+  (``ConfigError``) and an unusable archive file (``ArchiveError``) are the CLI's exit 2.
 """
 
 from __future__ import annotations

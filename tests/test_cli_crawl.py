@@ -137,3 +137,14 @@ def test_replay_serves_the_recorded_site_until_stopped() -> None:
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_a_file_that_is_not_an_archive_exits_2_and_is_left_untouched(
+    tmp_path: Path, server
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n", encoding="utf-8")
+    result = crawl(notes, server)
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {notes}: not an SQLite database; refusing to touch it\n"
+    assert notes.read_text(encoding="utf-8") == "my notes\n"

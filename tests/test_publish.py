@@ -14,8 +14,10 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from click.testing import CliRunner
 
 import archive
+from kpi_archive.cli import cli
 from kpi_archive.errors import ParseError
 from kpi_archive.publish import plugin, serve
 from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, Quarter, Report
@@ -407,3 +409,12 @@ def test_thai_snippet_cuts_around_the_first_hit() -> None:
     text = "ก" * 100 + "ฝุ่น" + "ข" * 100
     assert plugin.thai_snippet(text, "ฝุ่น", 3) == "…กกกฝุ่นขขข…"
     assert plugin.thai_snippet("สั้น", "ฝุ่น", 3) == "สั้น"
+
+
+def test_serve_refuses_a_file_that_is_not_an_archive_in_one_line(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.db"
+    notes.write_bytes(b"not sqlite")
+    result = CliRunner().invoke(cli, ["serve", str(notes)])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {notes}: not an SQLite database; refusing to touch it\n"
+    assert notes.read_bytes() == b"not sqlite"
