@@ -116,9 +116,11 @@ def title_and_pid(
                 warnings.append(f"unrecognised header lines: {others!r}")
             break
     if title is None:
-        title = " ".join(lines.plain[i] for i in head.title_lines)
-        warnings.append("title line has no ' : <pid>'; pid taken from the URL")
-    elif url_pid is not None and pid != url_pid:
+        # Markup may break "<title> : <pid>" over several lines; read them as one.
+        title, pid = split_title(" ".join(lines.plain[i] for i in head.title_lines))
+        if pid is None:
+            warnings.append("title line has no ' : <pid>'; pid taken from the URL")
+    if pid is not None and url_pid is not None and pid != url_pid:
         warnings.append(f"pid {pid!r} in the title differs from the URL's {url_pid!r}")
     return title, pid or url_pid
 

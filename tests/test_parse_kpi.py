@@ -571,6 +571,15 @@ def test_page_without_its_title_line_names_the_missing_title() -> None:
     assert (caught.value.missing, caught.value.url) == ("title", SEED_URL)
 
 
+def test_title_broken_over_two_lines_by_markup_is_read_as_one() -> None:
+    title = "ร้อยละความสำเร็จของการรณรงค์สร้างจิตสำนึกโปร่งใส สะอาด ปลอดภัย และสิ่งแวดล้อม"
+    body = get_fixture(SEED_FIXTURES[1]).replace(
+        f"{title} : 0411-2029<br>".encode(), f"<h4>{title}</h4><div>: 0411-2029</div>".encode()
+    )
+    record = parse_page(body, SEED_URL)
+    assert (record.title, record.pid, record.warnings) == (title, "0411-2029", [])
+
+
 def test_page_without_its_target_label_names_the_missing_label() -> None:
     body = get_fixture(SEED_FIXTURES[1]).replace("ค่าเป้าหมาย".encode(), "เป้า".encode())
     with pytest.raises(ParseError) as caught:
