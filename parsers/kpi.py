@@ -65,18 +65,23 @@ class Header:
 def read_header(lines: Lines, start: int, end: int) -> Header:
     """Read the header lines ``[start, end)``: title, target/result, type, level, audit."""
     head = Header()
+    taken: set[int] = set()
     for i in range(start, end):
         tight = lines.tight[i]
-        if not tight or tight in SKIP:
+        if not tight or tight in SKIP or i in taken:
             continue
         plain, key = lines.plain[i], lines.key[i]
         if head.target is None and (found := label_value(plain, key, TARGET)) is not None:
-            head.target = found
+            head.target = _value_below(lines, i, end, found, taken)
         elif head.result is None and (found := label_value(plain, key, RESULT)) is not None:
-            head.result = found
+            head.result = _value_below(lines, i, end, found, taken)
         elif key.startswith(_TYPE):
             value = plain[len(_TYPE) :].lstrip(" :")
             value = value.split("(ตัวชี้วัดระดับ", 1)[0].strip()
+            if not value and (below := _next_line(lines, i, end, taken)) is not None:
+                if lines.key[below].startswith("ตัวชี้วัด"):
+                    value = lines.plain[below]
+                    taken.add(below)
             head.kpi_type = value or None
             head.kpi_level = _level(key) or head.kpi_level
         elif head.kpi_level is None and (level := _level(key)) is not None and key[0] == "(":
@@ -90,6 +95,35 @@ def read_header(lines: Lines, start: int, end: int) -> Header:
         else:
             head.loose.append(i)
     return head
+
+
+def _next_line(lines: Lines, i: int, end: int, taken: set[int]) -> int | None:
+    """The next non-empty line after ``i`` (a lone ``:`` cell is passed over and taken)."""
+    for j in range(i + 1, end):
+        if lines.tight[j] == ":":
+            taken.add(j)
+        elif lines.tight[j]:
+            return j
+    return None
+
+
+def _value_below(
+    lines: Lines, i: int, end: int, found: tuple[str | None, str | None], taken: set[int]
+) -> tuple[str | None, str | None]:
+    """A label whose value sits in the next cell (``<td>ค่าเป้าหมาย ร้อยละ :</td><td>100</td>``)."""
+    unit, value = found
+    if value is not None:
+        return found
+    below = _next_line(lines, i, end, taken)
+    if below is None:
+        return found
+    text = lines.plain[below].removeprefix(":").strip()
+    # Only a bare number is read as the value: an empty value is real data too, and the next
+    # line is then another label or a report.
+    if text and number(text) is not None:
+        taken.add(below)
+        return unit, text
+    return found
 
 
 def _level(key: str) -> str | None:

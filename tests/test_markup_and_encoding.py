@@ -79,3 +79,38 @@ def test_pages_that_are_not_ours_raise_parse_error(path: str, missing: str) -> N
 def test_whitespace_only_body_is_empty() -> None:
     with pytest.raises(ParseError, match="empty body"):
         parse_page(b" \r\n\t ")
+
+
+def test_labels_and_values_in_separate_cells_give_the_same_record() -> None:
+    body = get_fixture("kpi/dp_0411-2029.br.utf8.html")
+    cells = body
+    for label in ("ค่าเป้าหมาย ร้อยละ", "ผลงานที่ทำได้ ร้อยละ"):
+        cells = cells.replace(
+            f"{label} : 100<br>".encode(),
+            f"<table><tr><td>{label} :</td><td>100</td></tr></table>".encode(),
+        )
+    cells = cells.replace(
+        "ประเภทตัวชี้วัด : ตัวชี้วัดเชิงยุทธศาสตร์<br>".encode(),
+        "<table><tr><td>ประเภทตัวชี้วัด</td><td>:</td><td>ตัวชี้วัดเชิงยุทธศาสตร์</td></tr></table>".encode(),
+    )
+    assert cells.count(b"<td>") == 7
+    split, whole = parse_page(cells, SEED_URL), parse_page(body, SEED_URL)
+    assert (split.unit, split.target_text, split.result_text, split.kpi_type) == (
+        "ร้อยละ",
+        "100",
+        "100",
+        "ตัวชี้วัดเชิงยุทธศาสตร์",
+    )
+    assert split.model_dump() == whole.model_dump()
+
+
+def test_an_empty_value_does_not_take_the_next_line() -> None:
+    body = get_fixture("kpi/dp_0411-2029.br.utf8.html").replace(
+        "ผลงานที่ทำได้ ร้อยละ : 100<br>".encode(), "ผลงานที่ทำได้ ร้อยละ :<br>".encode()
+    )
+    record = parse_page(body, SEED_URL)
+    assert (record.result_text, record.result_value, record.kpi_type) == (
+        None,
+        None,
+        "ตัวชี้วัดเชิงยุทธศาสตร์",
+    )
