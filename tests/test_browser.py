@@ -59,14 +59,18 @@ def chromium_path() -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    db_path = build_fixture_archive(tmp_path_factory.mktemp("browser") / "kpi.db")
+    folder = tmp_path_factory.mktemp("browser")
+    db_path = build_fixture_archive(folder / "kpi.db")
     port = _free_port()
     command = shutil.which("kpi-archive", path=str(Path(sys.executable).parent))
     assert command, "kpi-archive is not installed in this environment"
+    # The server's log goes to a file: an unread pipe would fill up and stall the server.
+    log_path = folder / "serve.log"
+    log_file = log_path.open("wb")
     process = subprocess.Popen(
         [command, "serve", str(db_path), "--port", str(port)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log_file,
     )
     base = f"http://127.0.0.1:{port}"
     started = time.monotonic()
@@ -78,13 +82,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 break
             except (URLError, ConnectionError):
                 if process.poll() is not None or time.monotonic() - started > SERVER_START_TIMEOUT:
-                    _, err = process.communicate(timeout=5)
-                    pytest.fail(f"kpi-archive serve did not start: {err.decode(errors='replace')}")
+                    err = log_path.read_text(encoding="utf-8", errors="replace")
+                    pytest.fail(f"kpi-archive serve did not start: {err}")
                 time.sleep(0.1)
         yield base
     finally:
         process.terminate()
-        process.communicate(timeout=10)
+        process.wait(timeout=10)
+        log_file.close()
 
 
 @pytest.fixture
