@@ -78,10 +78,10 @@ def read_header(lines: Lines, start: int, end: int) -> Header:
         elif key.startswith(_TYPE):
             value = plain[len(_TYPE) :].lstrip(" :")
             value = value.split("(ตัวชี้วัดระดับ", 1)[0].strip()
-            if not value and (below := _next_line(lines, i, end, taken)) is not None:
-                if lines.key[below].startswith("ตัวชี้วัด"):
-                    value = lines.plain[below]
-                    taken.add(below)
+            below = None if value else _next_line(lines, i, end, taken)
+            if below is not None and lines.key[below].startswith("ตัวชี้วัด"):
+                value = lines.plain[below]
+                taken.add(below)
             head.kpi_type = value or None
             head.kpi_level = _level(key) or head.kpi_level
         elif head.kpi_level is None and (level := _level(key)) is not None and key[0] == "(":
