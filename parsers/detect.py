@@ -19,7 +19,6 @@ from parsers.thai import THAI_DIGITS
 
 Test = Callable[[str], bool]
 
-KINDS = ("kpi", "citydb", "project", "department")
 _PATHS = {
     "mykpi.php": "kpi",
     "mykpi2563.php": "citydb",
