@@ -12,20 +12,17 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
-from archive.save import AnyRecord, apply_parse, changed_fields, decompress
+from archive.save import Parse, apply_parse, changed_fields, decompress, parse_or_error
 from archive.schema import TRIGRAM_FTS, WORDS_FTS
 from archive.search import forget_pending
-from kpi_archive.errors import ParseError
 
 log = logging.getLogger(__name__)
 
-Parse = Callable[[bytes, str, Mapping[str, str]], AnyRecord]
 
 DERIVED_TABLES = (
     "kpi_versions",
@@ -83,11 +80,7 @@ def _reparse(conn: sqlite3.Connection, parse: Parse) -> ReparseCounts:
     ).fetchall()
     seen: set[str] = set()
     for url, snapshot_id, fetched_at, sha, blob, headers in captures:
-        parsed: AnyRecord | ParseError
-        try:
-            parsed = parse(decompress(blob), url, json.loads(headers or "{}"))
-        except ParseError as exc:
-            parsed = exc
+        parsed = parse_or_error(parse, decompress(blob), url, json.loads(headers or "{}"))
         apply_parse(conn, url, snapshot_id, sha, fetched_at, parsed, first_body=url not in seen)
         seen.add(url)
     for url, state in kept.items():

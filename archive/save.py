@@ -26,7 +26,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -47,6 +47,24 @@ from scraper.models import FetchResult
 log = logging.getLogger(__name__)
 
 AnyRecord = KpiPage | ProjectPage | DepartmentPage
+Parse = Callable[[bytes, str, Mapping[str, str]], AnyRecord]
+
+
+def parse_or_error(
+    parse: Parse, body: bytes, url: str, headers: Mapping[str, str]
+) -> AnyRecord | ParseError:
+    """``parse`` the body; a ``ParseError``, or any crash of the parser, comes back as the error."""
+    try:
+        return parse(body, url, headers)
+    except ParseError as exc:
+        return exc
+    except Exception as exc:
+        # A parser bug on one odd page must not stop a crawl, an import or a reparse: the body is
+        # kept as a parse error and a later `kpi-archive reparse` recovers it once it is fixed.
+        log.exception("parser crashed on %s", url)
+        return ParseError(f"parser crashed: {exc!r}", url=url)
+
+
 Status = Literal["new", "changed", "unchanged", "parse_error", "missing", "gone", "failed"]
 
 IGNORED_IN_VERSIONS = frozenset({"warnings", "encoding"})

@@ -18,7 +18,7 @@ import io
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -27,7 +27,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from archive.save import AnyRecord, decompress, save_many
+from archive.save import AnyRecord, Parse, decompress, parse_or_error, save_many
 from kpi_archive.errors import ArchiveError, ConfigError, ParseError
 from scraper.models import FetchResult
 
@@ -38,7 +38,6 @@ WARC_SUFFIXES = (".warc", ".warc.gz")
 DROPPED_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 
 ImportCounts = Counter[str]
-Parse = Callable[[bytes, str, Mapping[str, str]], AnyRecord]
 
 
 def export_warc(db: Database, path: str | Path) -> int:
@@ -176,7 +175,4 @@ def import_paths(
 def _parse(parse: Parse, response: FetchResult) -> AnyRecord | ParseError | None:
     if not 200 <= response.status < 300:
         return None
-    try:
-        return parse(response.body, response.url, response.headers)
-    except ParseError as exc:
-        return exc
+    return parse_or_error(parse, response.body, response.url, response.headers)

@@ -38,14 +38,13 @@ from sqlite_utils import Database
 import archive
 import parsers
 from archive import crawlstate
-from archive.save import decompress
+from archive.save import decompress, parse_or_error
 from archive.schema import utc_iso
 from kpi_archive import config
 from kpi_archive.errors import ConfigError, ParseError
 from parsers.models import DepartmentPage, KpiPage, ProjectPage
 from scraper import seeds
 from scraper.fetcher import Fetched, Fetcher, FetchOptions
-from scraper.models import FetchResult
 from scraper.robots import RobotsCache
 
 log = logging.getLogger(__name__)
@@ -351,18 +350,6 @@ def _skip_fresh(
     return links
 
 
-def _parse(response: FetchResult) -> AnyRecord | ParseError:
-    try:
-        return parsers.parse_page(response.body, response.url, response.headers)
-    except ParseError as exc:
-        return exc
-    except Exception as exc:
-        # A parser bug on one odd page must not stop the night's crawl: the body is kept
-        # as a parse error and `kpi-archive reparse` recovers it once the parser is fixed.
-        log.exception("parser crashed on %s", response.url)
-        return ParseError(f"parser crashed: {exc!r}", url=response.url)
-
-
 def _stored_body(db: Database, url: str) -> bytes:
     row = db.execute(
         "SELECT s.body FROM pages p JOIN snapshots s ON s.id = p.snapshot_id WHERE p.url = ?",
@@ -384,7 +371,11 @@ def _store(
             failure = str(fetched.error)
             crawlstate.mark(db, item.url, "failed", error=failure, run_id=run_id)
             return "failed", failure, []
-        parsed = _parse(response) if 200 <= response.status < 300 else None
+        parsed = (
+            parse_or_error(parsers.parse_page, response.body, response.url, response.headers)
+            if 200 <= response.status < 300
+            else None
+        )
         outcome = archive.save(db, response, parsed)
         links: list[crawlstate.FrontierItem] = []
         if 200 <= response.status < 300:

@@ -78,6 +78,24 @@ def test_a_fixed_parser_recovers_a_parse_error_and_rebuilds_versions(db):
     assert db.table("kpis").get(SEED_URL)["unit"] == "แห่ง"
 
 
+def test_a_parser_that_crashes_on_one_page_stores_a_parse_error_and_keeps_the_record(db):
+    known = parser({V1: seed_kpi(), V2: seed_kpi(result_value=50.0)})
+
+    def crashing(body, url, headers):
+        if body == V3:
+            raise RuntimeError("bug in the parser")
+        return known(body, url, headers)
+
+    counts = archive.reparse(db, crashing)
+    assert counts == archive.ReparseCounts(captures=3, records=1, changed=0, errors=1)
+    page = db.table("pages").get(SEED_URL)
+    assert (page["status"], page["last_error"]) == (
+        "parse_error",
+        f"{SEED_URL}: parser crashed: RuntimeError('bug in the parser')",
+    )
+    assert db.table("kpis").get(SEED_URL)["result_value"] == 50.0
+
+
 def test_reparse_keeps_snapshots_and_the_gone_state(db):
     for day in (1, 2, 3):
         archive.save(db, response(status=404, at=SEPTEMBER.replace(day=day + 10)), None)
