@@ -299,7 +299,7 @@ def replay(directory: Path, port: int, latency: float, faults: tuple[str, ...],
            overlays: tuple[Path, ...]) -> None:  # fmt: skip
     """Serve a recorded site on 127.0.0.1 like the live one (ETag/304, robots.txt, faults)."""
     from kpi_archive.errors import ConfigError
-    from scraper.replay import ReplayServer, parse_fault
+    from kpi_archive.replay import ReplayServer, parse_fault
 
     try:
         parsed = [parse_fault(spec) for spec in faults]

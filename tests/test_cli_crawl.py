@@ -16,9 +16,9 @@ from click.testing import CliRunner
 
 from archive import crawlstate, open_db
 from kpi_archive.cli import cli
-from scraper.replay import ReplayServer, parse_fault
+from kpi_archive.replay import RECORDED_SITE, ReplayServer, parse_fault
 
-SITE = Path(__file__).parent / "fixtures" / "site"
+SITE = RECORDED_SITE
 KPI_ARCHIVE = str(Path(sys.executable).parent / "kpi-archive")
 SEED = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
 SUMMARY = re.compile(

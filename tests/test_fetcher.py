@@ -1,4 +1,4 @@
-"""The polite fetcher against a real loopback server (``scraper.replay``): no HTTP mocks."""
+"""The polite fetcher against a real loopback server (``kpi_archive.replay``): no HTTP mocks."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from kpi_archive import config
 from scraper.fetcher import Fetcher, FetchOptions, parse_retry_after
-from scraper.replay import ReplayServer, parse_fault
+from kpi_archive.replay import ReplayServer, parse_fault
 
 HOST = "monitor.bangkok.go.th"
 OTHER = "dp.bangkok.go.th"

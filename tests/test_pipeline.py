@@ -16,11 +16,10 @@ import pytest
 from archive import crawlstate, open_db
 from kpi_archive.errors import LockError
 from kpi_archive.pipeline import CrawlOptions, CrawlSummary, crawl, parse_age, parse_host_map
-from scraper.replay import ReplayServer, parse_fault
+from kpi_archive.replay import RECORDED_LATER, RECORDED_SITE, ReplayServer, parse_fault
 
-FIXTURES = Path(__file__).parent / "fixtures"
-SITE = FIXTURES / "site"
-LATER = FIXTURES / "site-later"
+SITE = RECORDED_SITE
+LATER = RECORDED_LATER
 HTTPS = {"dp.bangkok.go.th", "policy.bangkok.go.th"}
 KPI_ARCHIVE = str(Path(sys.executable).parent / "kpi-archive")
 IT_REPORT = "http://dp2.bangkok.go.th/mobile/reportprojectit662.php?selDEP=13"

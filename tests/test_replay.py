@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from kpi_archive.errors import ConfigError
-from scraper.replay import Fault, ReplayServer, parse_fault
+from kpi_archive.replay import RECORDED_SITE as SITE
+from kpi_archive.replay import Fault, ReplayServer, parse_fault
 
 HOST = "dp.bangkok.go.th"
-SITE = Path(__file__).parent / "fixtures" / "site"
 
 
 @pytest.fixture

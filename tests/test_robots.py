@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from scraper.fetcher import Fetched, Fetcher, FetchOptions
-from scraper.replay import ReplayServer, parse_fault
+from kpi_archive.replay import ReplayServer, parse_fault
 from scraper.robots import RobotsCache
 
 HOST = "dp.bangkok.go.th"

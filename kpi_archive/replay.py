@@ -37,6 +37,10 @@ from kpi_archive.errors import ConfigError
 log = logging.getLogger(__name__)
 
 HEADERS_SUFFIX = ".headers"
+# The recorded demo site ships in the package (see replay_site/make_site.py).
+RECORDED_SITE = Path(__file__).resolve().parent / "replay_site" / "site"
+RECORDED_LATER = RECORDED_SITE.with_name("later")
+RECORDED_SEEDS = RECORDED_SITE.with_name("seeds.txt")
 _TYPES = {".txt": "text/plain; charset=utf-8", ".json": "application/json"}
 
 
