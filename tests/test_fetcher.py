@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from kpi_archive import config
-from scraper.fetcher import Fetcher, FetchOptions, parse_retry_after
 from kpi_archive.replay import ReplayServer, parse_fault
+from scraper.fetcher import Fetcher, FetchOptions, parse_retry_after
 
 HOST = "monitor.bangkok.go.th"
 OTHER = "dp.bangkok.go.th"

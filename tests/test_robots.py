@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scraper.fetcher import Fetched, Fetcher, FetchOptions
 from kpi_archive.replay import ReplayServer, parse_fault
+from scraper.fetcher import Fetched, Fetcher, FetchOptions
 from scraper.robots import RobotsCache
 
 HOST = "dp.bangkok.go.th"
