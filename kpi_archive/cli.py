@@ -17,6 +17,7 @@ import click
 
 from kpi_archive import __version__, config
 from kpi_archive.errors import KpiArchiveError, ParseError
+from kpi_archive.replay import FAULT_HELP
 
 if TYPE_CHECKING:
     from kpi_archive.pipeline import PageEvent
@@ -268,7 +269,7 @@ def _page_reporter(log_json: bool) -> Callable[[PageEvent], None]:
     return report
 
 
-@cli.command()
+@cli.command(epilog=FAULT_HELP)
 @click.argument(
     "directory", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
@@ -285,7 +286,7 @@ def _page_reporter(log_json: bool) -> Callable[[PageEvent], None]:
     "faults",
     multiple=True,
     metavar="SPEC",
-    help="Inject a fault, e.g. status=503:times=2:path=/mobile/ (repeatable).",
+    help="Inject a fault (repeatable; the keys are listed below).",
 )
 @click.option(
     "--overlay",

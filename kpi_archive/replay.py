@@ -8,13 +8,18 @@ Overlay directories with the same layout win over ROOT, so one site can serve a 
 A request names its host by its first path segment (``/dp.bangkok.go.th/mobile/mykpi.php?…``, the
 form ``--map-host dp.bangkok.go.th=http://127.0.0.1:8765/dp.bangkok.go.th`` produces) or, failing
 that, by its ``Host`` header. Responses carry an ETag (content hash) and Last-Modified (sidecar
-or file mtime) and answer conditional requests with 304. Faults (``--fault``) inject statuses,
-Retry-After, connection resets, truncated bodies, slow drips and latency. Every request is kept in
-``ReplayServer.log`` with its host and monotonic start and end, so tests can check politeness.
+or file mtime) and answer conditional requests with 304. Faults (``--fault``, listed in
+``FAULT_HELP``) inject what a real site sends on a bad night: statuses, Retry-After, resets,
+truncated or close-delimited cut bodies, error text after a cut, same-host redirects, per-response
+timestamps, empty or "no data" pages, a robots.txt disallowing everything, drips and latency.
+Every request is kept in ``ReplayServer.log`` with its host and monotonic start and end, so tests
+can check politeness. Nothing outside the served directories is ever served: ``.`` and ``..``
+segments are refused and every file is checked to resolve inside its directory.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import hashlib
 import itertools
@@ -43,6 +48,42 @@ RECORDED_LATER = RECORDED_SITE.with_name("later")
 RECORDED_SEEDS = RECORDED_SITE.with_name("seeds.txt")
 _TYPES = {".txt": "text/plain; charset=utf-8", ".json": "application/json"}
 
+# What a PHP/MySQL site prints when a script dies part-way through a page.
+ERROR_TEXTS = {
+    "php": "\n<br />\n<b>PHP Fatal error</b>:  Allowed memory size of 134217728 bytes exhausted"
+    " (tried to allocate 20480 bytes) in <b>/var/www/html/mobile/mykpi.php</b> on line <b>412</b>"
+    "<br />\n",
+    "mysql": "\n<br />\n<b>Warning</b>:  mysqli_query(): MySQL server has gone away in"
+    " <b>/var/www/html/mobile/mykpi.php</b> on line <b>57</b><br />\nError: 2006 MySQL server has"
+    " gone away\n",
+}
+NO_DATA_PAGE = (
+    '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>KPI</title></head>'
+    "<body><p>ไม่พบข้อมูล</p></body></html>\n"
+).encode()
+DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
+STAMPS = ("comment", "script", "visible")
+
+FAULT_HELP = """\b
+Fault SPEC: keys joined by ':' (e.g. status=503:times=2:path=/mobile/mykpi.php)
+  status=N          answer with status N and a short body
+  retry-after=S     Retry-After seconds or HTTP date (status 503 unless given)
+  reset             reset the connection before answering
+  truncate=BYTES    send a Content-Length but only BYTES of the body, then close
+  cut=PCT           send the first PCT % of the body, no Content-Length, then close
+  append=php|mysql  add a PHP fatal error or MySQL error text after the (cut) body
+  redirect=PATH     302 to another page of the same host (e.g. /mobile/mykpi.php?pid=0900-0981)
+  location=URL      302 to URL (must come last: URLs contain ':')
+  stamp=comment|script|visible  put this response's time in the page (a new body every time)
+  empty             200 with an empty body
+  nodata            200 with a page saying only "ไม่พบข้อมูล" (no data found)
+  disallow-all      robots.txt says "Disallow: /" (applies to /robots.txt only)
+  drip=BYTES/MS     send BYTES every MS milliseconds
+  latency=MS        wait MS before answering
+  times=N           apply to the first N matching requests only
+  path=PREFIX       apply to requests whose path?query starts with PREFIX
+  host=HOST         apply to requests for HOST only"""
+
 
 @dataclass
 class Fault:
@@ -55,6 +96,11 @@ class Fault:
     truncate: int | None = None
     drip: tuple[int, float] | None = None
     latency: float = 0.0
+    cut: float | None = None
+    append: str | None = None
+    stamp: str | None = None
+    body: bytes | None = None
+    disallow_all: bool = False
     times: int | None = None
     path: str | None = None
     host: str | None = None
@@ -65,14 +111,15 @@ class Fault:
             return False
         if self.host is not None and self.host != host:
             return False
+        if self.disallow_all and target != "/robots.txt":
+            return False
         return self.path is None or target.startswith(self.path)
 
 
 def parse_fault(spec: str) -> Fault:
     """Parse a fault SPEC such as ``status=503:times=2:path=/mobile/mykpi.php``.
 
-    Keys: ``status=N``, ``retry-after=S|DATE``, ``reset``, ``truncate=BYTES``, ``drip=BYTES/MS``,
-    ``latency=MS``, ``times=N``, ``path=PREFIX``, ``host=HOST``, ``location=URL`` (last).
+    Keys: see ``FAULT_HELP`` (also shown by ``kpi-archive replay --help``).
     """
     fault = Fault()
     for part in filter(None, spec.split(":")):
@@ -96,6 +143,29 @@ def parse_fault(spec: str) -> Fault:
                 fault.drip = (int(size), float(every or 100) / 1000)
             elif key == "latency":
                 fault.latency = float(value) / 1000
+            elif key == "cut":
+                fault.cut = float(value)
+                if not 0 <= fault.cut <= 100:
+                    raise ValueError(value)
+            elif key == "append":
+                if value not in ERROR_TEXTS:
+                    raise ValueError(value)
+                fault.append = value
+            elif key == "redirect":
+                if not value.startswith("/"):
+                    raise ValueError(value)
+                fault.location = value
+            elif key == "stamp":
+                if value not in STAMPS:
+                    raise ValueError(value)
+                fault.stamp = value
+            elif key == "empty":
+                fault.body = b""
+            elif key == "nodata":
+                fault.body = NO_DATA_PAGE
+            elif key == "disallow-all":
+                fault.disallow_all = True
+                fault.body = DISALLOW_ALL
             elif key == "times":
                 fault.times = int(value)
             elif key == "path":
@@ -246,10 +316,10 @@ class ReplayServer:
         """Split a request path into (host, site path) by first segment, else the Host header."""
         dirs = [*reversed(self.overlays), self.root]
         first, _, rest = path.lstrip("/").partition("/")
-        if first and any((d / first).is_dir() for d in dirs):
+        if _is_host_name(first) and any((d / first).is_dir() for d in dirs):
             return first, "/" + rest
         name = (host_header or "").rsplit(":", 1)[0].strip("[]").lower()
-        if name and any((d / name).is_dir() for d in dirs):
+        if _is_host_name(name) and any((d / name).is_dir() for d in dirs):
             return name, path
         return None
 
@@ -257,18 +327,51 @@ class ReplayServer:
         """The file for ``target`` (path?query) on ``host``: overlays first, then root."""
         path, _, query = target.partition("?")
         parts = [p for p in path.split("/") if p]
-        if any(p in (".", "..") for p in parts) or target.endswith(HEADERS_SUFFIX):
+        if target.endswith(HEADERS_SUFFIX) or not _is_host_name(host):
             return None
         name = "/".join(parts) if parts else ""
         if path.endswith("/") or not parts:
             name = (name + "/index.html").lstrip("/")
         if query:
             name += "?" + query
+        # A query may hold '/' too, so the whole name is checked, not just the path.
+        if any(p in (".", "..") for p in name.split("/")) or "\0" in name:
+            return None
         for directory in [*reversed(self.overlays), self.root]:
             candidate = directory / host / name
-            if candidate.is_file():
+            # A symlink could still point outside the directory.
+            if candidate.is_file() and candidate.resolve().is_relative_to(directory.resolve()):
                 return candidate
         return None
+
+
+def _is_host_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "\\" not in name
+
+
+def stamped(body: bytes, kind: str, now: dt.datetime) -> bytes:
+    """``body`` with the time ``now`` put in before ``</body>`` (or at the end) as ``kind``."""
+    when = now.isoformat(timespec="microseconds")
+    mark = {
+        "comment": f"<!-- generated {when} -->",
+        "script": f'<script>var serverTime = "{when}";</script>',
+        "visible": f"<p>ข้อมูล ณ {when}</p>",
+    }[kind].encode()
+    at = body.lower().rfind(b"</body>")
+    if at < 0:
+        return body + mark
+    return body[:at] + mark + body[at:]
+
+
+def altered(body: bytes, fault: Fault, now: dt.datetime) -> bytes:
+    """``body`` as ``fault`` changes it: stamped, then cut, then an error text appended."""
+    if fault.stamp:
+        body = stamped(body, fault.stamp, now)
+    if fault.cut is not None:
+        body = body[: int(len(body) * fault.cut / 100)]
+    if fault.append:
+        body += ERROR_TEXTS[fault.append].encode()
+    return body
 
 
 def read_sidecar(path: Path) -> tuple[int, dict[str, str]]:
@@ -338,11 +441,17 @@ class _Handler(BaseHTTPRequestHandler):
             body = f"fault: {fault.status}\n".encode()
             present = {k: v for k, v in extra.items() if v}
             return self._send(fault.status, present, body, head, fault)
+        if fault and fault.body is not None:
+            kind = "text/plain; charset=utf-8" if fault.disallow_all else "text/html; charset=utf-8"
+            return self._send(200, {"Content-Type": kind}, fault.body, head, fault)
         path = self.replay.find(host, target) if known else None
         if path is None:
             return self._send(404, {"Content-Type": "text/plain"}, b"not recorded\n", head, fault)
         body = path.read_bytes()
         status, headers = read_sidecar(path)
+        if fault:
+            # Before the ETag, so a changed body never passes as "304 Not Modified".
+            body = altered(body, fault, dt.datetime.now(dt.UTC))
         headers.setdefault("Content-Type", _TYPES.get(path.suffix, "text/html"))
         headers.setdefault("ETag", '"' + hashlib.sha256(body).hexdigest()[:20] + '"')
         mtime = email.utils.formatdate(path.stat().st_mtime, usegmt=True)
@@ -373,8 +482,12 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             if name.lower() not in ("content-length", "connection"):
                 self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        if fault and fault.truncate is not None:
+        # Close-delimited: with no Content-Length the client cannot tell a cut body from a whole
+        # one, as when a PHP script dies part-way with output buffering off.
+        cut = fault is not None and fault.cut is not None
+        if not cut:
+            self.send_header("Content-Length", str(len(body)))
+        if fault and (fault.truncate is not None or cut):
             self.send_header("Connection", "close")
             self.close_connection = True
         if head or status == 304:
