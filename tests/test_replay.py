@@ -197,9 +197,7 @@ def raw_get(port: int, target: str, host: str = "127.0.0.1") -> bytes:
         (f"/{HOST}/outside.txt", "127.0.0.1"),
     ],
 )
-def test_nothing_outside_the_served_directory_is_served(
-    root: Path, target: str, host: str
-) -> None:
+def test_nothing_outside_the_served_directory_is_served(root: Path, target: str, host: str) -> None:
     (root.parent / "secret.txt").write_text("the secret")
     (root / HOST / "outside.txt").symlink_to(root.parent / "secret.txt")
     with ReplayServer(root) as server:
