@@ -418,6 +418,9 @@ class _Handler(BaseHTTPRequestHandler):
         status = 0
         try:
             status = self._respond(host, target, head=head, known=resolved is not None)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (a timeout or a page deadline during a drip): nothing to report.
+            self.close_connection = True
         finally:
             headers = {k.lower(): v for k, v in self.headers.items()}
             # The end is stamped before the last write, never after: a thread descheduled
