@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from kpi_archive.errors import ConfigError
+from kpi_archive.replay import FAULT_HELP, Fault, ReplayServer, parse_fault
 from kpi_archive.replay import RECORDED_SITE as SITE
-from kpi_archive.replay import Fault, ReplayServer, parse_fault
 
 HOST = "dp.bangkok.go.th"
 
@@ -305,3 +305,14 @@ def test_new_fault_keys_parse_and_bad_values_are_refused() -> None:
     for spec in ("cut=120", "append=perl", "stamp=header", "redirect=http://x.test/"):
         with pytest.raises(ConfigError, match="bad value"):
             parse_fault(spec)
+
+
+def test_every_fault_key_is_in_the_help_and_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    keys = [line.split()[0].split("=")[0] for line in FAULT_HELP.splitlines()[2:]]
+    assert keys == [
+        "status", "retry-after", "reset", "truncate", "cut", "append", "redirect", "location",
+        "stamp", "empty", "nodata", "disallow-all", "drip", "latency", "times", "path", "host",
+    ]  # fmt: skip
+    for key in keys:
+        assert f"`{key}" in readme, key
