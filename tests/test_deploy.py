@@ -105,10 +105,14 @@ def test_the_cron_crawl_line_runs_on_a_fresh_machine(tmp_path: Path) -> None:
         cron_env = {k: v.replace(INSTALL_DIR, str(install)) for k, v in env.items()}
         cron_env |= {"HOME": str(home), "KPI_ARCHIVE_HOST_DELAY": "0", "LANG": "C.UTF-8"}
         done = subprocess.run(
-            [cron_env["SHELL"], "-c", command], env=cron_env, cwd=tmp_path, capture_output=True
+            [cron_env.get("SHELL", "/bin/sh"), "-c", command],
+            env=cron_env,
+            cwd=tmp_path,
+            capture_output=True,
         )
-        assert server.hits("dp.bangkok.go.th")[-1].target == "/mobile/mykpi.php?pid=0411-2029"
+        asked = [hit.target for hit in server.hits("dp.bangkok.go.th")]
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert asked == ["/robots.txt", "/mobile/mykpi.php?pid=0411-2029"]
     log = (install / "logs" / "crawl.log").read_text().splitlines()
     assert log[-1].startswith("fetched 1, unchanged 0, new 1, changed 0, failed 0, gone 0 in ")
     assert (install / "data" / "kpi.db").is_file()
