@@ -6,13 +6,17 @@ import asyncio
 import datetime as dt
 import gzip
 import json
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
 
 from kpi_archive import config
-from kpi_archive.replay import ReplayServer, parse_fault
+from kpi_archive.replay import RECORDED_SITE, ReplayServer, parse_fault
 from scraper.fetcher import Fetcher, FetchOptions, parse_retry_after
 
 HOST = "monitor.bangkok.go.th"
@@ -371,3 +375,26 @@ async def test_a_same_host_redirect_fault_keeps_the_final_url(site: Path) -> Non
     assert result.response.url == PAGE
     assert result.response.final_url == f"http://{HOST}/mobile/mykpi.php?pid=0411-2031"
     assert result.response.body == b"<p>monitor.bangkok.go.th 2031</p>"
+
+
+def test_no_session_cookie_reaches_the_archive(tmp_path: Path) -> None:
+    page = "dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
+    sidecar = json.loads((RECORDED_SITE / (page + ".headers")).read_text())
+    sidecar["headers"]["Set-Cookie"] = "PHPSESSID=5ecre7; path=/; HttpOnly"
+    overlay = write_site(
+        tmp_path / "later", {page: (RECORDED_SITE / page).read_bytes()}, {page: sidecar}
+    )
+    db = tmp_path / "kpi.db"
+    with ReplayServer(RECORDED_SITE, overlays=[overlay]) as server:
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "kpi-archive"), "crawl", str(db), "--quiet",
+             "--seed", f"https://{page}", "--max-depth", "0", "--delay", "0",
+             "--map-host", f"dp.bangkok.go.th={server.base('dp.bangkok.go.th')}"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with closing(sqlite3.connect(db)) as conn:
+        [(headers,)] = conn.execute("SELECT headers FROM snapshots").fetchall()
+    assert "content-type" in json.loads(headers)
+    assert "5ecre7" not in headers
+    assert "cookie" not in headers.lower()
