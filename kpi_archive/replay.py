@@ -450,17 +450,24 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.replay.find(host, target) if known else None
         if path is None:
             return self._send(404, {"Content-Type": "text/plain"}, b"not recorded\n", head, fault)
-        body = path.read_bytes()
+        recorded = path.read_bytes()
         status, headers = read_sidecar(path)
-        if fault:
-            # Before the ETag, so a changed body never passes as "304 Not Modified".
-            body = altered(body, fault, dt.datetime.now(dt.UTC))
+        # Before the validators, so a changed body never passes as "304 Not Modified".
+        body = altered(recorded, fault, dt.datetime.now(dt.UTC)) if fault else recorded
         headers.setdefault("Content-Type", _TYPES.get(path.suffix, "text/html"))
-        headers.setdefault("ETag", '"' + hashlib.sha256(body).hexdigest()[:20] + '"')
-        mtime = email.utils.formatdate(path.stat().st_mtime, usegmt=True)
-        headers.setdefault("Last-Modified", mtime)
+        etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+        if body == recorded:
+            headers.setdefault("ETag", etag)
+            mtime = email.utils.formatdate(path.stat().st_mtime, usegmt=True)
+            headers.setdefault("Last-Modified", mtime)
+        else:
+            # Made for this response, like a dynamic page: it has no modification time.
+            headers["ETag"] = etag
+            headers.pop("Last-Modified", None)
         if status == 200 and self._not_modified(headers):
-            keep = {k: headers[k] for k in ("ETag", "Last-Modified")}
+            keep: dict[str, str] = {
+                k: headers[k] for k in ("ETag", "Last-Modified") if k in headers
+            }
             return self._send(304, keep, b"", head=True, fault=None)
         return self._send(status, headers, body, head, fault)
 
@@ -469,7 +476,7 @@ class _Handler(BaseHTTPRequestHandler):
         if tags is not None:
             return tags.strip() == "*" or headers["ETag"] in [t.strip() for t in tags.split(",")]
         since = self.headers.get("If-Modified-Since")
-        if since is None:
+        if since is None or "Last-Modified" not in headers:
             return False
         try:
             asked = email.utils.parsedate_to_datetime(since)
