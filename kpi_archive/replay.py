@@ -82,7 +82,8 @@ Fault SPEC: keys joined by ':' (e.g. status=503:times=2:path=/mobile/mykpi.php)
   latency=MS        wait MS before answering
   times=N           apply to the first N matching requests only
   path=PREFIX       apply to requests whose path?query starts with PREFIX
-  host=HOST         apply to requests for HOST only"""
+  host=HOST         apply to requests for HOST only
+cut, append, stamp, empty and nodata leave robots.txt alone unless path=/robots.txt."""
 
 
 @dataclass
@@ -113,7 +114,16 @@ class Fault:
             return False
         if self.disallow_all and target != "/robots.txt":
             return False
+        if self.path is None and target == "/robots.txt" and self.changes_page:
+            # A static robots.txt does not die with the PHP page: only path=/robots.txt hits it.
+            return False
         return self.path is None or target.startswith(self.path)
+
+    @property
+    def changes_page(self) -> bool:
+        """Whether this fault rewrites a page's content (cut, append, stamp, empty, nodata)."""
+        rewrites = self.body is not None and not self.disallow_all
+        return rewrites or self.cut is not None or bool(self.append) or bool(self.stamp)
 
 
 def parse_fault(spec: str) -> Fault:

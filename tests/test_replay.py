@@ -311,10 +311,21 @@ def test_new_fault_keys_parse_and_bad_values_are_refused() -> None:
 
 def test_every_fault_key_is_in_the_help_and_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    keys = [line.split()[0].split("=")[0] for line in FAULT_HELP.splitlines()[2:]]
+    lines = [line for line in FAULT_HELP.splitlines()[2:] if line.startswith("  ")]
+    keys = [line.split()[0].split("=")[0] for line in lines]
     assert keys == [
         "status", "retry-after", "reset", "truncate", "cut", "append", "redirect", "location",
         "stamp", "empty", "nodata", "disallow-all", "drip", "latency", "times", "path", "host",
     ]  # fmt: skip
     for key in keys:
         assert f"`{key}" in readme, key
+
+
+@pytest.mark.parametrize("spec", ["cut=50", "append=php", "stamp=comment", "empty", "nodata"])
+def test_page_faults_leave_robots_txt_alone_unless_asked(root: Path, spec: str) -> None:
+    robots = "User-agent: *\nDisallow: /private/\n"
+    with ReplayServer(root, faults=[parse_fault(spec)]) as server:
+        assert get(f"{server.url}/{HOST}/robots.txt").text == robots
+        assert get(f"{server.url}/{HOST}/").text != "home"
+    with ReplayServer(root, faults=[parse_fault(f"{spec}:path=/robots.txt")]) as server:
+        assert get(f"{server.url}/{HOST}/robots.txt").text != robots
