@@ -253,8 +253,14 @@ def test_every_workflow_script_is_valid_shell() -> None:
 
 @pytest.mark.slow
 def test_the_wheel_ships_the_recorded_site(tmp_path: Path) -> None:
+    # A copy, so the build leaves no build/ or egg-info in the working tree.
+    source = tmp_path / "source"
+    for name in ("kpi_archive", "scraper", "parsers", "archive"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q", "-w", str(tmp_path)],
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(tmp_path)],
         check=True,
         capture_output=True,
     )
