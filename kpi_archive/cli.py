@@ -89,6 +89,7 @@ def reparse(db: Path) -> None:
         database = archive.open_db(db)
         counts = archive.reparse(database)
         archive.refresh_search(database)
+        archive.refresh_derived(database)
     except KpiArchiveError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
@@ -112,6 +113,7 @@ def import_(db: Path, paths: tuple[Path, ...], url: str | None) -> None:
         database = archive.open_db(db)
         counts = archive.import_paths(database, paths, url=url)
         archive.refresh_search(database)
+        archive.refresh_derived(database)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     except KpiArchiveError as exc:

@@ -1,0 +1,119 @@
+"""Tidy data for researchers: the ``observations`` table, one value per row.
+
+One row per page × version × quarter × measure, read from the JSON records in ``kpi_versions``:
+
+========== ============================================================ =========
+measure    value                                                        quarter
+========== ============================================================ =========
+target     ค่าเป้าหมาย (``target_value`` / ``target_text``)               null
+result     ผลงานที่ทำได้ for the year (``result_value`` / ``result_text``)   null
+result     ผลงาน of one quarter (``quarters[].result``)                    1–4
+assessment ผลประเมินตัวชี้วัด of one quarter                                   1–4
+score_2_1  first number of the quarter's 2.1 / 2.2 pair                    1–4
+score_2_2  second number of the pair                                       1–4
+audit      สยป. audit score (``audit_score``) for ``audit_quarter``          1–4
+========== ============================================================ =========
+
+A cell the page leaves blank gives no row (blank is not zero). ``as_of`` is when the version was
+fetched. ``refresh_observations(db)`` rebuilds the table in one transaction; it is idempotent
+and runs after every load. Versions are read through ``VERSIONS``, so "only complete versions"
+(issue #8) is one condition there.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlite_utils import Database
+
+log = logging.getLogger(__name__)
+
+MEASURES = ("target", "result", "assessment", "score_2_1", "score_2_2", "audit")
+
+# Every version that counts as evidence. Issue #8 adds its completeness test here.
+VERSIONS = """
+SELECT v.id, v.url, v.pid, v.fetched_at, v.record FROM kpi_versions v
+WHERE v.page_kind IN ('kpi', 'citydb')
+"""
+
+COLUMNS: dict[str, type] = {
+    "version_id": int,
+    "url": str,
+    "pid": str,
+    "indicator_id": int,
+    "agency_code": str,
+    "fiscal_year": int,
+    "quarter": int,
+    "measure": str,
+    "value": float,
+    "value_text": str,
+    "as_of": str,
+}
+
+_INSERT = f"""
+INSERT INTO observations (version_id, url, pid, indicator_id, agency_code, fiscal_year,
+                          quarter, measure, value, value_text, as_of)
+WITH v AS ({VERSIONS}),
+cells AS (
+  SELECT v.id, v.url, v.pid, v.fetched_at, v.record, NULL AS quarter, 'target' AS measure,
+         json_extract(v.record, '$.target_value') AS value,
+         json_extract(v.record, '$.target_text') AS value_text
+  FROM v
+  UNION ALL
+  SELECT v.id, v.url, v.pid, v.fetched_at, v.record, NULL, 'result',
+         json_extract(v.record, '$.result_value'), json_extract(v.record, '$.result_text')
+  FROM v
+  UNION ALL
+  SELECT v.id, v.url, v.pid, v.fetched_at, v.record, json_extract(v.record, '$.audit_quarter'),
+         'audit', json_extract(v.record, '$.audit_score'),
+         json_extract(v.record, '$.audit_score_text')
+  FROM v
+  UNION ALL
+  SELECT v.id, v.url, v.pid, v.fetched_at, v.record, json_extract(q.value, '$.quarter'), m.measure,
+         json_extract(q.value, '$.' || m.measure),
+         CASE m.measure
+           WHEN 'result' THEN json_extract(q.value, '$.result_text')
+           WHEN 'assessment' THEN json_extract(q.value, '$.assessment_text')
+           ELSE json_extract(q.value, '$.scores_text')
+         END
+  FROM v, json_each(v.record, '$.quarters') q,
+       (SELECT 'result' AS measure UNION ALL SELECT 'assessment'
+        UNION ALL SELECT 'score_2_1' UNION ALL SELECT 'score_2_2') m
+)
+SELECT c.id, c.url, coalesce(c.pid, json_extract(c.record, '$.pid')), k.indicator_id,
+       k.agency_code, json_extract(c.record, '$.fiscal_year'), c.quarter, c.measure,
+       c.value, nullif(trim(c.value_text), ''), c.fetched_at
+FROM cells c LEFT JOIN kpis k ON k.url = c.url
+WHERE c.value IS NOT NULL OR nullif(trim(c.value_text), '') IS NOT NULL
+ORDER BY c.id, c.quarter IS NOT NULL, c.quarter,
+         CASE c.measure WHEN 'target' THEN 0 WHEN 'result' THEN 1 WHEN 'assessment' THEN 2
+           WHEN 'score_2_1' THEN 3 WHEN 'score_2_2' THEN 4 ELSE 5 END
+"""
+
+
+def ensure_observations_table(db: Database) -> None:
+    """Create ``observations`` (with its foreign keys and indexes) if it is not there."""
+    if db.table("observations").exists():
+        return
+    db.table("observations").create(
+        COLUMNS,
+        not_null={"version_id", "url", "measure", "as_of"},
+        foreign_keys=[
+            ("version_id", "kpi_versions", "id"),
+            ("url", "pages", "url"),
+            ("indicator_id", "indicators", "id"),
+        ],
+    )
+    for columns in (["version_id"], ["indicator_id", "fiscal_year"], ["url", "measure"]):
+        db.table("observations").create_index(columns)
+
+
+def refresh_observations(db: Database) -> int:
+    """Rebuild ``observations`` from every KPI version; return the number of rows."""
+    ensure_observations_table(db)
+    with db.atomic():
+        db.execute("DELETE FROM observations")
+        db.execute(_INSERT)
+    count = db.table("observations").count
+    log.info("observations: %d rows", count)
+    return count
