@@ -209,7 +209,10 @@ def refresh_series(db: Database, overrides: dict[str, str] | None = None) -> dic
         conn.executemany(
             "INSERT INTO indicators (key, agency_code, name_key, unit_key) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (key) DO NOTHING",
-            [(k, m.agency_code or None, m.name_key, m.unit_key) for m, k in keys.items()],
+            [
+                (k, m.agency_code or None, m.name_key, m.unit_key)
+                for m, k in sorted(keys.items(), key=lambda item: item[1])
+            ],
         )
         ids = dict(db.execute("SELECT key, id FROM indicators").fetchall())
         conn.executemany(

@@ -137,6 +137,21 @@ def export_warc(db: Path, out: Path) -> None:
 
 
 @cli.command()
+@click.argument("db", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--excel", is_flag=True, help="Write the CSV files with a BOM, so Excel reads Thai.")
+def export(db: Path, outdir: Path, excel: bool) -> None:
+    """Write a data release: CSV of every public table, the SQLite file, datapackage.json."""
+    from kpi_archive.export import export as write_release
+
+    try:
+        counts = write_release(db, outdir, excel=excel)
+    except KpiArchiveError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Wrote {len(counts)} tables ({sum(counts.values())} rows) to {outdir}")
+
+
+@cli.command()
 @click.argument("db", required=False, callback=_default_db(must_exist=False))
 @click.option(
     "--seed",
