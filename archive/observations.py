@@ -26,6 +26,8 @@ import logging
 
 from sqlite_utils import Database
 
+from archive.series import ensure_series_tables
+
 log = logging.getLogger(__name__)
 
 MEASURES = ("target", "result", "assessment", "score_2_1", "score_2_2", "audit")
@@ -93,6 +95,7 @@ ORDER BY c.id, c.quarter IS NOT NULL, c.quarter,
 
 def ensure_observations_table(db: Database) -> None:
     """Create ``observations`` (with its foreign keys and indexes) if it is not there."""
+    ensure_series_tables(db)  # the indicators it points at, and kpis.indicator_id
     if db.table("observations").exists():
         return
     db.table("observations").create(

@@ -82,11 +82,16 @@ def table_docs(conn: sqlite3.Connection) -> list[TableDoc]:
             **(mine.get("columns") or {}),
             **(meta.get("columns") or {}),
         }
-        doc = TableDoc(name, " ".join(str(meta.get("description") or mine.get("description") or "").split()))
+        doc = TableDoc(
+            name, " ".join(str(meta.get("description") or mine.get("description") or "").split())
+        )
         for _, column, declared, _, _, pk in conn.execute(f"PRAGMA table_info([{name}])"):
             if declared.upper() == "BLOB":
                 continue
-            doc.columns[column] = (FIELD_TYPES.get(declared.upper(), "string"), described.get(column))
+            doc.columns[column] = (
+                FIELD_TYPES.get(declared.upper(), "string"),
+                described.get(column),
+            )
             if pk:
                 doc.primary_key.append(column)
         for row in conn.execute(f"PRAGMA foreign_key_list([{name}])"):
