@@ -12,8 +12,9 @@ reports the same indicator under its own pid. ``refresh_series(db)`` groups KPI 
 ``ปี 2564`` prefixes, ``(ผลลัพธ์)``-style tags, fiscal years, whitespace, Thai typing artefacts).
 A reviewed file, ``archive/data/indicator_overrides.csv``, maps name keys the rules cannot join
 (source typos) onto one key. Each page's ``kpis.indicator_match`` says how it was matched:
-``name`` (by its own name key), ``override`` (through the file), ``pid`` (no title on this
-capture: joined to a titled page with the same pid) or ``pid-only`` (no title anywhere).
+``name`` (by its own name key), ``override`` (through the file), ``version`` (the current
+capture has no title, e.g. a compact rendering: the title of the page's latest titled version),
+``pid`` (no title in any version: joined to a titled page with the same pid) or ``pid-only``.
 
 Ids are stable: a group keeps its id across refreshes while its key exists. The refresh is
 idempotent and runs after every load.
@@ -62,6 +63,7 @@ class Page:
     title: str | None
     name: str | None
     unit: str | None
+    earlier_title: bool = False
 
 
 def thai_clean(text: str) -> str:
@@ -124,7 +126,7 @@ def match_pages(pages: list[Page], overrides: dict[str, str]) -> dict[str, Match
         if key is None:
             untitled.append(page)
             continue
-        method = "name"
+        method = "version" if page.earlier_title else "name"
         if key in overrides:
             key, method = overrides[key], "override"
         match = Match(page.agency_code or "", key, unit_key(page.unit), method)
@@ -198,7 +200,19 @@ def refresh_series(db: Database, overrides: dict[str, str] | None = None) -> dic
     """Rebuild indicators and measures from ``kpis``; return the three counts."""
     ensure_series_tables(db)
     rows = db.execute("SELECT url, pid, agency_code, title, name, unit FROM kpis").fetchall()
-    pages = [Page(*row) for row in rows]
+    titled = {
+        url: (title, name)
+        for url, title, name in db.execute(
+            "SELECT url, json_extract(record, '$.title'), json_extract(record, '$.name') "
+            "FROM kpi_versions WHERE json_extract(record, '$.title') IS NOT NULL ORDER BY id"
+        )
+    }
+    pages = []
+    for url, pid, code, title, name, unit in rows:
+        if title is None and url in titled:
+            pages.append(Page(url, pid, code, *titled[url], unit, earlier_title=True))
+        else:
+            pages.append(Page(url, pid, code, title, name, unit))
     matches = match_pages(pages, load_overrides() if overrides is None else overrides)
     with db.atomic():
         conn = db.conn

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from archive_factories import MARCH, response, seed_kpi
+from archive_factories import JUNE, MARCH, response, seed_kpi
 from helpers import get_fixture
 
 import archive
@@ -309,3 +309,16 @@ def test_series_counts_are_logged(tmp_path, caplog):
     caplog.set_level("INFO", logger="archive.series")
     assert archive.refresh_series(db) == {"pages": 1, "indicators": 1, "measures": 1}
     assert "series: 1 pages, 1 indicators, 1 measures" in caplog.text
+
+
+def test_a_compact_capture_keeps_the_indicator_its_titled_version_had(tmp_path):
+    db = archive.open_db(tmp_path / "kpi.db")
+    archive.save(db, response(at=MARCH), seed_kpi())
+    archive.refresh_derived(db)
+    before = db.execute("SELECT indicator_id FROM kpis").fetchone()
+    archive.save(db, response(body=b"compact", at=JUNE), seed_kpi(title=None, name=None))
+    archive.refresh_derived(db)
+    assert db.execute("SELECT indicator_id, indicator_match FROM kpis").fetchone() == (
+        before[0],
+        "version",
+    )
