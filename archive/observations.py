@@ -15,7 +15,8 @@ audit      สยป. audit score (``audit_score``) for ``audit_quarter``       
 ========== ============================================================ =========
 
 A cell the page leaves blank gives no row (blank is not zero). ``as_of`` is when the version was
-fetched. ``refresh_observations(db)`` rebuilds the table in one transaction; it is idempotent
+fetched. ``refresh_observations(db)`` rebuilds the table in one transaction (and stamps
+``quarters`` and ``reports`` rows with their page's ``pid`` and ``as_of``); it is idempotent
 and runs after every load. Versions are read through ``VERSIONS``, so "only complete versions"
 (issue #8) is one condition there.
 """
@@ -37,20 +38,6 @@ VERSIONS = """
 SELECT v.id, v.url, v.pid, v.fetched_at, v.record FROM kpi_versions v
 WHERE v.page_kind IN ('kpi', 'citydb')
 """
-
-COLUMNS: dict[str, type] = {
-    "version_id": int,
-    "url": str,
-    "pid": str,
-    "indicator_id": int,
-    "agency_code": str,
-    "fiscal_year": int,
-    "quarter": int,
-    "measure": str,
-    "value": float,
-    "value_text": str,
-    "as_of": str,
-}
 
 _INSERT = f"""
 INSERT INTO observations (version_id, url, pid, indicator_id, agency_code, fiscal_year,
@@ -93,28 +80,58 @@ ORDER BY c.id, c.quarter IS NOT NULL, c.quarter,
 """
 
 
+_CREATE = """
+CREATE TABLE observations (
+  version_id INTEGER NOT NULL REFERENCES kpi_versions(id) ON DELETE CASCADE,
+  url TEXT NOT NULL REFERENCES pages(url),
+  pid TEXT,
+  indicator_id INTEGER REFERENCES indicators(id),
+  agency_code TEXT,
+  fiscal_year INTEGER,
+  quarter INTEGER,
+  measure TEXT NOT NULL,
+  value FLOAT,
+  value_text TEXT,
+  as_of TEXT NOT NULL
+)
+"""
+
+
 def ensure_observations_table(db: Database) -> None:
     """Create ``observations`` (with its foreign keys and indexes) if it is not there."""
     ensure_series_tables(db)  # the indicators it points at, and kpis.indicator_id
-    if db.table("observations").exists():
+    keys = db.execute("PRAGMA foreign_key_list(observations)").fetchall()
+    if any(key[3] == "version_id" and key[6] == "CASCADE" for key in keys):
         return
-    db.table("observations").create(
-        COLUMNS,
-        not_null={"version_id", "url", "measure", "as_of"},
-        foreign_keys=[
-            ("version_id", "kpi_versions", "id"),
-            ("url", "pages", "url"),
-            ("indicator_id", "indicators", "id"),
-        ],
-    )
+    # Hand-written DDL for one clause sqlite-utils cannot express: reparse empties kpi_versions,
+    # and the rows derived from a version must go with it (they are rebuilt after the load).
+    db.execute("DROP TABLE IF EXISTS observations")
+    db.execute(_CREATE)
     for columns in (["version_id"], ["indicator_id", "fiscal_year"], ["url", "measure"]):
         db.table("observations").create_index(columns)
+
+
+def stamp_child_rows(db: Database) -> None:
+    """Give ``quarters`` and ``reports`` rows the ``pid`` and ``as_of`` of their page's record."""
+    for table in ("quarters", "reports"):
+        columns = db.table(table).columns_dict
+        for column in ("pid", "as_of"):
+            if column not in columns:
+                db.table(table).add_column(column, str)
+        # Only rows whose page changed since the last load are written.
+        db.execute(
+            f"""UPDATE [{table}] SET pid = s.pid, as_of = s.as_of
+            FROM (SELECT url, pid, as_of FROM kpis UNION ALL SELECT url, pid, as_of FROM projects) s
+            WHERE s.url = [{table}].url
+              AND ([{table}].pid IS NOT s.pid OR [{table}].as_of IS NOT s.as_of)"""
+        )
 
 
 def refresh_observations(db: Database) -> int:
     """Rebuild ``observations`` from every KPI version; return the number of rows."""
     ensure_observations_table(db)
     with db.atomic():
+        stamp_child_rows(db)
         db.execute("DELETE FROM observations")
         db.execute(_INSERT)
     count = db.table("observations").count

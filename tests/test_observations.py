@@ -77,3 +77,26 @@ def test_every_version_keeps_its_own_rows_and_a_refresh_is_idempotent(db):
     assert db.execute(
         "SELECT version_id, value, as_of FROM observations WHERE measure = 'target'"
     ).fetchall() == [(1, 100.0, STAMP_NOV), (2, 80.0, STAMP_FEB)]
+
+
+def test_a_reparse_after_a_refresh_drops_and_rebuilds_the_observations(db):
+    body = get_fixture("kpi/dp_0411-2029.table.utf8.html")
+    archive.save(db, response(SEED_URL, body, at=NOVEMBER_2022), parse_page(body, SEED_URL))
+    archive.refresh_derived(db)
+    counts = archive.reparse(db)
+    assert (counts.records, db.table("observations").count) == (1, 0)
+    archive.refresh_derived(db)
+    assert db.table("observations").count == 18
+
+
+def test_quarters_and_reports_carry_the_pid_and_as_of_of_their_page(db):
+    archive.save(db, response(at=NOVEMBER_2022), seed_kpi())
+    archive.save(db, response(body=b"v2", at=FEBRUARY_2023), seed_kpi(target_value=80.0))
+    archive.refresh_derived(db)
+    assert db.execute("SELECT quarter, pid, as_of FROM quarters ORDER BY quarter").fetchall() == [
+        (1, "0411-2029", STAMP_FEB),
+        (2, "0411-2029", STAMP_FEB),
+    ]
+    assert db.execute("SELECT DISTINCT pid, as_of FROM reports").fetchall() == [
+        ("0411-2029", STAMP_FEB)
+    ]
