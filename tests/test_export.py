@@ -147,3 +147,15 @@ def test_the_export_command_reports_what_it_wrote(db_path, tmp_path):
     result = CliRunner().invoke(cli, ["export", str(db_path), str(out), "--excel"])
     assert result.exit_code == 0, result.output
     assert result.output == f"Wrote 16 tables (27 rows) to {out}\n"
+
+
+def test_the_copy_holds_commits_still_in_the_wal_of_an_open_archive(tmp_path):
+    path = tmp_path / "kpi.db"
+    db = archive.open_db(path)
+    db.execute("PRAGMA wal_autocheckpoint = 0")
+    archive.save(db, response(at=MARCH), seed_kpi())
+    assert Path(f"{path}-wal").stat().st_size > 0
+    export(path, tmp_path / "release")
+    copy = sqlite3.connect(tmp_path / "release" / "kpi-archive.db")
+    assert copy.execute("SELECT pid FROM kpis").fetchall() == [("0411-2029",)]
+    db.close()
