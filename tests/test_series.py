@@ -248,6 +248,17 @@ CHECKED_PAIRS = [
 ]
 
 
+# Pairs the matcher keeps apart, checked the same way: (pid, pid, should they be one measure, why).
+CHECKED_APART = [
+    ("5038-0742", "5046-0712", False, "green space in ร้อยละ vs in แห่ง: unlike quantities"),
+    ("5001-0764", "5046-0920", False, "satisfaction in คะแนน vs ร้อยละ: unlike quantities"),
+    ("5021-0834", "5018-0816", True, "Best Service; 5018-0816's title runs on (รักษารอบ…): a miss"),
+    ("5023-0793", "5026-0855", True, "complaints handled; ระดับ vs ร้อยละความสำเร็จ, จากจาก: a miss"),
+    ("5006-980", "5016-0773", False, "waste sorted at source vs waste sorted and reused"),
+    ("0411-0755", "0411-2003", False, "two indicators of one agency in two years"),
+]
+
+
 def _real_pages() -> list[Page]:
     pages = []
     rows = [json.loads(line) for line in (REALPAGES / "pages.jsonl").read_text().splitlines()]
@@ -294,6 +305,14 @@ def test_the_real_texts_collapse_to_fewer_indicators_and_measures_all_pairs_chec
     assert (correct, len(CHECKED_PAIRS)) == (15, 15)  # precision 15/15 on every grouped pair
     indicators = {(m.agency_code, m.name_key, m.unit_key) for m in matches.values()}
     assert (len(pages), len(indicators), len(groups)) == (138, 137, 99)
+    key = {page.pid: matches[page.url] for page in pages}
+    apart = [
+        (a, b, wanted)
+        for a, b, wanted, _ in CHECKED_APART
+        if (key[a].name_key, key[a].unit_key) != (key[b].name_key, key[b].unit_key)
+    ]
+    assert apart == [(a, b, wanted) for a, b, wanted, _ in CHECKED_APART]
+    assert sum(wanted for _, _, wanted in apart) == 2  # known misses on the sample
     methods = sorted(m.method for m in matches.values())
     assert {m: methods.count(m) for m in set(methods)} == {
         "name": 106,
