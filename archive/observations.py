@@ -15,9 +15,10 @@ audit      สยป. audit score (``audit_score``) for ``audit_quarter``       
 ========== ============================================================ =========
 
 A cell the page leaves blank gives no row (blank is not zero). ``as_of`` is when the version was
-fetched. ``refresh_observations(db)`` rebuilds the table in one transaction (and stamps
-``quarters`` and ``reports`` rows with their page's ``pid`` and ``as_of``); it is idempotent
-and runs after every load. Versions are read through ``VERSIONS``, so "only complete versions"
+fetched. ``refresh_observations(db)`` adds the rows of versions it has not read yet, re-links
+all rows to their page's current indicator and stamps ``quarters`` and ``reports`` rows with
+their page's ``pid`` and ``as_of``, in one transaction; it is idempotent and runs after every
+load. Versions are read through ``VERSIONS``, so "only complete versions"
 (issue #8) is one condition there.
 """
 
@@ -42,7 +43,8 @@ WHERE v.page_kind IN ('kpi', 'citydb')
 _INSERT = f"""
 INSERT INTO observations (version_id, url, pid, indicator_id, agency_code, fiscal_year,
                           quarter, measure, value, value_text, as_of)
-WITH v AS ({VERSIONS}),
+WITH v AS (SELECT * FROM ({VERSIONS}) n
+           WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE o.version_id = n.id)),
 cells AS (
   SELECT v.id, v.url, v.pid, v.fetched_at, v.record, NULL AS quarter, 'target' AS measure,
          json_extract(v.record, '$.target_value') AS value,
@@ -128,12 +130,18 @@ def stamp_child_rows(db: Database) -> None:
 
 
 def refresh_observations(db: Database) -> int:
-    """Rebuild ``observations`` from every KPI version; return the number of rows."""
+    """Add the rows of versions not read yet and re-link all to their indicators; return rows."""
     ensure_observations_table(db)
     with db.atomic():
         stamp_child_rows(db)
-        db.execute("DELETE FROM observations")
+        # Versions never change once written (a reparse deletes them, and their rows cascade).
         db.execute(_INSERT)
+        db.execute(
+            """UPDATE observations SET indicator_id = k.indicator_id, agency_code = k.agency_code
+            FROM kpis k WHERE k.url = observations.url
+              AND (observations.indicator_id IS NOT k.indicator_id
+                   OR observations.agency_code IS NOT k.agency_code)"""
+        )
     count = db.table("observations").count
     log.info("observations: %d rows", count)
     return count

@@ -100,3 +100,14 @@ def test_quarters_and_reports_carry_the_pid_and_as_of_of_their_page(db):
     assert db.execute("SELECT DISTINCT pid, as_of FROM reports").fetchall() == [
         ("0411-2029", STAMP_FEB)
     ]
+
+
+def test_a_later_load_adds_only_the_new_versions_rows(db):
+    archive.save(db, response(at=NOVEMBER_2022), seed_kpi())
+    archive.refresh_derived(db)
+    first = db.execute("SELECT rowid, version_id FROM observations ORDER BY rowid").fetchall()
+    archive.save(db, response(body=b"v2", at=FEBRUARY_2023), seed_kpi(target_value=80.0))
+    archive.refresh_derived(db)
+    rows = db.execute("SELECT rowid, version_id FROM observations ORDER BY rowid").fetchall()
+    assert rows[: len(first)] == first
+    assert [version for _, version in rows[len(first) :]] == [2] * 6
