@@ -216,7 +216,6 @@ def refresh_series(db: Database, overrides: dict[str, str] | None = None) -> dic
     matches = match_pages(pages, load_overrides() if overrides is None else overrides)
     with db.atomic():
         conn = db.conn
-        conn.execute("UPDATE kpis SET indicator_id = NULL, indicator_match = NULL")
         conn.execute("UPDATE indicators SET measure_id = NULL")
         # Ids survive a refresh: rows are keyed, new keys are added, unused ones dropped.
         keys = {m: f"{m.agency_code}|{m.name_key}|{m.unit_key}" for m in set(matches.values())}
@@ -230,7 +229,8 @@ def refresh_series(db: Database, overrides: dict[str, str] | None = None) -> dic
         )
         ids = dict(db.execute("SELECT key, id FROM indicators").fetchall())
         conn.executemany(
-            "UPDATE kpis SET indicator_id = ?, indicator_match = ? WHERE url = ?",
+            "UPDATE kpis SET indicator_id = ?1, indicator_match = ?2 WHERE url = ?3 "
+            "AND (indicator_id IS NOT ?1 OR indicator_match IS NOT ?2)",
             [(ids[keys[m]], m.method, url) for url, m in matches.items()],
         )
         used = "(SELECT indicator_id FROM kpis WHERE indicator_id IS NOT NULL)"
