@@ -8,6 +8,7 @@ Public API (the crawler, the CLI and the publishing side use only these):
 - ``last_validators(db, url)``: ETag / Last-Modified of the current snapshot.
 - ``reparse(db, parse) -> ReparseCounts``: rebuild typed tables and versions from snapshots.
 - ``refresh_search(db)``: segment Thai text for word search (after a crawl or import).
+- ``refresh_derived(db)``: indicators, measures and observations (after every load).
 - ``import_paths`` / ``export_warc``: saved HTML and WARC files in and out.
 """
 
@@ -19,10 +20,13 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from archive.observations import refresh_observations
 from archive.reparse import ReparseCounts, reparse
 from archive.save import SaveOutcome, last_validators, save, save_many
 from archive.schema import SCHEMA_VERSION, ensure_db_shape
 from archive.search import refresh_search, search, search_words
+from archive.series import refresh_series
+from archive.series_views import ensure_series_views
 from archive.warc import ImportCounts, export_warc, import_paths
 from kpi_archive.errors import ArchiveError
 
@@ -62,6 +66,13 @@ def open_db(path: str | Path) -> Database:
     return db
 
 
+def refresh_derived(db: Database) -> None:
+    """Rebuild the tables derived across pages: indicators, measures, then observations."""
+    refresh_series(db)
+    refresh_observations(db)
+    ensure_series_views(db)
+
+
 __all__ = [
     "SCHEMA_VERSION",
     "ImportCounts",
@@ -73,7 +84,10 @@ __all__ = [
     "import_paths",
     "last_validators",
     "open_db",
+    "refresh_derived",
+    "refresh_observations",
     "refresh_search",
+    "refresh_series",
     "reparse",
     "save",
     "save_many",

@@ -90,6 +90,7 @@ def reparse(db: Path) -> None:
         database = archive.open_db(db)
         counts = archive.reparse(database)
         archive.refresh_search(database)
+        archive.refresh_derived(database)
     except KpiArchiveError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
@@ -113,6 +114,7 @@ def import_(db: Path, paths: tuple[Path, ...], url: str | None) -> None:
         database = archive.open_db(db)
         counts = archive.import_paths(database, paths, url=url)
         archive.refresh_search(database)
+        archive.refresh_derived(database)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     except KpiArchiveError as exc:
@@ -133,6 +135,21 @@ def export_warc(db: Path, out: Path) -> None:
     except KpiArchiveError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Wrote {count} WARC records to {out}")
+
+
+@cli.command()
+@click.argument("db", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--excel", is_flag=True, help="Write the CSV files with a BOM, so Excel reads Thai.")
+def export(db: Path, outdir: Path, excel: bool) -> None:
+    """Write a data release: CSV of every public table, the SQLite file, datapackage.json."""
+    from kpi_archive.export import export as write_release
+
+    try:
+        counts = write_release(db, outdir, excel=excel)
+    except KpiArchiveError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Wrote {len(counts)} tables ({sum(counts.values())} rows) to {outdir}")
 
 
 @cli.command()

@@ -206,6 +206,7 @@ class _Crawl:
                 log.info("resuming an unfinished pass: %d URLs still queued", len(items))
             await self._fetch_all()
             await self.call(archive.refresh_search)
+            await self.call(archive.refresh_derived)
             exit_code = 1 if self.counts["failed"] else 0
         finally:
             seconds = time.monotonic() - self.started

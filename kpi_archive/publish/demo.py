@@ -105,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.monotonic()
         build_demo(args.db)
         print(f"demo archive built in {time.monotonic() - started:.1f} s: {args.db}")
+        print(f"data release (CSV, SQLite, datapackage.json): kpi-archive export {args.db} OUTDIR")
         if args.no_serve:
             return 0
         url = f"http://127.0.0.1:{args.port}/{database_name(args.db)}"
