@@ -2,7 +2,8 @@
 
 The archive is built with the archive's own ``save`` from records written out below (the seed KPI
 0411-2029, a district KPI that changed yesterday, an agency report, a page that failed to parse),
-then served in-process by ``serve.make_datasette``, configured exactly as ``kpi-archive serve``.
+then served in-process by ``serve.make_datasette``: a plain ``Datasette([path])`` plus settings, the
+plugin package supplying metadata, templates and routes exactly as under ``kpi-archive serve``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import archive
 from kpi_archive.cli import cli
 from kpi_archive.errors import ParseError
 from kpi_archive.publish import plugin, serve
+from kpi_archive.publish.plugin.metadata import metadata_for
 from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, Quarter, Report
 from scraper.models import FetchResult
 
@@ -365,8 +367,9 @@ async def test_metadata_applies_whatever_the_file_is_called(archive_dir: Path) -
 async def test_serving_is_read_only_with_the_configured_time_limit(ds: Any) -> None:
     settings = (await ds.client.get("/-/settings.json")).json()
     assert settings["sql_time_limit_ms"] == 2000
-    args = serve.datasette_args("data/demo.db", "/tmp/m.json", port=8123)
+    args = serve.datasette_args("data/demo.db", port=8123)
     assert args[:2] == ["serve", "data/demo.db"]
+    assert "--metadata" not in args and "--template-dir" not in args
     assert "-i" not in args and "--immutable" not in args
     assert args[args.index("--port") + 1] == "8123"
     assert args[args.index("--setting") + 1 : args.index("--setting") + 3] == [
@@ -375,8 +378,8 @@ async def test_serving_is_read_only_with_the_configured_time_limit(ds: Any) -> N
     ]
 
 
-def test_load_metadata_keys_the_database_and_dashboards_by_name() -> None:
-    metadata = serve.load_metadata("demo")
+def test_plugin_metadata_keys_the_database_and_dashboards_by_name() -> None:
+    metadata = metadata_for(["demo"])
     assert list(metadata["databases"]) == ["demo"]
     dashboard = metadata["plugins"]["datasette-dashboards"]["kpi-dashboard"]
     assert {c["db"] for c in dashboard["charts"].values()} == {"demo"}
