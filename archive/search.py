@@ -20,8 +20,8 @@ Three layers, each a column or table the archive keeps in sync:
 - ``search_index``: a trigram FTS5 table of each KPI's texts and each report *folded* by
   ``parsers.thai.fold`` (``ดำารง`` → ``ดำรง``, legacy PUA tone marks, zero-width characters, Thai
   digits, ``PM 2.5`` → ``pm2.5``), so a search finds what a reader sees; the tables keep the text
-  as printed. ``refresh_search`` re-indexes the pages whose snapshot changed. The public search
-  page (``/search``) reads it.
+  as printed, and so does the index's unindexed ``text`` (for snippets). ``refresh_search``
+  re-indexes the pages whose snapshot changed. The public search page (``/search``) reads it.
 
 ``refresh_search`` is also where derived look-ups are refreshed: it fills agency names
 (``archive.agencies``).
@@ -137,8 +137,9 @@ def refresh_search(db: Database, batch: int = 200) -> int:
 def refresh_folded_index(db: Database) -> int:
     """Re-index in ``search_index`` every KPI page whose snapshot changed; return the page count."""
     db.execute(
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS [{SEARCH_INDEX}] USING fts5(folded, kind UNINDEXED,"
-        " url UNINDEXED, position UNINDEXED, snapshot_id UNINDEXED, tokenize='trigram')"
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS [{SEARCH_INDEX}] USING fts5(folded, text UNINDEXED,"
+        " kind UNINDEXED, url UNINDEXED, position UNINDEXED, snapshot_id UNINDEXED,"
+        " tokenize='trigram')"
     )
     stale = db.execute(
         "SELECT url, snapshot_id FROM kpis EXCEPT "
@@ -167,9 +168,12 @@ def refresh_folded_index(db: Database) -> int:
                 ).fetchall()
             ]
             db.conn.executemany(
-                f"INSERT INTO [{SEARCH_INDEX}] (folded, kind, url, position, snapshot_id)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(thai.fold(text), kind, url, pos, snapshot_id) for kind, pos, text in entries],
+                f"INSERT INTO [{SEARCH_INDEX}] (folded, text, kind, url, position, snapshot_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (thai.fold(text), text, kind, url, pos, snapshot_id)
+                    for kind, pos, text in entries
+                ],
             )
     log.info("folded search index: %d pages re-indexed", len(stale))
     return len(stale)

@@ -19,11 +19,13 @@ Everything is inert on a database that is not a KPI archive.
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from datasette import hookimpl
+from markupsafe import Markup
 
 from kpi_archive.publish.plugin import feeds, routes
 from kpi_archive.publish.plugin.functions import (
@@ -71,6 +73,22 @@ def permission_allowed(action: str, resource: Any) -> bool | None:
     """Refuse the private tables' pages (their data is blank anyway)."""
     if action == "view-table" and isinstance(resource, tuple) and resource[1] in PRIVATE_TABLES:
         return False
+    return None
+
+
+_KPI_PID = re.compile(r"[0-9]{4}-[0-9A-Za-z]+")
+_PROJECT_PID = re.compile(r"[0-9]{8}-[0-9]+")
+
+
+@hookimpl
+def render_cell(value: Any, column: str, table: str | None) -> Markup | None:
+    """A ``pid`` cell, in any table or canned query, links to our page for it."""
+    if column not in ("pid", "project_pid") or not isinstance(value, str):
+        return None
+    if _PROJECT_PID.fullmatch(value):
+        return Markup('<a href="/project/{0}">{0}</a>').format(value)
+    if _KPI_PID.fullmatch(value):
+        return Markup('<a href="/kpi/{0}">{0}</a>').format(value)
     return None
 
 

@@ -248,7 +248,8 @@ async def search(db: Any, query: str) -> list[Row]:
         where, params = "instr(s.folded, ?) > 0", [folded]
     rows = await _rows(
         db,
-        "select s.kind, s.url, s.position, s.folded, k.pid, k.title, k.fiscal_year, k.page_kind,"
+        "select s.kind, s.url, s.position, s.folded, s.text, k.pid, k.title, k.fiscal_year,"
+        " k.page_kind,"
         " r.date_text, thai_rank(s.folded, ?) as score from search_index s"
         " join kpis k on k.url = s.url"
         " left join reports r on r.url = s.url and r.position = s.position"
@@ -261,7 +262,7 @@ async def search(db: Any, query: str) -> list[Row]:
     for row in rows:
         hit = merged.get(row["pid"])
         if hit is None:
-            before, match, after = snippet(row["folded"], folded)
+            before, match, after = snippet(row["text"], query)
             hit = merged[row["pid"]] = {
                 **row, "before": before, "match": match, "after": after, "reports": 0
             }  # fmt: skip
