@@ -240,3 +240,16 @@ def test_searching_a_word_typed_with_a_doubled_sara_am_finds_the_seed(
     assert _overflow(tab) == 0
     tab.screenshot(path=str(SCREENSHOTS / f"search-page-{width}.png"), full_page=True)
     assert refused == []
+
+
+def test_a_dashboard_filter_with_no_rows_keeps_its_chart_small_and_shows_the_year(
+    page: tuple, server: str
+) -> None:
+    tab, refused = page
+    tab.goto(f"{server}/-/dashboards/kpi-dashboard?kpi=0411-2029&fiscal_year=2566")
+    assert tab.locator("select#fiscal_year").input_value() == "2566"
+    tab.goto(f"{server}/-/dashboards/kpi-dashboard?kpi=5035-0100&fiscal_year=2563")
+    tab.wait_for_selector("#chart-progress canvas, #chart-progress svg", state="attached")
+    height = tab.evaluate("document.documentElement.scrollHeight")
+    assert height < 3000  # it was 33,554,432 px
+    assert refused == []
