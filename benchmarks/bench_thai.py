@@ -35,6 +35,7 @@ def main() -> None:
     lines = [line for line in visible_lines(SEED.read_bytes()) if line]
     nlpo3 = thai._segmenter()
     pythainlp = lambda text: word_tokenize(text, engine="newmm", keep_whitespace=True)  # noqa: E731
+
     def thai_words(tokens: list[str]) -> list[str]:
         return [t for t in tokens if re.search("[ก-๛]", t)]
 
@@ -43,7 +44,8 @@ def main() -> None:
     nlpo3_rate, pythainlp_rate = _rate(nlpo3, lines), _rate(pythainlp, lines)
     print(f"segment nlpo3      {nlpo3_rate:10,.0f} lines/s")
     print(f"segment pythainlp  {pythainlp_rate:10,.0f} lines/s")
-    print(f"nlpo3 / pythainlp: {nlpo3_rate / pythainlp_rate:.1f}x  (same Thai words on {same} of {len(lines)} lines)")
+    ratio = nlpo3_rate / pythainlp_rate
+    print(f"nlpo3 / pythainlp: {ratio:.1f}x  (same Thai words on {same} of {len(lines)} lines)")
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["segment_nlpo3_over_pythainlp"] = round(nlpo3_rate / pythainlp_rate, 2)
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
