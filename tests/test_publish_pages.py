@@ -187,3 +187,11 @@ def test_sql_functions_read_a_bounded_prefix_of_a_huge_input() -> None:
 )
 def test_kpi_date_reads_the_dates_readers_type(typed: str, iso: str | None) -> None:
     assert functions.kpi_date(typed) == iso
+
+
+async def test_a_short_term_in_a_tables_search_box_gets_a_hint(ds: Any) -> None:
+    response = await ds.client.get("/kpi/reports?_search=" + quote("จร"))
+    assert "สั้นกว่า 3 ตัวอักษร" in response.text
+    assert f'href="/search?q={quote("จร")}"' in response.text
+    longer = await ds.client.get("/kpi/reports?_search=" + quote("จราจร"))
+    assert "สั้นกว่า 3 ตัวอักษร" not in longer.text
