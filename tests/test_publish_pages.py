@@ -195,3 +195,11 @@ async def test_a_short_term_in_a_tables_search_box_gets_a_hint(ds: Any) -> None:
     assert f'href="/search?q={quote("จร")}"' in response.text
     longer = await ds.client.get("/kpi/reports?_search=" + quote("จราจร"))
     assert "สั้นกว่า 3 ตัวอักษร" not in longer.text
+
+
+async def test_the_dashboards_kpi_picker_shows_names_and_the_year_picker_the_chosen_year(
+    ds: Any,
+) -> None:
+    response = await ds.client.get("/-/dashboards/kpi-dashboard?kpi=5035-0100&fiscal_year=2566")
+    assert '<option value="5035-0100 · ร้อยละของถนนที่ได้รับการแก้ไขปัญหาการจราจร"' in response.text
+    assert '<option value="2566" selected>2566</option>' in response.text
