@@ -39,6 +39,7 @@ bench: install ## run the benchmarks and write benchmarks/results.json
 	$(BIN)/python benchmarks/bench_parse.py
 	$(BIN)/python benchmarks/bench_archive.py
 	$(BIN)/python benchmarks/bench_crawl.py
+	$(BIN)/python benchmarks/bench_thai.py
 
 demo: install ## crawl the recorded site twice into data/demo.db and serve it on http://127.0.0.1:8001
 	$(BIN)/python -m kpi_archive.publish.demo
