@@ -247,15 +247,18 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
 
 
 def _pair(a: str, b: str, label_kinds: bool) -> str | None:
-    """Two pieces a reader sees as one "label : value" line, joined; None when they are not."""
+    """Two pieces a reader sees as one "label : value" line, joined; None when they are not.
+    ``label_kinds``: the markup says label and value (``<th>``+``<td>``, ``<dt>``+``<dd>``)."""
+    if label_kinds and a:
+        if not b:
+            return a if a.endswith(":") else f"{a} :"
+        return f"{a} {b}" if a.endswith(":") or b.startswith(":") else f"{a} : {b}"
     if b == ":":
         return f"{a} :" if a and not a.endswith(":") else None
     if b.startswith(": ") and a and not a.endswith(":"):
         return f"{a} {b}"
     if a.endswith(":") and len(a) > 1 and b and not b.endswith(":"):
         return None if _OWN_LABEL_LINE.match(b) else f"{a} {b}"
-    if label_kinds and a and ":" not in a and not b.startswith(":"):
-        return f"{a} : {b}" if b else f"{a} :"
     return None
 
 
@@ -278,7 +281,7 @@ def _join_groups(lines: list[str], owners: list[tuple[int, int, int]]) -> list[s
         j = i + 1
         while j < n and owners[j][1] == group:
             j += 1
-        if group == 0 or j - i < 2 or j - i > 8:
+        if group == 0 or j - i < 2:
             joined.extend(lines[i:j])
             i = j
             continue
@@ -287,7 +290,7 @@ def _join_groups(lines: list[str], owners: list[tuple[int, int, int]]) -> list[s
             joined.extend(lines[i:j])
         elif owners[i][2] == _DT or owners[i][2] == _DD:
             joined.extend(_join_definitions(lines[i:j], [owners[k][2] for k in range(i, j)]))
-        elif j - i <= 3:
+        elif j - i in (2, 3):
             text = _joined(lines[i:j], [owners[k][2] for k in range(i, j)])
             joined.extend(lines[i:j] if text is None else [text])
         else:
