@@ -31,6 +31,9 @@ format: install ## rewrite code with ruff
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+fuzz: install ## 10,000 mutated pages through parse_page; reports the slowest (make fuzz ARGS="--count 50000")
+	$(BIN)/python tests/fuzz_pages.py $(ARGS)
+
 bench: install ## run the benchmarks and write benchmarks/results.json
 	$(BIN)/python benchmarks/bench_parse.py
 	$(BIN)/python benchmarks/bench_archive.py
