@@ -24,6 +24,7 @@ from parsers.kpi import parse_kpi_lines
 from parsers.links import follow
 from parsers.models import DepartmentPage, KpiPage, ProjectPage
 from parsers.project import parse_project_lines
+from parsers.text import PageText
 
 AnyPage = KpiPage | ProjectPage | DepartmentPage
 Parser = Callable[
@@ -45,9 +46,22 @@ class Reading:
 
     url: str | None
     encoding: str
-    lines: list[str]
-    visible: list[str]
-    links: list[tuple[str, str]]
+    page: PageText
+
+    @property
+    def lines(self) -> list[str]:
+        """The lines the parsers read (``parsers.text``)."""
+        return self.page.lines
+
+    @property
+    def visible(self) -> list[str]:
+        """The non-empty lines a browser's ``innerText`` shows."""
+        return self.page.visible
+
+    @property
+    def links(self) -> list[tuple[str, str]]:
+        """Every ``(absolute url, link text)`` in page order."""
+        return self.page.links
 
     def follow(self) -> list[str]:
         """The links the crawler should follow from this page (``parsers.links.follow``)."""
@@ -89,7 +103,7 @@ class Parsed:
 def read(body: bytes, url: str | None = None, headers: Mapping[str, str] | None = None) -> Reading:
     """Decode and parse a page once; raises ``ParseError`` for empty and binary bodies."""
     page, encoding = _read(body, url, headers)
-    return Reading(url, encoding, page.lines, page.visible, page.links)
+    return Reading(url, encoding, page)
 
 
 def parse(body: bytes, url: str | None = None, headers: Mapping[str, str] | None = None) -> Parsed:

@@ -65,17 +65,24 @@ def _tag_kinds() -> dict[int, int]:
 # lexbor's tag ids are fixed per build; reading them once lets the walk compare ints, not names.
 _KINDS = _tag_kinds()
 _CELL_KINDS = frozenset((_CELL, _TH))
+_SHORT_WALK = 16
 
 
 @dataclass
 class PageText:
-    """A page's lines (see the module contract), its ``(absolute url, link text)`` pairs, the
-    ``innerText``-like ``visible`` lines, and the work the walk did (nodes plus parent steps)."""
+    """A page's lines (see the module contract), its ``(absolute url, link text)`` pairs, and the
+    work the walk did (nodes plus parent steps); ``visible`` is computed when asked for."""
 
     lines: list[str] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)
-    visible: list[str] = field(default_factory=list)
     work: int = 0
+    raw: list[str] = field(default_factory=list, repr=False)
+    owners: list[tuple[int, int, int]] = field(default_factory=list, repr=False)
+
+    @property
+    def visible(self) -> list[str]:
+        """Non-empty lines as a browser's ``innerText`` shows them (cells of a row tab-joined)."""
+        return _inner_text(self.raw, self.owners)
 
 
 def _line(pieces: list[str]) -> str:
@@ -142,10 +149,22 @@ class _Walk:
             self.emit(line, owner)
 
     def following_id(self, node: LexborNode) -> int:
-        """The mem_id of the first node after ``node``'s subtree (0 at the end of the document);
-        each answer is cached for the whole parent chain, so deep nesting costs linear work."""
-        chain: list[int] = []
+        """The mem_id of the first node after ``node``'s subtree (0 at the end of the document).
+
+        Most answers are a few parents up; past ``_SHORT_WALK`` parents the walk switches to
+        answers cached for the whole parent chain, so deep nesting costs linear, not quadratic,
+        work (10,000 nested tables: 68 s before)."""
         current: LexborNode | None = node
+        for _ in range(_SHORT_WALK):
+            if current is None:
+                return 0
+            self.work += 1
+            following = current.next
+            if following is not None:
+                return following.mem_id
+            current = current.parent
+        chain: list[int] = []
+        current = node
         found = 0
         while current is not None:
             self.work += 1
@@ -242,7 +261,7 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
     walk.flush(top)
     page.work = walk.work + nodes
     page.lines = _tidy(_join_groups(walk.lines, walk.owners))
-    page.visible = _inner_text(walk.lines, walk.owners)
+    page.raw, page.owners = walk.lines, walk.owners
     return page
 
 
