@@ -96,15 +96,25 @@ def main() -> None:
     options.add_argument("--seed", type=int, default=14)
     args = options.parse_args()
     outcomes = {"record": 0, "ParseError": 0}
-    slowest = (0.0, -1, 0, "")
+    timed: list[tuple[float, int, bytes, str | None]] = []
     for n, body, url in cases(args.count, args.seed):
         start = time.perf_counter()
         outcomes[check(body, url)] += 1
-        elapsed = time.perf_counter() - start
-        if elapsed > slowest[0]:
-            slowest = (elapsed, n, len(body), str(url))
+        timed.append((time.perf_counter() - start, n, body, url))
+    # A busy machine makes single timings noisy: the five slowest are timed again, best of three.
+    retimed = []
+    for _, n, body, url in sorted(timed, key=lambda t: t[0], reverse=True)[:5]:
+        best = min(_seconds(body, url) for _ in range(3))
+        retimed.append((best, n, len(body), url))
+    seconds, n, size, url = max(retimed, key=lambda t: t[0])
     print(f"{args.count} mutated pages (seed {args.seed}): {outcomes}")
-    print(f"slowest: case {slowest[1]} ({slowest[2]} bytes, url {slowest[3]}) {slowest[0]:.3f} s")
+    print(f"slowest: case {n} ({size} bytes, url {url}) {seconds:.3f} s (best of 3)")
+
+
+def _seconds(body: bytes, url: str | None) -> float:
+    start = time.perf_counter()
+    check(body, url)
+    return time.perf_counter() - start
 
 
 if __name__ == "__main__":
