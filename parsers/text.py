@@ -118,6 +118,7 @@ def _base_href(tree: LexborHTMLParser, base_url: str | None) -> str | None:
 
 
 def _is_hidden(node: LexborNode) -> bool:
+    """Whether an element is hidden by its ``hidden`` attribute or an inline ``display:none``."""
     attributes = node.attributes
     if not attributes:
         return False
@@ -130,8 +131,7 @@ def _is_hidden(node: LexborNode) -> bool:
 class _Walk:
     """The single pass over a parsed page (state kept on one object to keep the loop flat)."""
 
-    def __init__(self, url: str | None) -> None:
-        self.url = url
+    def __init__(self) -> None:
         self.lines: list[str] = []
         # per line: (owner element id, id of the block around it, owner kind)
         self.owners: list[tuple[int, int, int]] = []
@@ -181,9 +181,9 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
     page = PageText()
     if root is None:
         return page
-    base_url = _base_href(tree, base_url)
+    page_url, base_url = base_url, _base_href(tree, base_url)
     kinds = _KINDS
-    walk = _Walk(base_url)
+    walk = _Walk()
     pieces = walk.pieces
     top = (0, 0, _BLOCK)
     # (mem_id of the node right after an open element, owner tuple, len(lines) when it opened)
@@ -199,7 +199,7 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
         nodes += 1
         if nodes > MAX_NODES:
             raise ParseError(
-                f"more than {MAX_NODES} nodes: not a page of ours", url=base_url, missing="size"
+                f"more than {MAX_NODES} nodes: not a page of ours", url=page_url, missing="size"
             )
         if watch and node.mem_id == watch:
             if hidden:

@@ -208,3 +208,8 @@ def test_poisoned_href_is_skipped() -> None:
     assert links(html, "http://dp.bangkok.go.th/mobile/") == [
         ("http://dp.bangkok.go.th/mobile/mykpi.php?pid=1", "y")
     ]
+
+
+def test_hidden_link_is_neither_a_line_nor_a_link() -> None:
+    page = parse_html('<p>a</p><a hidden href="mykpi.php?pid=1">x</a>', "http://dp.bangkok.go.th/")
+    assert (page.lines, page.links) == (["a"], [])
