@@ -35,6 +35,9 @@ lock: install ## pin every runtime dependency in requirements.lock (pip-tools), 
 	$(BIN)/pip install -q pip-tools
 	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile -q --allow-unsafe --strip-extras --no-emit-find-links --no-emit-index-url --no-emit-trusted-host -o requirements.lock pyproject.toml
 
+fuzz: install ## 10,000 mutated pages through parse_page; reports the slowest (make fuzz ARGS="--count 50000")
+	$(BIN)/python tests/fuzz_pages.py $(ARGS)
+
 bench: install ## run the benchmarks and write benchmarks/results.json
 	$(BIN)/python benchmarks/bench_parse.py
 	$(BIN)/python benchmarks/bench_archive.py
@@ -50,4 +53,4 @@ serve: install ## serve an existing archive with Datasette (make serve DB=data/k
 clean: ## remove the virtualenv, caches and generated data
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data *.egg-info
 
-.PHONY: help install test test-browser lint format lock bench demo serve clean
+.PHONY: help install test test-browser lint format lock fuzz bench demo serve clean
