@@ -11,7 +11,7 @@
   - a ``ParseError`` → ``parse_error``: the snapshot and the error are kept, the last good record
     stays current;
   - ``None`` (no parser applies) → the snapshot is kept, ``new`` or ``changed``.
-- 404 / 410 → ``missing``, then ``gone`` after ``config.GONE_AFTER`` consecutive misses (with
+- 404 / 410 → ``missing``, then ``gone`` after ``gone_after`` consecutive misses (with
   ``gone_since``); any other status → ``failed``, recorded in ``pages.last_error``.
 
 Nothing is ever deleted: a gone page keeps its snapshots, captures and versions. A body fetched
@@ -26,7 +26,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -38,7 +38,7 @@ from sqlite_utils import Database
 from archive.schema import utc_iso
 from archive.search import sync_index
 from archive.tables import agency_code, write_record
-from kpi_archive import config
+from kpi_archive.config import GONE_AFTER
 from kpi_archive.errors import ParseError
 from parsers.detect import kind_from_url
 from parsers.models import PARSER_VERSION, DepartmentPage, KpiPage, ProjectPage
@@ -47,24 +47,6 @@ from scraper.models import FetchResult
 log = logging.getLogger(__name__)
 
 AnyRecord = KpiPage | ProjectPage | DepartmentPage
-Parse = Callable[[bytes, str, Mapping[str, str]], AnyRecord]
-
-
-def parse_or_error(
-    parse: Parse, body: bytes, url: str, headers: Mapping[str, str]
-) -> AnyRecord | ParseError:
-    """``parse`` the body; a ``ParseError``, or any crash of the parser, comes back as the error."""
-    try:
-        return parse(body, url, headers)
-    except ParseError as exc:
-        return exc
-    except Exception as exc:
-        # A parser bug on one odd page must not stop a crawl, an import or a reparse: the body is
-        # kept as a parse error and a later `kpi-archive reparse` recovers it once it is fixed.
-        log.exception("parser crashed on %s", url)
-        return ParseError(f"parser crashed: {exc!r}", url=url)
-
-
 Status = Literal["new", "changed", "unchanged", "parse_error", "missing", "gone", "failed"]
 
 IGNORED_IN_VERSIONS = frozenset({"warnings", "encoding"})
@@ -103,11 +85,15 @@ class SaveOutcome:
 
 
 def save(
-    db: Database, response: FetchResult, record_or_error: AnyRecord | ParseError | None
+    db: Database,
+    response: FetchResult,
+    record_or_error: AnyRecord | ParseError | None,
+    *,
+    gone_after: int = GONE_AFTER,
 ) -> SaveOutcome:
     """Store one response and its parse in one transaction; see the module docstring."""
     with db.atomic():
-        outcome = _save(db.conn, response, record_or_error)
+        outcome = _save(db.conn, response, record_or_error, gone_after)
         sync_index(db.conn)
     return outcome
 
@@ -116,6 +102,8 @@ def save_many(
     db: Database,
     items: Iterable[tuple[FetchResult, AnyRecord | ParseError | None]],
     batch: int = 500,
+    *,
+    gone_after: int = GONE_AFTER,
 ) -> list[SaveOutcome]:
     """Save many pages, committing every ``batch`` pages; each page is still its own savepoint."""
     outcomes: list[SaveOutcome] = []
@@ -123,18 +111,21 @@ def save_many(
     while chunk := list(itertools.islice(pending, batch)):
         with db.atomic():
             for response, parsed in chunk:
-                outcomes.append(_save_point(db.conn, response, parsed))
+                outcomes.append(_save_point(db.conn, response, parsed, gone_after))
             sync_index(db.conn)
     return outcomes
 
 
 def _save_point(
-    conn: sqlite3.Connection, response: FetchResult, parsed: AnyRecord | ParseError | None
+    conn: sqlite3.Connection,
+    response: FetchResult,
+    parsed: AnyRecord | ParseError | None,
+    gone_after: int,
 ) -> SaveOutcome:
     # sqlite-utils names each savepoint at random, so SQLite prepares it afresh every page.
     conn.execute("SAVEPOINT archive_page")
     try:
-        outcome = _save(conn, response, parsed)
+        outcome = _save(conn, response, parsed, gone_after)
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK TO SAVEPOINT archive_page")
@@ -152,6 +143,17 @@ def last_validators(db: Database, url: str) -> tuple[str | None, str | None]:
         [url],
     ).fetchone()
     return (row[0], row[1]) if row else (None, None)
+
+
+def current_body(db: Database, url: str, *, fetched_since: str | None = None) -> bytes | None:
+    """The body of ``url``'s current snapshot (if fetched at or after ``fetched_since``)."""
+    sql = "SELECT s.body FROM pages p JOIN snapshots s ON s.id = p.snapshot_id WHERE p.url = ?"
+    params = [url]
+    if fetched_since is not None:
+        sql += " AND p.last_fetched >= ?"
+        params.append(fetched_since)
+    row = db.execute(sql, params).fetchone()
+    return decompress(row[0]) if row else None
 
 
 def compress(body: bytes) -> bytes:
@@ -190,7 +192,10 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def _save(
-    conn: sqlite3.Connection, response: FetchResult, parsed: AnyRecord | ParseError | None
+    conn: sqlite3.Connection,
+    response: FetchResult,
+    parsed: AnyRecord | ParseError | None,
+    gone_after: int,
 ) -> SaveOutcome:
     url = response.url
     at = utc_iso(response.fetched_at)
@@ -202,7 +207,7 @@ def _save(
         _update_page(conn, page, _seen_ok(page, at))
         return SaveOutcome("unchanged", url, page["sha256"], page["snapshot_id"])
     if response.status in (404, 410):
-        return _miss(conn, page, response, at)
+        return _miss(conn, page, response, at, gone_after)
     if not 200 <= response.status < 300:
         changes: dict[str, Any] = {"last_error": f"HTTP {response.status}", "last_error_at": at}
         if page["status"] is None:
@@ -338,11 +343,10 @@ def _store_snapshot(
         if row:
             return int(row[0]), False
     content_type = response.header("content-type")
-    encoding = None
-    if content_type and "charset=" in content_type.lower():
-        encoding = content_type.lower().split("charset=", 1)[1].split(";")[0].strip(" \"'")
-    elif isinstance(parsed, KpiPage | ProjectPage | DepartmentPage):
-        encoding = parsed.encoding
+    # The codec the parser decoded the body with, not the server's label: BMA pages often lie.
+    encoding = (
+        parsed.encoding if isinstance(parsed, KpiPage | ProjectPage | DepartmentPage) else None
+    )
     cursor = conn.execute(
         "INSERT INTO snapshots (url, sha256, fetched_at, status, final_url, content_type, "
         "encoding, etag, last_modified, headers, size, compression, body) "
@@ -367,14 +371,18 @@ def _store_snapshot(
 
 
 def _miss(
-    conn: sqlite3.Connection, page: dict[str, Any], response: FetchResult, at: str
+    conn: sqlite3.Connection,
+    page: dict[str, Any],
+    response: FetchResult,
+    at: str,
+    gone_after: int,
 ) -> SaveOutcome:
     error = f"HTTP {response.status}"
     if page["last_error_at"] == at and page["last_error"] == error:
         status: Status = "gone" if page["status"] == "gone" else "missing"
         return SaveOutcome(status, page["url"], page["sha256"], page["snapshot_id"])
     misses = (page["miss_count"] or 0) + 1
-    status = "gone" if misses >= config.get("gone_after") else "missing"
+    status = "gone" if misses >= gone_after else "missing"
     changes = {"miss_count": misses, "status": status, "last_error": error, "last_error_at": at}
     if status == "gone" and page["gone_since"] is None:
         changes["gone_since"] = at

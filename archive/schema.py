@@ -36,6 +36,10 @@ TRIGRAM_FTS: dict[str, list[str]] = {
     "reports": ["text", "text_digits"],
 }
 WORDS_FTS = ("kpis", "reports")
+# One counter column per crawl outcome in ``runs``.
+RUN_COUNTS = (
+    "fetched", "unchanged", "new", "changed", "failed", "gone", "missing", "parse_error", "skipped"
+)  # fmt: skip
 
 _PAGE_EXTRA: dict[str, type] = {
     "agency_code": str,
@@ -123,9 +127,7 @@ def ensure_db_shape(db: Database) -> None:
     _sync_model_columns(db)
     _ensure_fts(db)
     _ensure_views(db)
-    from archive import crawlstate  # imported here: crawlstate itself imports utc_iso from us
-
-    crawlstate.ensure_crawl_tables(db)
+    _ensure_crawl_tables(db)
 
 
 def _migration_1(db: Database) -> None:
@@ -316,6 +318,70 @@ def _ensure_views(db: Database) -> None:
         current = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()
         if current is None or not current[0].rstrip().endswith(sql.rstrip()):
             db.create_view(name, sql, replace=True)
+
+
+def _ensure_crawl_tables(db: Database) -> None:
+    # The crawl's own tables share the file; kpi_archive.crawlstate reads and writes them.
+    counts: dict[str, Any] = {name: int for name in RUN_COUNTS}
+    db.table("runs").create(
+        {
+            "id": int,
+            "started": str,
+            "finished": str,
+            "args": str,
+            "hostname": str,
+            "pid": int,
+            **counts,
+            "seconds": float,
+            "exit_code": int,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("fetch_log").create(
+        {
+            "id": int,
+            "run_id": int,
+            "url": str,
+            "request_url": str,
+            "attempt": int,
+            "status": int,
+            "error": str,
+            "bytes": int,
+            "elapsed_ms": float,
+            "started_at": str,
+            "outcome": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+        if_not_exists=True,
+    )
+    db.table("frontier").create(
+        {
+            "url": str,
+            "host": str,
+            "depth": int,
+            "discovered_from": str,
+            "state": str,
+            "attempts": int,
+            "last_error": str,
+            "run_id": int,
+            "added_at": str,
+            "updated_at": str,
+        },
+        pk="url",
+        not_null=["state", "depth"],
+        defaults={"state": "queued", "attempts": 0},
+        if_not_exists=True,
+    )
+    db.table("crawl_lock").create(
+        {"id": int, "pid": int, "hostname": str, "started_at": str, "run_id": int},
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("fetch_log").create_index(["url"], if_not_exists=True)
+    db.table("fetch_log").create_index(["run_id"], if_not_exists=True)
+    db.table("frontier").create_index(["state", "depth"], if_not_exists=True)
 
 
 def utc_iso(value: dt.datetime) -> str:

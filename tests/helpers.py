@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SEED_URL = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
@@ -11,3 +12,9 @@ SEED_URL = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
 def get_fixture(path: str) -> bytes:
     """The bytes of ``tests/fixtures/<path>``."""
     return (FIXTURES / path).read_bytes()
+
+
+def frontier_counts(db: Any) -> dict[str, int]:
+    """How many frontier rows are in each state."""
+    rows = db.execute("SELECT state, count(*) FROM frontier GROUP BY state").fetchall()
+    return {str(state): int(n) for state, n in rows}

@@ -8,6 +8,7 @@ from datasette.app import Datasette
 
 import archive
 from archive.search import digits_variant, fts_phrase, normalise_digits, segment
+from kpi_archive import load
 
 OTHER_URL = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5017-832"
 
@@ -161,7 +162,7 @@ def test_index_stays_in_step_through_refresh_and_reparse(db):
     archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ชื่อใหม่ของตัวชี้วัด"))
     archive.refresh_search(db)
     assert fts_in_step(db)
-    archive.reparse(db, lambda body, url, headers: seed_kpi(url=url, title="หลังแยกวิเคราะห์ใหม่"))
+    load.reparse(db, lambda body, url, headers: seed_kpi(url=url, title="หลังแยกวิเคราะห์ใหม่"))
     assert pids(archive.search(db, "kpis", "แยกวิเคราะห์")) == ["0411-2029", "5017-832"]
     archive.save(db, response(body=b"v3", at=JUNE.replace(month=8)), seed_kpi(title="ล่าสุด"))
     assert pids(archive.search(db, "kpis", "ล่าสุด")) == ["0411-2029"]

@@ -14,8 +14,9 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from archive import crawlstate, open_db
-from kpi_archive.cli import cli
+from archive import open_db
+from kpi_archive import crawlstate
+from kpi_archive.cli import cli, parse_age, parse_host_map
 from scraper.replay import ReplayServer, parse_fault
 
 SITE = Path(__file__).parent / "fixtures" / "site"
@@ -148,3 +149,16 @@ def test_a_file_that_is_not_an_archive_exits_2_and_is_left_untouched(
     assert result.exit_code == 2
     assert result.stderr == f"Error: {notes}: not an SQLite database; refusing to touch it\n"
     assert notes.read_text(encoding="utf-8") == "my notes\n"
+
+
+def test_ages_and_host_maps_parse() -> None:
+    assert [parse_age(a) for a in ("90", "30m", "12h", "2d", "1w")] == [
+        90.0,
+        1800.0,
+        43200.0,
+        172800.0,
+        604800.0,
+    ]
+    assert parse_host_map(["DP.bangkok.go.th=http://127.0.0.1:8765/dp.bangkok.go.th"]) == {
+        "dp.bangkok.go.th": "http://127.0.0.1:8765/dp.bangkok.go.th"
+    }

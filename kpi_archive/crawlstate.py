@@ -1,17 +1,19 @@
-"""The crawler's own tables inside the archive: runs, fetch_log, frontier and the crawl lock.
+"""The crawler's own state inside the archive file: runs, fetch_log, frontier and the crawl lock.
 
 - ``runs``: one row per crawl (started, finished, args JSON, counts, seconds, exit code).
 - ``fetch_log``: one row per request attempt (url, request_url, attempt, status, error, bytes,
   elapsed_ms, started_at, outcome).
 - ``frontier``: the work list, one row per URL (depth, discovered_from, state
-  ``queued`` | ``done`` | ``failed`` | ``blocked``, attempts, next_try, last_error). A pass ends
+  ``queued`` | ``done`` | ``failed`` | ``blocked``, attempts, last_error). A pass ends
   when nothing is queued; while anything is queued the next run resumes it instead of
   starting over, which is how a killed or ``--max-pages``-limited crawl picks up where it stopped.
 - ``crawl_lock``: at most one row (id 1). It is stale when its pid is dead on this machine or it
   is older than ``LOCK_STALE_SECONDS``; a stale lock is taken over, a live one raises ``LockError``.
 
+The tables are created by ``archive.ensure_db_shape`` (the archive is one SQLite file); their
+reads and writes live here, beside the crawl loop (``kpi_archive.crawl``) that is their only user.
 Every function takes a ``sqlite_utils.Database`` and commits its own small transaction unless
-the caller wraps it in ``db.atomic()`` (the pipeline does, one transaction per page).
+the caller wraps it in ``db.atomic()`` (the crawl does, one transaction per page).
 """
 
 from __future__ import annotations
@@ -21,88 +23,22 @@ import json
 import os
 import socket
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
-from archive.schema import utc_iso
-from kpi_archive import config
+from archive.schema import RUN_COUNTS, utc_iso
+from kpi_archive.config import LOCK_STALE_SECONDS
 from kpi_archive.errors import LockError
 
 STATES = ("queued", "done", "failed", "blocked")
-COUNTS = ("fetched", "unchanged", "new", "changed", "failed", "gone", "missing", "parse_error")
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def ensure_crawl_tables(db: Database) -> None:
-    """Create ``runs``, ``fetch_log``, ``frontier`` and ``crawl_lock`` if missing (idempotent)."""
-    counts: dict[str, Any] = {name: int for name in (*COUNTS, "skipped")}
-    db.table("runs").create(
-        {
-            "id": int,
-            "started": str,
-            "finished": str,
-            "args": str,
-            "hostname": str,
-            "pid": int,
-            **counts,
-            "seconds": float,
-            "exit_code": int,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
-    db.table("fetch_log").create(
-        {
-            "id": int,
-            "run_id": int,
-            "url": str,
-            "request_url": str,
-            "attempt": int,
-            "status": int,
-            "error": str,
-            "bytes": int,
-            "elapsed_ms": float,
-            "started_at": str,
-            "outcome": str,
-        },
-        pk="id",
-        foreign_keys=[("run_id", "runs", "id")],
-        if_not_exists=True,
-    )
-    db.table("frontier").create(
-        {
-            "url": str,
-            "host": str,
-            "depth": int,
-            "discovered_from": str,
-            "state": str,
-            "attempts": int,
-            "next_try": str,
-            "last_error": str,
-            "run_id": int,
-            "added_at": str,
-            "updated_at": str,
-        },
-        pk="url",
-        not_null=["state", "depth"],
-        defaults={"state": "queued", "attempts": 0},
-        if_not_exists=True,
-    )
-    db.table("crawl_lock").create(
-        {"id": int, "pid": int, "hostname": str, "started_at": str, "run_id": int},
-        pk="id",
-        if_not_exists=True,
-    )
-    db.table("fetch_log").create_index(["url"], if_not_exists=True)
-    db.table("fetch_log").create_index(["run_id"], if_not_exists=True)
-    db.table("frontier").create_index(["state", "depth"], if_not_exists=True)
 
 
 @dataclass(frozen=True)
@@ -135,13 +71,12 @@ def lock_holder(db: Database) -> LockInfo | None:
 
 
 def is_stale(
-    lock: LockInfo, *, now: dt.datetime | None = None, stale_after: float | None = None
+    lock: LockInfo, *, now: dt.datetime | None = None, stale_after: float = LOCK_STALE_SECONDS
 ) -> bool:
     """A lock is stale if its pid is dead on this machine or it is older than ``stale_after``."""
     now = now or _now()
-    limit = float(config.get("lock_stale_seconds") if stale_after is None else stale_after)
     started = dt.datetime.fromisoformat(lock.started_at.replace("Z", "+00:00"))
-    if (now - started).total_seconds() > limit:
+    if (now - started).total_seconds() > stale_after:
         return True
     return lock.hostname == socket.gethostname() and not _pid_alive(lock.pid)
 
@@ -151,7 +86,7 @@ def acquire_lock(
     *,
     pid: int | None = None,
     now: dt.datetime | None = None,
-    stale_after: float | None = None,
+    stale_after: float = LOCK_STALE_SECONDS,
 ) -> LockInfo:
     """Take the crawl lock (taking over a stale one) or raise ``LockError``."""
     mine = LockInfo(pid or os.getpid(), socket.gethostname(), utc_iso(now or _now()))
@@ -216,7 +151,7 @@ def finish_run(
     now: dt.datetime | None = None,
 ) -> None:
     """Record a run's end, counts and exit code."""
-    values: dict[str, Any] = {name: int(counts.get(name, 0)) for name in (*COUNTS, "skipped")}
+    values: dict[str, Any] = {name: int(counts.get(name, 0)) for name in RUN_COUNTS}
     values.update(finished=utc_iso(now or _now()), seconds=round(seconds, 3), exit_code=exit_code)
     with db.atomic():
         db.table("runs").update(run_id, values)
@@ -259,7 +194,7 @@ def begin_pass(db: Database) -> bool:
         return True
     with db.atomic():
         db.execute("DELETE FROM frontier WHERE state IN ('done', 'blocked')")
-        db.execute("UPDATE frontier SET state = 'queued', next_try = NULL WHERE state = 'failed'")
+        db.execute("UPDATE frontier SET state = 'queued' WHERE state = 'failed'")
     return False
 
 
@@ -320,7 +255,9 @@ def mark(
         )
 
 
-def frontier_counts(db: Database) -> dict[str, int]:
-    """How many frontier rows are in each state."""
-    rows = db.execute("SELECT state, count(*) FROM frontier GROUP BY state").fetchall()
-    return {str(state): int(n) for state, n in rows}
+def known_urls(db: Database, urls: Sequence[str]) -> set[str]:
+    """Which of ``urls`` the frontier already holds."""
+    if not urls:
+        return set()
+    marks = ", ".join("?" * len(urls))
+    return {r[0] for r in db.execute(f"SELECT url FROM frontier WHERE url IN ({marks})", urls)}
