@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import zstandard
 from sqlite_utils import Database
@@ -40,7 +40,7 @@ from archive.search import sync_index
 from archive.tables import agency_code, write_record
 from kpi_archive.config import GONE_AFTER
 from kpi_archive.errors import ParseError
-from parsers.detect import kind_from_url
+from kpi_archive.web import kind_from_url, pid_from_url, query_value
 from parsers.models import PARSER_VERSION, DepartmentPage, KpiPage, ProjectPage
 from scraper.models import FetchResult
 
@@ -172,12 +172,11 @@ def decompress(blob: bytes) -> bytes:
 
 def url_facts(url: str) -> dict[str, str | None]:
     """host, page_kind, pid and agency_code as far as the URL alone tells them."""
-    parts = urlsplit(url)
-    query = parse_qs(parts.query)
     kind = kind_from_url(url)
-    pid = query.get("pid", [None])[0]
-    agency = agency_code(query.get("selDEP", [None])[0] if kind == "department" else pid)
-    return {"host": parts.hostname or "", "page_kind": kind, "pid": pid, "agency_code": agency}
+    pid = pid_from_url(url)
+    agency = agency_code(query_value(url, "selDEP") if kind == "department" else pid)
+    host = urlsplit(url).hostname or ""
+    return {"host": host, "page_kind": kind, "pid": pid, "agency_code": agency}
 
 
 def record_data(record: AnyRecord) -> dict[str, Any]:
