@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,3 +19,13 @@ def frontier_counts(db: Any) -> dict[str, int]:
     """How many frontier rows are in each state."""
     rows = db.execute("SELECT state, count(*) FROM frontier GROUP BY state").fetchall()
     return {str(state): int(n) for state, n in rows}
+
+
+def loopback_port(text: str) -> int | None:
+    """The port of the first ``http://127.0.0.1:PORT`` in a server's output.
+
+    Servers started with port 0 bind a free port themselves and print it, so no port is picked
+    ahead and lost to another process in between (the race of a "find a free port" helper).
+    """
+    match = re.search(r"http://127\.0\.0\.1:(\d+)", text)
+    return int(match.group(1)) if match else None

@@ -26,15 +26,6 @@ from kpi_archive import config
 from kpi_archive.errors import ParseError
 
 
-@pytest.fixture
-def db(tmp_path):
-    database = archive.open_db(tmp_path / "kpi.db")
-    yield database
-    assert database.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert database.execute("PRAGMA foreign_key_check").fetchall() == []
-    database.close()
-
-
 def counts(db):
     return {t: db.table(t).count for t in ("pages", "snapshots", "captures", "kpi_versions")}
 

@@ -22,8 +22,8 @@ def parse_none(body, url, headers):
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = archive.open_db(tmp_path / "kpi.db")
+def db(db):
+    database = db
     archive.save(database, response(at=MARCH), seed_kpi())
     archive.save(database, response(body=b"B", at=JUNE), seed_kpi(result_value=1.0))
     archive.save(database, response(at=SEPTEMBER), seed_kpi())  # back to the first body

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 from contextlib import closing
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from helpers import loopback_port
 
 from archive import open_db
 from kpi_archive import crawlstate
@@ -107,17 +107,10 @@ def test_replay_rejects_a_bad_fault_spec(tmp_path: Path) -> None:
     assert "unknown key 'explode'" in result.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_replay_serves_the_recorded_site_until_stopped() -> None:
-    port = free_port()
     process = subprocess.Popen(
-        [KPI_ARCHIVE, "replay", str(SITE), "--port", str(port), "--latency", "5"],
+        [KPI_ARCHIVE, "replay", str(SITE), "--port", "0", "--latency", "5"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -125,6 +118,7 @@ def test_replay_serves_the_recorded_site_until_stopped() -> None:
         assert process.stdout is not None
         banner = process.stdout.readline()
         maps = process.stdout.readline()
+        port = loopback_port(banner)
         assert (
             banner
             == f"Serving {SITE} on http://127.0.0.1:{port} (Ctrl-C to stop); crawl it with:\n"

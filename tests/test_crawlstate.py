@@ -7,8 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from helpers import frontier_counts
@@ -20,14 +18,6 @@ from kpi_archive.errors import LockError
 
 NOW = dt.datetime(2026, 11, 23, 20, 0, tzinfo=dt.UTC)
 URL = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "kpi.db")
-    ensure_db_shape(database)
-    yield database
-    database.close()
 
 
 def dead_pid() -> int:
