@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from archive import fastpath
 from archive.save import AnyRecord, apply_parse, changed_fields, decompress
 from archive.schema import TRIGRAM_FTS, WORDS_FTS
 from archive.search import forget_pending
@@ -121,8 +122,7 @@ def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
     """Restore miss states, rebuild the search indexes and count what changed."""
     conn = db.conn
     for url, kept in state.kept.items():
-        assignments = ", ".join(f"[{k}] = ?" for k in kept)
-        conn.execute(f"UPDATE pages SET {assignments} WHERE url = ?", [*kept.values(), url])
+        fastpath.update(conn, "pages", ("url", url), kept)
     # A full rebuild gives the same index bytes every time, unlike trigger-by-trigger updates.
     for table in TRIGRAM_FTS:
         conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('rebuild')")

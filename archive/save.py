@@ -35,7 +35,8 @@ from urllib.parse import urlsplit
 import zstandard
 from sqlite_utils import Database
 
-from archive.schema import utc_iso
+from archive import fastpath
+from archive.schema import PAGE_COLUMNS, utc_iso
 from archive.search import sync_index
 from archive.tables import agency_code, write_record
 from kpi_archive.config import GONE_AFTER
@@ -52,24 +53,6 @@ Status = Literal["new", "changed", "unchanged", "parse_error", "missing", "gone"
 IGNORED_IN_VERSIONS = frozenset({"warnings", "encoding"})
 ZSTD_LEVEL = 3  # level 9: 5x the time (72 vs 14 µs a page) for 4 % smaller bodies
 _local = threading.local()
-
-_PAGE_COLUMNS = (
-    "url",
-    "host",
-    "page_kind",
-    "pid",
-    "agency_code",
-    "first_seen",
-    "last_fetched",
-    "last_changed",
-    "snapshot_id",
-    "sha256",
-    "status",
-    "gone_since",
-    "miss_count",
-    "last_error",
-    "last_error_at",
-)
 
 
 @dataclass(frozen=True)
@@ -227,10 +210,7 @@ def _save(
         ).fetchone()
     ):
         return SaveOutcome("unchanged", url, sha, snapshot_id)
-    conn.execute(
-        "INSERT INTO captures (url, snapshot_id, fetched_at) VALUES (?, ?, ?)",
-        [url, snapshot_id, at],
-    )
+    fastpath.insert(conn, "captures", {"url": url, "snapshot_id": snapshot_id, "fetched_at": at})
     if page["last_changed"] is not None and at < page["last_changed"]:
         log.info("%s: capture of %s is older than the current one; kept as history", url, at)
         return SaveOutcome("unchanged", url, sha, snapshot_id, new_snapshot)
@@ -306,24 +286,20 @@ def _version(
         if not changed:
             return "unchanged", ()
         kind = "changed"
-    conn.execute(
-        "INSERT INTO kpi_versions (url, pid, page_kind, snapshot_id, sha256, fetched_at, "
-        "parser_version, previous_id, change_kind, changed, record) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            url,
-            pid,
-            data["page_kind"],
-            snapshot_id,
-            sha,
-            at,
-            PARSER_VERSION,
-            previous[0] if previous else None,
-            kind,
-            json.dumps(changed),
-            json.dumps(data, ensure_ascii=False),
-        ],
-    )
+    version = {
+        "url": url,
+        "pid": pid,
+        "page_kind": data["page_kind"],
+        "snapshot_id": snapshot_id,
+        "sha256": sha,
+        "fetched_at": at,
+        "parser_version": PARSER_VERSION,
+        "previous_id": previous[0] if previous else None,
+        "change_kind": kind,
+        "changed": json.dumps(changed),
+        "record": json.dumps(data, ensure_ascii=False),
+    }
+    fastpath.insert(conn, "kpi_versions", version)
     return kind, tuple(changed)
 
 
@@ -346,27 +322,22 @@ def _store_snapshot(
     encoding = (
         parsed.encoding if isinstance(parsed, KpiPage | ProjectPage | DepartmentPage) else None
     )
-    cursor = conn.execute(
-        "INSERT INTO snapshots (url, sha256, fetched_at, status, final_url, content_type, "
-        "encoding, etag, last_modified, headers, size, compression, body) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'zstd', ?)",
-        [
-            response.url,
-            sha,
-            at,
-            response.status,
-            response.final_url,
-            content_type,
-            encoding,
-            response.header("etag"),
-            response.header("last-modified"),
-            json.dumps(response.headers, ensure_ascii=False),
-            len(response.body),
-            compress(response.body),
-        ],
-    )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid, True
+    snapshot = {
+        "url": response.url,
+        "sha256": sha,
+        "fetched_at": at,
+        "status": response.status,
+        "final_url": response.final_url,
+        "content_type": content_type,
+        "encoding": encoding,
+        "etag": response.header("etag"),
+        "last_modified": response.header("last-modified"),
+        "headers": json.dumps(response.headers, ensure_ascii=False),
+        "size": len(response.body),
+        "compression": "zstd",
+        "body": compress(response.body),
+    }
+    return fastpath.insert(conn, "snapshots", snapshot), True
 
 
 def _miss(
@@ -398,13 +369,9 @@ def _seen_ok(page: dict[str, Any], at: str) -> dict[str, Any]:
 
 def _new_page(conn: sqlite3.Connection, url: str, at: str) -> dict[str, Any]:
     facts = url_facts(url)
-    page: dict[str, Any] = dict.fromkeys(_PAGE_COLUMNS)
+    page: dict[str, Any] = dict.fromkeys(PAGE_COLUMNS)
     page.update(facts, url=url, first_seen=at, miss_count=0)
-    conn.execute(
-        "INSERT INTO pages (url, host, page_kind, pid, agency_code, first_seen, miss_count) "
-        "VALUES (?, ?, ?, ?, ?, ?, 0)",
-        [url, facts["host"], facts["page_kind"], facts["pid"], facts["agency_code"], at],
-    )
+    fastpath.insert(conn, "pages", {"url": url, **facts, "first_seen": at, "miss_count": 0})
     return page
 
 
@@ -426,6 +393,5 @@ def _update_page(conn: sqlite3.Connection, page: dict[str, Any], changes: dict[s
     diff = {k: v for k, v in changes.items() if page.get(k) != v}
     if not diff:
         return
-    assignments = ", ".join(f"[{k}] = ?" for k in diff)
-    conn.execute(f"UPDATE pages SET {assignments} WHERE url = ?", [*diff.values(), page["url"]])
+    fastpath.update(conn, "pages", ("url", page["url"]), diff)
     page.update(diff)

@@ -37,6 +37,23 @@ TRIGRAM_FTS: dict[str, list[str]] = {
     "reports": ["text", "text_digits"],
 }
 WORDS_FTS = ("kpis", "reports")
+PAGE_COLUMNS: dict[str, type] = {
+    "url": str,
+    "host": str,
+    "page_kind": str,
+    "pid": str,
+    "agency_code": str,
+    "first_seen": str,
+    "last_fetched": str,
+    "last_changed": str,
+    "snapshot_id": int,
+    "sha256": str,
+    "status": str,
+    "gone_since": str,
+    "miss_count": int,
+    "last_error": str,
+    "last_error_at": str,
+}
 # One counter column per crawl outcome in ``runs``.
 RUN_COUNTS = (
     "fetched", "unchanged", "new", "changed", "failed", "gone", "missing", "parse_error", "skipped"
@@ -127,23 +144,7 @@ def ensure_db_shape(db: Database) -> None:
 
 def m001_create_archive(db: Database) -> None:
     db.table("pages").create(
-        {
-            "url": str,
-            "host": str,
-            "page_kind": str,
-            "pid": str,
-            "agency_code": str,
-            "first_seen": str,
-            "last_fetched": str,
-            "last_changed": str,
-            "snapshot_id": int,
-            "sha256": str,
-            "status": str,
-            "gone_since": str,
-            "miss_count": int,
-            "last_error": str,
-            "last_error_at": str,
-        },
+        PAGE_COLUMNS,
         pk="url",
         not_null={"host"},
         defaults={"miss_count": 0},
