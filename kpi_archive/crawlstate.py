@@ -24,11 +24,12 @@ import os
 import socket
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError
 
 from archive.schema import RUN_COUNTS, utc_iso
 from kpi_archive.config import LOCK_STALE_SECONDS
@@ -66,8 +67,11 @@ def _pid_alive(pid: int) -> bool:
 
 def lock_holder(db: Database) -> LockInfo | None:
     """The current lock row, if any."""
-    row = db.execute("SELECT pid, hostname, started_at FROM crawl_lock WHERE id = 1").fetchone()
-    return LockInfo(int(row[0]), str(row[1]), str(row[2])) if row else None
+    try:
+        row = db.table("crawl_lock").get(1)
+    except NotFoundError:
+        return None
+    return LockInfo(int(row["pid"]), str(row["hostname"]), str(row["started_at"]))
 
 
 def is_stale(
@@ -94,17 +98,10 @@ def acquire_lock(
     if held is not None:
         if not is_stale(held, now=now, stale_after=stale_after):
             raise LockError(f"another crawl holds the lock ({held.describe()})", path=_path(db))
-        with db.atomic():
-            db.execute(
-                "DELETE FROM crawl_lock WHERE id = 1 AND pid = ? AND started_at = ?",
-                [held.pid, held.started_at],
-            )
+        release_lock(db, held)
     try:
         with db.atomic():
-            db.execute(
-                "INSERT INTO crawl_lock (id, pid, hostname, started_at) VALUES (1, ?, ?, ?)",
-                [mine.pid, mine.hostname, mine.started_at],
-            )
+            db.table("crawl_lock").insert({"id": 1, **asdict(mine)})
     except sqlite3.IntegrityError as exc:
         other = lock_holder(db)
         who = other.describe() if other else "another process"
@@ -115,9 +112,8 @@ def acquire_lock(
 def release_lock(db: Database, lock: LockInfo) -> None:
     """Drop the lock if it is still ours."""
     with db.atomic():
-        db.execute(
-            "DELETE FROM crawl_lock WHERE id = 1 AND pid = ? AND started_at = ?",
-            [lock.pid, lock.started_at],
+        db.table("crawl_lock").delete_where(
+            "id = 1 AND pid = ? AND started_at = ?", [lock.pid, lock.started_at]
         )
 
 
@@ -128,17 +124,16 @@ def _path(db: Database) -> str | None:
 
 def start_run(db: Database, args: Mapping[str, Any], *, now: dt.datetime | None = None) -> int:
     """Insert a ``runs`` row for a crawl starting now; return its id."""
+    row = {
+        "started": utc_iso(now or _now()),
+        "args": json.dumps(dict(args), ensure_ascii=False, default=str, sort_keys=True),
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+    }
     with db.atomic():
-        cursor = db.execute(
-            "INSERT INTO runs (started, args, hostname, pid) VALUES (?, ?, ?, ?)",
-            [
-                utc_iso(now or _now()),
-                json.dumps(dict(args), ensure_ascii=False, default=str, sort_keys=True),
-                socket.gethostname(),
-                os.getpid(),
-            ],
-        )
-    return int(cursor.lastrowid or 0)
+        table = db.table("runs").insert(row)
+    assert table.last_rowid is not None
+    return table.last_rowid
 
 
 def finish_run(
@@ -163,18 +158,13 @@ def log_attempts(db: Database, run_id: int, attempts: Iterable[Mapping[str, Any]
                "started_at", "outcome")  # fmt: skip
     rows = []
     for attempt in attempts:
-        row = [attempt.get(c) for c in columns]
-        started = attempt.get("started_at")
-        if isinstance(started, dt.datetime):
-            row[columns.index("started_at")] = utc_iso(started)
-        rows.append([run_id, *row])
+        row = {"run_id": run_id, **{c: attempt.get(c) for c in columns}}
+        if isinstance(row["started_at"], dt.datetime):
+            row["started_at"] = utc_iso(row["started_at"])
+        rows.append(row)
     if rows:
         with db.atomic():
-            db.conn.executemany(
-                f"INSERT INTO fetch_log (run_id, {', '.join(columns)}) "
-                f"VALUES ({', '.join('?' * (len(columns) + 1))})",
-                rows,
-            )
+            db.table("fetch_log").insert_all(rows)
 
 
 @dataclass(frozen=True)
@@ -193,7 +183,7 @@ def begin_pass(db: Database) -> bool:
     if queued:
         return True
     with db.atomic():
-        db.execute("DELETE FROM frontier WHERE state IN ('done', 'blocked')")
+        db.table("frontier").delete_where("state IN ('done', 'blocked')")
         db.execute("UPDATE frontier SET state = 'queued' WHERE state = 'failed'")
     return False
 
@@ -208,18 +198,16 @@ def push(
     """Queue (url, depth, discovered_from) items not already in the frontier; return how many."""
     at = utc_iso(now or _now())
     rows = [
-        (url, urlsplit(url).hostname or "", depth, source, run_id, at, at)
+        {"url": url, "host": urlsplit(url).hostname or "", "depth": depth,
+         "discovered_from": source, "state": "queued", "attempts": 0, "run_id": run_id,
+         "added_at": at, "updated_at": at}
         for url, depth, source in items
-    ]
+    ]  # fmt: skip
     if not rows:
         return 0
     with db.atomic():
         before = db.conn.total_changes
-        db.conn.executemany(
-            "INSERT OR IGNORE INTO frontier (url, host, depth, discovered_from, state, attempts, "
-            "run_id, added_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?)",
-            rows,
-        )
+        db.table("frontier").insert_all(rows, ignore=True)
         return db.conn.total_changes - before
 
 
