@@ -156,3 +156,15 @@ def test_ages_and_host_maps_parse() -> None:
     assert parse_host_map(["DP.bangkok.go.th=http://127.0.0.1:8765/dp.bangkok.go.th"]) == {
         "dp.bangkok.go.th": "http://127.0.0.1:8765/dp.bangkok.go.th"
     }
+
+
+def test_a_setting_of_the_wrong_type_is_one_line_and_exit_2(tmp_path: Path, server) -> None:
+    result = CliRunner(env={"KPI_ARCHIVE_CONCURRENCY": "four"}).invoke(
+        cli, ["crawl", str(tmp_path / "kpi.db"), "--seed", SEED]
+    )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: KPI_ARCHIVE_CONCURRENCY='four' is not a valid int "
+        "(hosts fetched in parallel (one request at a time per host))\n"
+    )
+    assert not (tmp_path / "kpi.db").exists()

@@ -304,3 +304,17 @@ def test_agencies_and_years_replace_the_bundled_list() -> None:
         "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5001-0700",
         "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5001-0701",
     ]
+
+
+def test_an_error_in_background_db_work_is_raised_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(db: object) -> int:
+        raise RuntimeError("search index refresh failed")
+
+    # The periodic search refresh runs on the DB thread without being awaited; its error must
+    # reach the caller, not vanish with its future.
+    monkeypatch.setattr("kpi_archive.crawl.archive.refresh_search", broken)
+    monkeypatch.setattr("kpi_archive.crawl.load.finish", lambda db: None)
+    with ReplayServer(SITE) as server, pytest.raises(RuntimeError, match="refresh failed"):
+        run(tmp_path / "kpi.db", server, max_depth=0)
