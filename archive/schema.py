@@ -54,6 +54,18 @@ PAGE_COLUMNS: dict[str, type] = {
     "last_error": str,
     "last_error_at": str,
 }
+# One row per request attempt (besides id and run_id), as the fetcher's ``Attempt`` has them.
+FETCH_LOG_COLUMNS: dict[str, type] = {
+    "url": str,
+    "request_url": str,
+    "attempt": int,
+    "status": int,
+    "error": str,
+    "bytes": int,
+    "elapsed_ms": float,
+    "started_at": str,
+    "outcome": str,
+}
 # One counter column per crawl outcome in ``runs``.
 RUN_COUNTS = (
     "fetched", "unchanged", "new", "changed", "failed", "gone", "missing", "parse_error", "skipped"
@@ -356,19 +368,7 @@ def _ensure_crawl_tables(db: Database) -> None:
         if_not_exists=True,
     )
     db.table("fetch_log").create(
-        {
-            "id": int,
-            "run_id": int,
-            "url": str,
-            "request_url": str,
-            "attempt": int,
-            "status": int,
-            "error": str,
-            "bytes": int,
-            "elapsed_ms": float,
-            "started_at": str,
-            "outcome": str,
-        },
+        {"id": int, "run_id": int, **FETCH_LOG_COLUMNS},
         pk="id",
         foreign_keys=[("run_id", "runs", "id")],
         if_not_exists=True,

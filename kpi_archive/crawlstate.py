@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from sqlite_utils import Database
 from sqlite_utils.db import NotFoundError
 
-from archive.schema import RUN_COUNTS, utc_iso
+from archive.schema import FETCH_LOG_COLUMNS, RUN_COUNTS, utc_iso
 from kpi_archive.config import LOCK_STALE_SECONDS
 from kpi_archive.errors import LockError
 
@@ -154,11 +154,9 @@ def finish_run(
 
 def log_attempts(db: Database, run_id: int, attempts: Iterable[Mapping[str, Any]]) -> None:
     """Append request attempts (dicts with fetch_log's columns) to ``fetch_log``."""
-    columns = ("url", "request_url", "attempt", "status", "error", "bytes", "elapsed_ms",
-               "started_at", "outcome")  # fmt: skip
     rows = []
     for attempt in attempts:
-        row = {"run_id": run_id, **{c: attempt.get(c) for c in columns}}
+        row = {"run_id": run_id, **{c: attempt.get(c) for c in FETCH_LOG_COLUMNS}}
         if isinstance(row["started_at"], dt.datetime):
             row["started_at"] = utc_iso(row["started_at"])
         rows.append(row)
