@@ -211,13 +211,14 @@ def reparse(db: Path) -> None:
     "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--url", help="URL of the page a saved HTML file holds (required for HTML files).")
-def import_(db: Path, paths: tuple[Path, ...], url: str | None) -> None:
+@click.pass_obj
+def import_(settings: Settings, db: Path, paths: tuple[Path, ...], url: str | None) -> None:
     """Load saved HTML pages or WARC files (.warc, .warc.gz) into the archive."""
     import archive
     from kpi_archive import load
 
     database = archive.open_db(db)
-    counts = load.import_paths(database, paths, url=url)
+    counts = load.import_paths(database, paths, url=url, gone_after=settings.gone_after)
     load.finish(database)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing"
     click.echo(f"Imported {sum(counts.values())} responses: {summary}")

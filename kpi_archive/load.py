@@ -93,15 +93,25 @@ def load_one(
 
 
 def load_many(
-    db: Database, responses: Iterable[FetchResult], parse: Parse | None = None
+    db: Database,
+    responses: Iterable[FetchResult],
+    parse: Parse | None = None,
+    *,
+    gone_after: int = GONE_AFTER,
 ) -> ImportCounts:
     """Read and save many responses, committing in batches; count each save status."""
     pairs = ((response, read_page(response, parse).record) for response in responses)
-    return Counter(outcome.status for outcome in archive.save_many(db, pairs))
+    saved = archive.save_many(db, pairs, gone_after=gone_after)
+    return Counter(outcome.status for outcome in saved)
 
 
 def import_paths(
-    db: Database, paths: Sequence[str | Path], url: str | None = None, parse: Parse | None = None
+    db: Database,
+    paths: Sequence[str | Path],
+    url: str | None = None,
+    parse: Parse | None = None,
+    *,
+    gone_after: int = GONE_AFTER,
 ) -> ImportCounts:
     """Parse and save every response in WARC files or one saved HTML file (which needs ``url``)."""
     html = [Path(p) for p in paths if not archive.is_warc(p)]
@@ -111,7 +121,8 @@ def import_paths(
         raise ConfigError("--url names one page: import HTML files one at a time")
     counts: ImportCounts = Counter()
     for path in paths:
-        counts.update(load_many(db, archive.read_responses(path, url), parse))
+        responses = archive.read_responses(path, url)
+        counts.update(load_many(db, responses, parse, gone_after=gone_after))
     return counts
 
 
