@@ -16,10 +16,10 @@ $(BIN)/kpi-archive: pyproject.toml
 
 install: $(BIN)/kpi-archive ## create .venv and install the project with its dev tools
 
-test: install ## run the test suite (make test ARGS="-k parse")
-	$(BIN)/pytest $(ARGS)
+test: install ## run the test suite without the browser tests (make test ARGS="-k parse")
+	$(BIN)/pytest -m "not browser" $(ARGS)
 
-test-browser: install ## run only the real-browser tests
+test-browser: install ## run only the real-browser tests (Debian's Chromium)
 	$(BIN)/pytest -m browser $(ARGS)
 
 lint: install ## ruff and mypy

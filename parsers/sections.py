@@ -12,8 +12,10 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
-from urllib.parse import parse_qs, urlsplit
 
+# Re-exported for the parser modules; the rules live in the ground module kpi_archive.web.
+from kpi_archive.web import pid_from_url as pid_from_url
+from kpi_archive.web import query_value as query_value
 from parsers.models import ProjectRef, Quarter, Report, Strategy
 from parsers.thai import arabic_digits, fiscal_year, parse_date, parse_number
 
@@ -164,22 +166,6 @@ def split_title(text: str) -> tuple[str, str | None]:
     if sep and PID.match(pid):
         return head.strip(), pid
     return text.strip(), None
-
-
-def pid_from_url(url: str | None) -> str | None:
-    """The ``pid`` query parameter of a page URL, if any."""
-    if not url:
-        return None
-    values = parse_qs(urlsplit(url).query).get("pid")
-    return values[0].strip() if values else None
-
-
-def query_value(url: str | None, name: str) -> str | None:
-    """One query parameter of a URL (blank → None)."""
-    if not url:
-        return None
-    values = parse_qs(urlsplit(url).query).get(name)
-    return values[0].strip() or None if values else None
 
 
 _PREFIXES = [

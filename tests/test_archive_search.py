@@ -14,13 +14,14 @@ from archive.search import (
     refresh_folded_index,
     segment,
 )
+from kpi_archive import load
 
 OTHER_URL = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5017-832"
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = archive.open_db(tmp_path / "kpi.db")
+def db(db):
+    database = db
     archive.save(database, response(), seed_kpi())
     other = seed_kpi(
         url=OTHER_URL,
@@ -33,8 +34,7 @@ def db(tmp_path):
     )
     archive.save(database, response(url=OTHER_URL, body=b"other"), other)
     archive.refresh_search(database)
-    yield database
-    assert database.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    return database
 
 
 def pids(rows):
@@ -167,7 +167,7 @@ def test_index_stays_in_step_through_refresh_and_reparse(db):
     archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ชื่อใหม่ของตัวชี้วัด"))
     archive.refresh_search(db)
     assert fts_in_step(db)
-    archive.reparse(db, lambda body, url, headers: seed_kpi(url=url, title="หลังแยกวิเคราะห์ใหม่"))
+    load.reparse(db, lambda body, url, headers: seed_kpi(url=url, title="หลังแยกวิเคราะห์ใหม่"))
     assert pids(archive.search(db, "kpis", "แยกวิเคราะห์")) == ["0411-2029", "5017-832"]
     archive.save(db, response(body=b"v3", at=JUNE.replace(month=8)), seed_kpi(title="ล่าสุด"))
     assert pids(archive.search(db, "kpis", "ล่าสุด")) == ["0411-2029"]

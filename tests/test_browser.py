@@ -2,17 +2,16 @@
 
 Run alone with ``make test-browser``.
 
-Starts the real ``kpi-archive serve`` on a free loopback port over the fixture archive of
-``test_publish``. Every request the page makes to anything but 127.0.0.1 is refused and recorded,
-so these tests also prove the site works offline (the dashboard's Vega comes from the plugin's own
-static files). Screenshots go to ``tests/screenshots/`` (git-ignored).
+Starts the real ``kpi-archive serve`` on a loopback port it picks itself (port 0), over the
+fixture archive of ``test_publish``. Every request the page makes to anything but 127.0.0.1 is
+refused and recorded, so these tests also prove the site works offline (the dashboard's Vega comes
+from the plugin's own static files). Screenshots go to ``tests/screenshots/`` (git-ignored).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from urllib.request import urlopen
 
 import pytest
 from archive_factories import JUNE, LATER_FIXTURES, load_fixtures
+from helpers import loopback_port
 from test_publish import SEED_URL, build_fixture_archive
 
 pytestmark = pytest.mark.browser
@@ -41,12 +41,6 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 SERVER_START_TIMEOUT = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -79,22 +73,24 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _serve(folder: Path, db_path: Path) -> Iterator[str]:
-    port = _free_port()
     command = shutil.which("kpi-archive", path=str(Path(sys.executable).parent))
     assert command, "kpi-archive is not installed in this environment"
     # The server's log goes to a file: an unread pipe would fill up and stall the server.
     log_path = folder / "serve.log"
     log_file = log_path.open("wb")
     process = subprocess.Popen(
-        [command, "serve", str(db_path), "--port", str(port)],
+        [command, "serve", str(db_path), "--port", "0"],
         stdout=subprocess.DEVNULL,
         stderr=log_file,
     )
-    base = f"http://127.0.0.1:{port}"
     started = time.monotonic()
     try:
         while True:
+            port = loopback_port(log_path.read_text(encoding="utf-8", errors="replace"))
+            base = f"http://127.0.0.1:{port}"
             try:
+                if port is None:
+                    raise ConnectionError("not listening yet")
                 with urlopen(f"{base}/{db_path.stem}", timeout=5) as response:
                     assert response.status == 200
                 break

@@ -12,11 +12,14 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from helpers import frontier_counts
 
-from archive import crawlstate, open_db
+from archive import open_db
+from kpi_archive import crawlstate
+from kpi_archive.crawl import CrawlOptions, CrawlSummary, crawl
 from kpi_archive.errors import LockError
-from kpi_archive.pipeline import CrawlOptions, CrawlSummary, crawl, parse_age, parse_host_map
 from kpi_archive.replay import RECORDED_LATER, RECORDED_SITE, ReplayServer, parse_fault
+from scraper import seeds
 
 SITE = RECORDED_SITE
 LATER = RECORDED_LATER
@@ -202,7 +205,7 @@ def test_max_pages_leaves_the_rest_queued_and_the_next_run_resumes(tmp_path: Pat
         first_run = run(db, server, max_pages=10, max_depth=0)
         assert first_run.counts["fetched"] == 10
         with closing(open_db(db)) as database:
-            left = crawlstate.frontier_counts(database)
+            left = frontier_counts(database)
         assert left["queued"] + left.get("blocked", 0) == 35
         second = run(db, server, max_depth=0)
     assert second.resumed is True
@@ -239,19 +242,6 @@ def test_a_held_lock_refuses_a_second_crawl(tmp_path: Path) -> None:
         crawlstate.acquire_lock(database)
     with ReplayServer(SITE) as server, pytest.raises(LockError, match="another crawl holds"):
         run(db, server)
-
-
-def test_ages_and_host_maps_parse() -> None:
-    assert [parse_age(a) for a in ("90", "30m", "12h", "2d", "1w")] == [
-        90.0,
-        1800.0,
-        43200.0,
-        172800.0,
-        604800.0,
-    ]
-    assert parse_host_map(["DP.bangkok.go.th=http://127.0.0.1:8765/dp.bangkok.go.th"]) == {
-        "dp.bangkok.go.th": "http://127.0.0.1:8765/dp.bangkok.go.th"
-    }
 
 
 @pytest.mark.slow
@@ -308,8 +298,22 @@ def test_agencies_and_years_replace_the_bundled_list() -> None:
         "http://monitor.bangkok.go.th/mobile/index102.php?selDEP=50350000",
         "http://monitor.bangkok.go.th/mobile/index103.php?selDEP=50350000",
     ]
-    ranged = CrawlOptions(pid_ranges=["5001:0700-0701"]).initial_urls()
+    ranged = CrawlOptions(pid_ranges=[seeds.parse_pid_range("5001:0700-0701")]).initial_urls()
     assert ranged == [
         "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5001-0700",
         "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5001-0701",
     ]
+
+
+def test_an_error_in_background_db_work_is_raised_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(db: object) -> int:
+        raise RuntimeError("search index refresh failed")
+
+    # The periodic search refresh runs on the DB thread without being awaited; its error must
+    # reach the caller, not vanish with its future.
+    monkeypatch.setattr("kpi_archive.crawl.archive.refresh_search", broken)
+    monkeypatch.setattr("kpi_archive.crawl.load.finish", lambda db: None)
+    with ReplayServer(SITE) as server, pytest.raises(RuntimeError, match="refresh failed"):
+        run(tmp_path / "kpi.db", server, max_depth=0)

@@ -1,17 +1,19 @@
-"""The crawler's own tables inside the archive: runs, fetch_log, frontier and the crawl lock.
+"""The crawler's own state inside the archive file: runs, fetch_log, frontier and the crawl lock.
 
 - ``runs``: one row per crawl (started, finished, args JSON, counts, seconds, exit code).
 - ``fetch_log``: one row per request attempt (url, request_url, attempt, status, error, bytes,
   elapsed_ms, started_at, outcome).
 - ``frontier``: the work list, one row per URL (depth, discovered_from, state
-  ``queued`` | ``done`` | ``failed`` | ``blocked``, attempts, next_try, last_error). A pass ends
+  ``queued`` | ``done`` | ``failed`` | ``blocked``, attempts, last_error). A pass ends
   when nothing is queued; while anything is queued the next run resumes it instead of
   starting over, which is how a killed or ``--max-pages``-limited crawl picks up where it stopped.
 - ``crawl_lock``: at most one row (id 1). It is stale when its pid is dead on this machine or it
   is older than ``LOCK_STALE_SECONDS``; a stale lock is taken over, a live one raises ``LockError``.
 
+The tables are created by ``archive.ensure_db_shape`` (the archive is one SQLite file); their
+reads and writes live here, beside the crawl loop (``kpi_archive.crawl``) that is their only user.
 Every function takes a ``sqlite_utils.Database`` and commits its own small transaction unless
-the caller wraps it in ``db.atomic()`` (the pipeline does, one transaction per page).
+the caller wraps it in ``db.atomic()`` (the crawl does, one transaction per page).
 """
 
 from __future__ import annotations
@@ -21,88 +23,23 @@ import json
 import os
 import socket
 import sqlite3
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError
 
-from archive.schema import utc_iso
-from kpi_archive import config
+from archive.schema import FETCH_LOG_COLUMNS, RUN_COUNTS, utc_iso
+from kpi_archive.config import LOCK_STALE_SECONDS
 from kpi_archive.errors import LockError
 
 STATES = ("queued", "done", "failed", "blocked")
-COUNTS = ("fetched", "unchanged", "new", "changed", "failed", "gone", "missing", "parse_error")
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def ensure_crawl_tables(db: Database) -> None:
-    """Create ``runs``, ``fetch_log``, ``frontier`` and ``crawl_lock`` if missing (idempotent)."""
-    counts: dict[str, Any] = {name: int for name in (*COUNTS, "skipped")}
-    db.table("runs").create(
-        {
-            "id": int,
-            "started": str,
-            "finished": str,
-            "args": str,
-            "hostname": str,
-            "pid": int,
-            **counts,
-            "seconds": float,
-            "exit_code": int,
-        },
-        pk="id",
-        if_not_exists=True,
-    )
-    db.table("fetch_log").create(
-        {
-            "id": int,
-            "run_id": int,
-            "url": str,
-            "request_url": str,
-            "attempt": int,
-            "status": int,
-            "error": str,
-            "bytes": int,
-            "elapsed_ms": float,
-            "started_at": str,
-            "outcome": str,
-        },
-        pk="id",
-        foreign_keys=[("run_id", "runs", "id")],
-        if_not_exists=True,
-    )
-    db.table("frontier").create(
-        {
-            "url": str,
-            "host": str,
-            "depth": int,
-            "discovered_from": str,
-            "state": str,
-            "attempts": int,
-            "next_try": str,
-            "last_error": str,
-            "run_id": int,
-            "added_at": str,
-            "updated_at": str,
-        },
-        pk="url",
-        not_null=["state", "depth"],
-        defaults={"state": "queued", "attempts": 0},
-        if_not_exists=True,
-    )
-    db.table("crawl_lock").create(
-        {"id": int, "pid": int, "hostname": str, "started_at": str, "run_id": int},
-        pk="id",
-        if_not_exists=True,
-    )
-    db.table("fetch_log").create_index(["url"], if_not_exists=True)
-    db.table("fetch_log").create_index(["run_id"], if_not_exists=True)
-    db.table("frontier").create_index(["state", "depth"], if_not_exists=True)
 
 
 @dataclass(frozen=True)
@@ -130,18 +67,20 @@ def _pid_alive(pid: int) -> bool:
 
 def lock_holder(db: Database) -> LockInfo | None:
     """The current lock row, if any."""
-    row = db.execute("SELECT pid, hostname, started_at FROM crawl_lock WHERE id = 1").fetchone()
-    return LockInfo(int(row[0]), str(row[1]), str(row[2])) if row else None
+    try:
+        row = db.table("crawl_lock").get(1)
+    except NotFoundError:
+        return None
+    return LockInfo(int(row["pid"]), str(row["hostname"]), str(row["started_at"]))
 
 
 def is_stale(
-    lock: LockInfo, *, now: dt.datetime | None = None, stale_after: float | None = None
+    lock: LockInfo, *, now: dt.datetime | None = None, stale_after: float = LOCK_STALE_SECONDS
 ) -> bool:
     """A lock is stale if its pid is dead on this machine or it is older than ``stale_after``."""
     now = now or _now()
-    limit = float(config.get("lock_stale_seconds") if stale_after is None else stale_after)
     started = dt.datetime.fromisoformat(lock.started_at.replace("Z", "+00:00"))
-    if (now - started).total_seconds() > limit:
+    if (now - started).total_seconds() > stale_after:
         return True
     return lock.hostname == socket.gethostname() and not _pid_alive(lock.pid)
 
@@ -151,7 +90,7 @@ def acquire_lock(
     *,
     pid: int | None = None,
     now: dt.datetime | None = None,
-    stale_after: float | None = None,
+    stale_after: float = LOCK_STALE_SECONDS,
 ) -> LockInfo:
     """Take the crawl lock (taking over a stale one) or raise ``LockError``."""
     mine = LockInfo(pid or os.getpid(), socket.gethostname(), utc_iso(now or _now()))
@@ -159,17 +98,10 @@ def acquire_lock(
     if held is not None:
         if not is_stale(held, now=now, stale_after=stale_after):
             raise LockError(f"another crawl holds the lock ({held.describe()})", path=_path(db))
-        with db.atomic():
-            db.execute(
-                "DELETE FROM crawl_lock WHERE id = 1 AND pid = ? AND started_at = ?",
-                [held.pid, held.started_at],
-            )
+        release_lock(db, held)
     try:
         with db.atomic():
-            db.execute(
-                "INSERT INTO crawl_lock (id, pid, hostname, started_at) VALUES (1, ?, ?, ?)",
-                [mine.pid, mine.hostname, mine.started_at],
-            )
+            db.table("crawl_lock").insert({"id": 1, **asdict(mine)})
     except sqlite3.IntegrityError as exc:
         other = lock_holder(db)
         who = other.describe() if other else "another process"
@@ -180,9 +112,8 @@ def acquire_lock(
 def release_lock(db: Database, lock: LockInfo) -> None:
     """Drop the lock if it is still ours."""
     with db.atomic():
-        db.execute(
-            "DELETE FROM crawl_lock WHERE id = 1 AND pid = ? AND started_at = ?",
-            [lock.pid, lock.started_at],
+        db.table("crawl_lock").delete_where(
+            "id = 1 AND pid = ? AND started_at = ?", [lock.pid, lock.started_at]
         )
 
 
@@ -193,17 +124,16 @@ def _path(db: Database) -> str | None:
 
 def start_run(db: Database, args: Mapping[str, Any], *, now: dt.datetime | None = None) -> int:
     """Insert a ``runs`` row for a crawl starting now; return its id."""
+    row = {
+        "started": utc_iso(now or _now()),
+        "args": json.dumps(dict(args), ensure_ascii=False, default=str, sort_keys=True),
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+    }
     with db.atomic():
-        cursor = db.execute(
-            "INSERT INTO runs (started, args, hostname, pid) VALUES (?, ?, ?, ?)",
-            [
-                utc_iso(now or _now()),
-                json.dumps(dict(args), ensure_ascii=False, default=str, sort_keys=True),
-                socket.gethostname(),
-                os.getpid(),
-            ],
-        )
-    return int(cursor.lastrowid or 0)
+        table = db.table("runs").insert(row)
+    assert table.last_rowid is not None
+    return table.last_rowid
 
 
 def finish_run(
@@ -216,7 +146,7 @@ def finish_run(
     now: dt.datetime | None = None,
 ) -> None:
     """Record a run's end, counts and exit code."""
-    values: dict[str, Any] = {name: int(counts.get(name, 0)) for name in (*COUNTS, "skipped")}
+    values: dict[str, Any] = {name: int(counts.get(name, 0)) for name in RUN_COUNTS}
     values.update(finished=utc_iso(now or _now()), seconds=round(seconds, 3), exit_code=exit_code)
     with db.atomic():
         db.table("runs").update(run_id, values)
@@ -224,22 +154,15 @@ def finish_run(
 
 def log_attempts(db: Database, run_id: int, attempts: Iterable[Mapping[str, Any]]) -> None:
     """Append request attempts (dicts with fetch_log's columns) to ``fetch_log``."""
-    columns = ("url", "request_url", "attempt", "status", "error", "bytes", "elapsed_ms",
-               "started_at", "outcome")  # fmt: skip
     rows = []
     for attempt in attempts:
-        row = [attempt.get(c) for c in columns]
-        started = attempt.get("started_at")
-        if isinstance(started, dt.datetime):
-            row[columns.index("started_at")] = utc_iso(started)
-        rows.append([run_id, *row])
+        row = {"run_id": run_id, **{c: attempt.get(c) for c in FETCH_LOG_COLUMNS}}
+        if isinstance(row["started_at"], dt.datetime):
+            row["started_at"] = utc_iso(row["started_at"])
+        rows.append(row)
     if rows:
         with db.atomic():
-            db.conn.executemany(
-                f"INSERT INTO fetch_log (run_id, {', '.join(columns)}) "
-                f"VALUES ({', '.join('?' * (len(columns) + 1))})",
-                rows,
-            )
+            db.table("fetch_log").insert_all(rows)
 
 
 @dataclass(frozen=True)
@@ -258,8 +181,8 @@ def begin_pass(db: Database) -> bool:
     if queued:
         return True
     with db.atomic():
-        db.execute("DELETE FROM frontier WHERE state IN ('done', 'blocked')")
-        db.execute("UPDATE frontier SET state = 'queued', next_try = NULL WHERE state = 'failed'")
+        db.table("frontier").delete_where("state IN ('done', 'blocked')")
+        db.execute("UPDATE frontier SET state = 'queued' WHERE state = 'failed'")
     return False
 
 
@@ -273,18 +196,16 @@ def push(
     """Queue (url, depth, discovered_from) items not already in the frontier; return how many."""
     at = utc_iso(now or _now())
     rows = [
-        (url, urlsplit(url).hostname or "", depth, source, run_id, at, at)
+        {"url": url, "host": urlsplit(url).hostname or "", "depth": depth,
+         "discovered_from": source, "state": "queued", "attempts": 0, "run_id": run_id,
+         "added_at": at, "updated_at": at}
         for url, depth, source in items
-    ]
+    ]  # fmt: skip
     if not rows:
         return 0
     with db.atomic():
         before = db.conn.total_changes
-        db.conn.executemany(
-            "INSERT OR IGNORE INTO frontier (url, host, depth, discovered_from, state, attempts, "
-            "run_id, added_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?)",
-            rows,
-        )
+        db.table("frontier").insert_all(rows, ignore=True)
         return db.conn.total_changes - before
 
 
@@ -320,7 +241,9 @@ def mark(
         )
 
 
-def frontier_counts(db: Database) -> dict[str, int]:
-    """How many frontier rows are in each state."""
-    rows = db.execute("SELECT state, count(*) FROM frontier GROUP BY state").fetchall()
-    return {str(state): int(n) for state, n in rows}
+def known_urls(db: Database, urls: Sequence[str]) -> set[str]:
+    """Which of ``urls`` the frontier already holds."""
+    if not urls:
+        return set()
+    marks = ", ".join("?" * len(urls))
+    return {r[0] for r in db.execute(f"SELECT url FROM frontier WHERE url IN ({marks})", urls)}

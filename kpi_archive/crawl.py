@@ -1,7 +1,8 @@
-"""The crawl: seeds → polite fetch → parse → archive, with discovery, in one small loop.
+"""The crawl: seeds → polite fetch → the load loop (parse → archive), with discovery.
 
-``crawl(db_path, options) -> CrawlSummary`` is the only orchestration in the project: it is the
-one place that imports the scraper, the parsers and the archive together.
+``crawl(db_path, options) -> CrawlSummary`` drives the fetcher and hands each response to
+``kpi_archive.load.load_one`` (the same path ``import`` and ``reparse`` take); its own bookkeeping
+(frontier, lock, runs, fetch log) is ``kpi_archive.crawlstate``.
 
 - Seeds: ``--seed`` / ``--seeds-file`` / ``--pid-range`` / ``--agencies`` / ``--years`` if any are
   given, else the bundled list plus every agency's annual reports. The crawl never leaves the
@@ -12,8 +13,10 @@ one place that imports the scraper, the parsers and the archive together.
   any moment loses at most the pages in flight and the next run resumes the pass.
 - One asyncio task per host (``concurrency`` hosts at once); SQLite and parsing run on one
   worker thread that owns the connection, so the event loop only waits on the network.
-- Exit codes: 0 all ok, 1 some pages failed, 3 the lock is held (``LockError``); usage errors
-  (``ConfigError``) and an unusable archive file (``ArchiveError``) are the CLI's exit 2.
+- ``CrawlSummary.exit_code``: 0 all ok, 1 some pages failed; the CLI maps errors raised here
+  (``LockError``, ``ArchiveError``, ``ConfigError``) to its other exit codes.
+- Work handed to the DB thread without waiting (fetch-log rows of robots.txt, search refreshes)
+  is checked at the end of the crawl: an error there is raised, never lost.
 """
 
 from __future__ import annotations
@@ -21,11 +24,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import re
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -36,63 +38,49 @@ import httpx
 from sqlite_utils import Database
 
 import archive
-import parsers
-from archive import crawlstate
-from archive.save import decompress, parse_or_error
-from archive.schema import utc_iso
-from kpi_archive import config
-from kpi_archive.errors import ConfigError, ParseError
-from parsers.models import DepartmentPage, KpiPage, ProjectPage
+from kpi_archive import crawlstate, load
+from kpi_archive.config import (
+    CONCURRENCY,
+    GONE_AFTER,
+    HOST_DELAY,
+    LIST_HOST,
+    LOCK_STALE_SECONDS,
+    MAX_DEPTH,
+    REPORT_FIRST_YEAR,
+)
+from kpi_archive.errors import ParseError
+from parsers.thai import fiscal_year
 from scraper import seeds
 from scraper.fetcher import Fetched, Fetcher, FetchOptions
 from scraper.robots import RobotsCache
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-AnyRecord = KpiPage | ProjectPage | DepartmentPage
 
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_AGE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 SEARCH_EVERY = 5  # pages saved between two incremental refreshes of the word-search column
 SUMMARY_FIELDS = ("fetched", "unchanged", "new", "changed", "failed", "gone")
 
 
-def parse_age(text: str) -> float:
-    """``90``, ``30m``, ``12h``, ``2d``, ``1w`` → seconds."""
-    match = _AGE.match(text)
-    if not match:
-        raise ConfigError(f"--refresh-older-than must look like 12h, 2d or 3600, not {text!r}")
-    return float(match.group(1)) * _AGE_UNITS[match.group(2)]
-
-
-def parse_host_map(items: Iterable[str]) -> dict[str, str]:
-    """``HOST=BASE_URL`` items → ``{host: base_url}``."""
-    mapping: dict[str, str] = {}
-    for item in items:
-        host, sep, base = item.partition("=")
-        if not sep or not host.strip() or not base.startswith(("http://", "https://")):
-            raise ConfigError(f"--map-host must look like HOST=http://127.0.0.1:8765, not {item!r}")
-        mapping[host.strip().lower()] = base.strip()
-    return mapping
-
-
 @dataclass
 class CrawlOptions:
-    """Everything ``kpi-archive crawl`` can be told; defaults from ``kpi_archive.config``."""
+    """Everything a crawl can be told; defaults are ``kpi_archive.config``'s constants."""
 
     seeds: list[str] = field(default_factory=list)
     seeds_file: Path | None = None
     host_map: dict[str, str] = field(default_factory=dict)
-    delay: float = field(default_factory=lambda: float(config.get("host_delay")))
-    concurrency: int = field(default_factory=lambda: int(config.get("concurrency")))
+    delay: float = HOST_DELAY
+    concurrency: int = CONCURRENCY
     max_pages: int | None = None
-    max_depth: int = field(default_factory=lambda: int(config.get("max_depth")))
+    max_depth: int = MAX_DEPTH
     refresh_older_than: float | None = None
     agencies: list[str] | None = None
     years: list[int] | None = None
-    pid_ranges: list[str] = field(default_factory=list)
+    pid_ranges: list[tuple[str, int, int, int]] = field(default_factory=list)
     ignore_robots: bool = False
-    list_host: str = field(default_factory=lambda: str(config.get("list_host")))
+    list_host: str = LIST_HOST
+    report_first_year: int = REPORT_FIRST_YEAR
+    gone_after: int = GONE_AFTER
+    lock_stale_seconds: float = LOCK_STALE_SECONDS
     fetch: dict[str, Any] = field(default_factory=dict)
     on_page: Callable[[PageEvent], None] | None = None
 
@@ -101,15 +89,15 @@ class CrawlOptions:
         urls = [seeds.check_url(u) for u in self.seeds]
         if self.seeds_file is not None:
             urls += seeds.read_seeds_file(self.seeds_file)
-        for spec in self.pid_ranges:
-            prefix, first, last, digits = seeds.parse_pid_range(spec)
+        for prefix, first, last, digits in self.pid_ranges:
             urls += seeds.pid_range_urls(prefix, first, last, self.list_host, digits=digits)
         explicit = bool(urls) or self.agencies is not None or self.years is not None
         if not explicit:
             urls = seeds.bundled_seed_urls()
         if not explicit or self.agencies is not None or self.years is not None:
-            first_year = int(config.get("report_first_year"))
-            years = self.years or list(range(first_year, seeds.current_fiscal_year() + 1))
+            years = self.years or list(
+                range(self.report_first_year, fiscal_year(dt.date.today()) + 1)
+            )
             agencies = self.agencies or seeds.bundled_agencies()
             urls += seeds.agency_report_urls(agencies, years, self.list_host)
         return list(seeds.dedupe(urls))
@@ -170,6 +158,7 @@ class _Crawl:
         self.done = 0
         self.unindexed = 0
         self.queues: dict[str, deque[crawlstate.FrontierItem]] = {}
+        self.pending: list[Future[object]] = []
         self.started = time.monotonic()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -181,7 +170,8 @@ class _Crawl:
         loop = asyncio.get_running_loop()
         try:
             self.db = await loop.run_in_executor(self.executor, archive.open_db, self.path)
-            lock = await self.call(crawlstate.acquire_lock)
+            acquire = partial(crawlstate.acquire_lock, stale_after=self.options.lock_stale_seconds)
+            lock = await self.call(acquire)
             try:
                 return await self._run_locked()
             finally:
@@ -205,8 +195,8 @@ class _Crawl:
             if resumed:
                 log.info("resuming an unfinished pass: %d URLs still queued", len(items))
             await self._fetch_all()
-            await self.call(archive.refresh_search)
-            await self.call(archive.refresh_derived)
+            self._check_background()
+            await self.call(load.finish)
             exit_code = 1 if self.counts["failed"] else 0
         finally:
             seconds = time.monotonic() - self.started
@@ -237,9 +227,18 @@ class _Crawl:
                 *(self._host(host, fetcher, robots, gate) for host in sorted(self.queues))
             )
 
+    def _background(self, fn: Callable[[Database], object]) -> None:
+        """Queue ``fn(db)`` on the DB thread without waiting; ``_check_background`` reraises."""
+        self.pending.append(self.executor.submit(lambda: fn(self._db())))
+
+    def _check_background(self) -> None:
+        for future in self.pending:
+            future.result()  # an error on the DB thread surfaces here instead of vanishing
+        self.pending.clear()
+
     def _log_robots(self, fetched: Fetched) -> None:
         rows = [asdict(a) for a in fetched.attempts]
-        self.executor.submit(lambda: crawlstate.log_attempts(self._db(), self.run_id, rows))
+        self._background(lambda db: crawlstate.log_attempts(db, self.run_id, rows))
 
     def _db(self) -> Database:
         assert self.db is not None
@@ -286,8 +285,9 @@ class _Crawl:
         self.counts["fetched"] += 1
         etag, modified = await self.call(archive.last_validators, item.url)
         fetched = await fetcher.fetch(item.url, etag=etag, last_modified=modified)
+        store = partial(_store, gone_after=self.options.gone_after)
         outcome, error, links = await self.call(
-            _store, item, fetched, self._link_depth(item), self.run_id
+            store, item, fetched, self._link_depth(item), self.run_id
         )
         self.counts[outcome] += 1
         queue.extend(links)
@@ -297,7 +297,7 @@ class _Crawl:
                 # Word segmentation is slow; done a few pages at a time on the DB thread, it
                 # fits in the politeness waits instead of adding minutes at the end of a crawl.
                 self.unindexed = 0
-                self.executor.submit(lambda: archive.refresh_search(self._db()))
+                self._background(archive.refresh_search)
         return outcome, error
 
     def _link_depth(self, item: crawlstate.FrontierItem) -> int | None:
@@ -314,29 +314,23 @@ def _fresh_body(db: Database, url: str, max_age: float | None) -> bytes | None:
     """The current body of ``url`` if it was fetched less than ``max_age`` seconds ago."""
     if max_age is None:
         return None
-    since = utc_iso(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=max_age))
-    row = db.execute(
-        "SELECT s.body FROM pages p JOIN snapshots s ON s.id = p.snapshot_id "
-        "WHERE p.url = ? AND p.last_fetched >= ?",
-        [url, since],
-    ).fetchone()
-    return decompress(row[0]) if row else None
+    since = archive.utc_iso(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=max_age))
+    return archive.current_body(db, url, fetched_since=since)
 
 
-def _links(
-    db: Database, item: crawlstate.FrontierItem, body: bytes, depth: int | None, run_id: int
+def _follow(
+    db: Database,
+    item: crawlstate.FrontierItem,
+    links: tuple[str, ...],
+    depth: int | None,
+    run_id: int,
 ) -> list[crawlstate.FrontierItem]:
-    """Push same-host links found in ``body`` to the frontier; return the newly queued ones."""
-    if depth is None or not body:
+    """Push same-host ``links`` to the frontier; return the newly queued ones."""
+    if depth is None:
         return []
     host = urlsplit(item.url).hostname
-    try:
-        found = [u for u in parsers.extract_links(body, item.url) if urlsplit(u).hostname == host]
-    except ParseError:
-        return []
-    known = {r[0] for r in db.execute(
-        f"SELECT url FROM frontier WHERE url IN ({', '.join('?' * len(found))})", found
-    )} if found else set()  # fmt: skip
+    found = [u for u in links if urlsplit(u).hostname == host]
+    known = crawlstate.known_urls(db, found)
     new = [u for u in found if u not in known]
     crawlstate.push(db, [(u, depth, item.url) for u in new], run_id=run_id)
     return [crawlstate.FrontierItem(u, depth, item.url, 0) for u in new]
@@ -346,21 +340,24 @@ def _skip_fresh(
     db: Database, item: crawlstate.FrontierItem, body: bytes, depth: int | None, run_id: int
 ) -> list[crawlstate.FrontierItem]:
     with db.atomic():
-        links = _links(db, item, body, depth, run_id)
+        links = _follow(db, item, _links_of(body, item.url, depth), depth, run_id)
         crawlstate.mark(db, item.url, "done", run_id=run_id, counts_attempt=False)
     return links
 
 
-def _stored_body(db: Database, url: str) -> bytes:
-    row = db.execute(
-        "SELECT s.body FROM pages p JOIN snapshots s ON s.id = p.snapshot_id WHERE p.url = ?",
-        [url],
-    ).fetchone()
-    return decompress(row[0]) if row else b""
+def _links_of(body: bytes | None, url: str, depth: int | None) -> tuple[str, ...]:
+    # Reading a page only for its links is wasted when they will not be followed.
+    return load.page_links(body or b"", url) if depth is not None else ()
 
 
 def _store(
-    db: Database, item: crawlstate.FrontierItem, fetched: Fetched, depth: int | None, run_id: int
+    db: Database,
+    item: crawlstate.FrontierItem,
+    fetched: Fetched,
+    depth: int | None,
+    run_id: int,
+    *,
+    gone_after: int,
 ) -> tuple[str, str | None, list[crawlstate.FrontierItem]]:
     """Save one fetched page, its attempts, its links and its frontier state in one transaction."""
     response = fetched.response
@@ -368,21 +365,17 @@ def _store(
         crawlstate.log_attempts(db, run_id, [asdict(a) for a in fetched.attempts])
         if response is None or fetched.error is not None:
             if response is not None:
-                archive.save(db, response, None)
+                archive.save(db, response, None, gone_after=gone_after)
             failure = str(fetched.error)
             crawlstate.mark(db, item.url, "failed", error=failure, run_id=run_id)
             return "failed", failure, []
-        parsed = (
-            parse_or_error(parsers.parse_page, response.body, response.url, response.headers)
-            if 200 <= response.status < 300
-            else None
+        outcome, parsed = load.load_one(
+            db, response, links=depth is not None, gone_after=gone_after
         )
-        outcome = archive.save(db, response, parsed)
-        links: list[crawlstate.FrontierItem] = []
-        if 200 <= response.status < 300:
-            links = _links(db, item, response.body, depth, run_id)
-        elif response.status == 304:
-            links = _links(db, item, _stored_body(db, item.url), depth, run_id)
+        links = parsed.links
+        if response.status == 304:
+            links = _links_of(archive.current_body(db, item.url), item.url, depth)
+        queued = _follow(db, item, links, depth, run_id)
         crawlstate.mark(db, item.url, "done", run_id=run_id)
-        error = str(parsed) if isinstance(parsed, ParseError) else None
-        return outcome.status, error, links
+        error = str(parsed.record) if isinstance(parsed.record, ParseError) else None
+        return outcome.status, error, queued
