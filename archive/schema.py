@@ -267,6 +267,8 @@ STEPS = (m001_create_archive, m002_drop_per_row_fts_triggers)
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
     MIGRATIONS()(_step)
+# Crawl bookkeeping and the migration log: kept in the file, never published or exported.
+PRIVATE_TABLES = frozenset({"runs", "fetch_log", "frontier", "crawl_lock", "_sqlite_migrations"})
 SCHEMA_VERSION = len(STEPS)
 
 

@@ -32,8 +32,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from parsers.sections import name_of
-from parsers.thai import arabic_digits
+from parsers.thai import arabic_digits, name_of
 
 log = logging.getLogger(__name__)
 

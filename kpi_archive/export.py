@@ -9,10 +9,10 @@
   column's type and description, keys, the capture date range and the licence and credit line;
 - ``data-dictionary.md``: the same descriptions as a readable page.
 
-Descriptions come from the publishing metadata (``publish/metadata.yml``: what Datasette shows)
-and, for what it leaves out, from ``columns.yml`` beside this module. Public means: not hidden
-there, not a full-text index. The descriptor is written as plain JSON: the format is a few keys
-per resource, and the ``frictionless`` package would add some thirty dependencies to write it.
+Descriptions come from the publishing metadata (``publish/plugin/metadata.yml``: what Datasette
+shows) and, for what it leaves out, from ``columns.yml`` beside this module. Public means: not
+hidden there, not a full-text index. The descriptor is written as plain JSON: the format is a few
+keys per resource, and the ``frictionless`` package would add some thirty dependencies to write it.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ from typing import Any
 
 import yaml
 
+from archive.schema import PRIVATE_TABLES
 from kpi_archive.errors import ArchiveError
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "kpi-archive.db"
 PACKAGE_NAME = "bangkok-kpi-archive"
-PRIVATE = frozenset({"crawl_lock"})
 FIELD_TYPES = {"INTEGER": "integer", "FLOAT": "number", "REAL": "number", "TEXT": "string"}
 
 
@@ -57,7 +57,9 @@ def _yaml(name: str) -> dict[str, Any]:
 
 def metadata() -> dict[str, Any]:
     """The publishing metadata (title, licence, source, per-table descriptions)."""
-    return _yaml("publish/metadata.yml")
+    from kpi_archive.publish.plugin.metadata import template
+
+    return template()
 
 
 def table_docs(conn: sqlite3.Connection) -> list[TableDoc]:
@@ -75,7 +77,7 @@ def table_docs(conn: sqlite3.Connection) -> list[TableDoc]:
     for name in names:
         meta = meta_tables.get(name) or {}
         mine = extra.get(name) or {}
-        if name in PRIVATE or "_fts" in name or meta.get("hidden") or mine.get("hidden"):
+        if name in PRIVATE_TABLES or "_fts" in name or meta.get("hidden") or mine.get("hidden"):
             continue
         described = {
             **extra["_common"]["columns"],

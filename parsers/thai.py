@@ -319,3 +319,54 @@ def segment(text: str | None) -> str:
     if not text:
         return ""
     return " ".join(w for w in (token.strip() for token in words(text)) if w)
+
+
+# BMA titles carry list numbers, years and negotiation tags before the indicator's name.
+_PREFIXES = [
+    re.compile(p)
+    for p in (
+        r"ปี\s*\d{4}\s*",
+        r"\((?:ตัวชี้วัด)?(?:เจรจา|เจราจา)[^)]{0,20}\)\s*",
+        r"\(new\)\s*",
+        r"สปท\.\s*\d+\s*/\s*",
+        r"\d+\s*/\s*สปท\.\s*",
+        r"มิติที่\s*(?:\d+\s*(?=\(\d)|\d+\.\d+\s+)",
+        r"ตัวชี้วัดที่\s*\d+(?:\.\d+)*\s*(?::\s*)?",
+        r"ตัวชี้วัดยุทธศาสตร์\s*(?=\(\d)",
+        r"\(\d+(?:\.\d+)*\)\s*",
+        r"\d+(?:\.\d+)+(?:_\d+)?\s*(?=\D)",
+        r"\d+\.\s*(?=\D)",
+        r"[-–]\s*",
+    )
+]
+_TITLE_YEAR = re.compile(r"^ปี\s*(\d{4})(?!\d)")
+_TRAILING_NUMBER = re.compile(r"\s*\(\d+(?:\.\d+)+\)$")
+_SECOND_ITEM = re.compile(r"\s2\.\s*\D")
+
+
+def name_of(title: str | None) -> str | None:
+    """The title without its leading ``ปี 2564`` and list-number prefixes (never whole words)."""
+    if not title:
+        return title
+    key = arabic_digits(title).lower()
+    pos = 0
+    while True:
+        for pattern in _PREFIXES:
+            m = pattern.match(key, pos)
+            if m and m.end() > pos:
+                # "1.… 2.…" lists several indicators: their numbers are content, keep them.
+                if pattern.pattern.startswith(r"\d+\.") and _SECOND_ITEM.search(key, m.end()):
+                    continue
+                pos = m.end()
+                break
+        else:
+            break
+    name = title[pos:].strip()
+    name = _TRAILING_NUMBER.sub("", name) if pos else name
+    return name or title
+
+
+def title_year(title: str | None) -> int | None:
+    """The BE year of a ``ปี 2564`` title prefix."""
+    m = _TITLE_YEAR.match(arabic_digits(title or ""))
+    return int(m.group(1)) if m else None

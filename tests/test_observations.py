@@ -9,6 +9,7 @@ from archive_factories import response, seed_kpi
 from helpers import SEED_URL, get_fixture
 
 import archive
+from kpi_archive import load
 from parsers import parse_page
 from parsers.models import Quarter
 
@@ -83,7 +84,7 @@ def test_a_reparse_after_a_refresh_drops_and_rebuilds_the_observations(db):
     body = get_fixture("kpi/dp_0411-2029.table.utf8.html")
     archive.save(db, response(SEED_URL, body, at=NOVEMBER_2022), parse_page(body, SEED_URL))
     archive.refresh_derived(db)
-    counts = archive.reparse(db)
+    counts = load.reparse(db)
     assert (counts.records, db.table("observations").count) == (1, 0)
     archive.refresh_derived(db)
     assert db.table("observations").count == 18

@@ -27,6 +27,7 @@ from typing import Any
 from datasette import hookimpl
 from markupsafe import Markup
 
+from archive.schema import PRIVATE_TABLES
 from kpi_archive.publish.plugin import feeds, routes
 from kpi_archive.publish.plugin.functions import (
     register,
@@ -42,7 +43,6 @@ from parsers import thai
 __all__ = ["thai_fold", "thai_normalize", "thai_rank", "thai_segment", "thai_snippet"]
 
 # Crawl bookkeeping and raw HTTP headers: kept in the file for the operator, never served.
-PRIVATE_TABLES = frozenset(("runs", "fetch_log", "frontier", "crawl_lock"))
 PRIVATE_COLUMNS = frozenset((("snapshots", "headers"),))
 
 

@@ -19,7 +19,8 @@ STATIC_URL = "/-/static-plugins/kpi_archive/"
 
 
 @functools.lru_cache(maxsize=1)
-def _template() -> dict[str, Any]:
+def template() -> dict[str, Any]:
+    """The packaged metadata as written, under its template key ``archive``."""
     text = (files("kpi_archive.publish.plugin") / "metadata.yml").read_text(encoding="utf-8")
     loaded: dict[str, Any] = yaml.safe_load(text)
     return loaded
@@ -27,9 +28,9 @@ def _template() -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=16)
 def _metadata(names: tuple[str, ...]) -> dict[str, Any]:
-    metadata = copy.deepcopy(_template())
-    template = metadata.pop("databases", {}).get(TEMPLATE_KEY, {})
-    metadata["databases"] = {name: copy.deepcopy(template) for name in names}
+    metadata = copy.deepcopy(template())
+    database = metadata.pop("databases", {}).get(TEMPLATE_KEY, {})
+    metadata["databases"] = {name: copy.deepcopy(database) for name in names}
     dashboards = metadata.get("plugins", {}).get("datasette-dashboards", {})
     for dashboard in dashboards.values():
         for item in [*dashboard.get("charts", {}).values(), *dashboard.get("filters", {}).values()]:
