@@ -9,9 +9,8 @@ Contract: pure functions over records as stored (``kpi_versions.record``: JSON-r
   each current value comes from.
 - ``field_changes(old, new)``: one ``FieldChange`` per substantive difference, with the Thai label
   the BMA page prints beside the field name. ``rendering``, ``encoding``, ``truncated``,
-  ``warnings`` (they describe the capture or the parse, not the page) never count, nor a derived
-  field (``target_value``, a year read from the reports) whose source (``target_text``,
-  ``reports``) is listed already.
+  ``warnings`` and ``fiscal_year_source`` (they describe the capture or the parse, not the page)
+  never count.
 - ``change_kind(previous, new, was_gone=…)``: ``new``, ``changed``, ``gone``, ``returned`` or None.
 """
 
@@ -28,14 +27,6 @@ Sources = dict[str, int | None]
 NOT_CHANGES = frozenset(
     {"rendering", "encoding", "truncated", "warnings", "url", "fiscal_year_source"}
 )
-# Derived field -> the printed text it is read from; listed only when that text did not change.
-DERIVED = {
-    "target_value": "target_text",
-    "result_value": "result_text",
-    "audit_score": "audit_score_text",
-    "progress": "progress_text",
-    "name": "title",
-}
 # The labels the BMA pages print (ค่าเป้าหมาย, ผลงานที่ทำได้ …); ones in brackets are ours, for
 # values the page shows without a label of their own.
 FIELD_LABELS = {
@@ -134,6 +125,13 @@ def merge(
     capture_id: int | None,
 ) -> Merged:
     """The current record after a complete capture (see the module docstring)."""
+    if current is not None and new.get("fiscal_year") is None and current.get("fiscal_year"):
+        # The year is read from the title, the owner line or the reports' dates; a capture that
+        # prints none of them does not make a known year unknown.
+        year = {k: current.get(k) for k in ("fiscal_year", "fiscal_year_source")}
+        merged = merge(current, current_sources, {**new, **year}, capture_id)
+        kept_year = {k: (current_sources or {}).get(k) for k in year}
+        return Merged(merged.record, merged.sources | kept_year, merged.kept + tuple(year))
     if current is None or new.get("rendering", "full") == "full":
         return Merged(dict(new), dict.fromkeys(new, capture_id))
     shown = ALWAYS_SHOWN.get(str(new.get("page_kind")), frozenset())
@@ -163,12 +161,7 @@ def field_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[FieldC
     """Substantive differences, one per field, in the new record's field order."""
     names = [*new, *(k for k in old if k not in new)]
     differ = [k for k in names if k not in NOT_CHANGES and old.get(k) != new.get(k)]
-    listed = set(differ)
-    return [
-        FieldChange(k, label(k), old.get(k), new.get(k))
-        for k in differ
-        if _derived_from(k, new) not in listed
-    ]
+    return [FieldChange(k, label(k), old.get(k), new.get(k)) for k in differ]
 
 
 def change_kind(
@@ -188,13 +181,6 @@ def change_kind(
     if was_gone:
         return "returned"
     return "changed" if field_changes(previous, new) else None
-
-
-def _derived_from(name: str, record: Mapping[str, Any]) -> str | None:
-    if name == "fiscal_year":
-        # The year is read from the title, else from the reports' dates (fiscal_year_source).
-        return {"title": "title", "reports": "reports"}.get(str(record.get("fiscal_year_source")))
-    return DERIVED.get(name)
 
 
 def _merge_value(name: str, old: Any, new: Any) -> Any:

@@ -22,6 +22,8 @@ see, so the capture can point at the earlier snapshot instead of storing a new o
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +41,7 @@ AnyRecord = KpiPage | ProjectPage | DepartmentPage
 # A close-delimited body under half the last complete one was cut, not edited: a KPI page
 # grows by reports and never loses half its text between two nights.
 SHORT_BODY_RATIO = 0.5
+SHORT_BODY_FLOOR = 1024  # below a kilobyte the last body is no yardstick (a KPI page is ~20 KB)
 # PHP prints its errors where the script died, so only the end of the body is searched.
 ERROR_TAIL_BYTES = 2048
 # Lists whose length the site only grows; text sections a cut page ends inside. A full capture
@@ -63,6 +66,7 @@ _ERROR_TEXT = re.compile(
     re.IGNORECASE,
 )
 _TAGS = re.compile(rb"<[^>]*>")
+_START_OF_PAGE = re.compile(rb"<html[\s>]", re.IGNORECASE)
 _END_OF_PAGE = re.compile(rb"</html\s*>", re.IGNORECASE)
 # "no data found", as a removed or unknown pid answers, in the two encodings the site uses.
 _NO_DATA = tuple("ไม่พบข้อมูล".encode(codec) for codec in ("utf-8", "cp874"))
@@ -118,20 +122,21 @@ def judge(
     error_text = _error_tail(body)
     if isinstance(parsed, ParseError):
         return _unreadable(body, error_text, parsed, _cut(response, baseline, None))
-    if parsed is not None:
-        wrong = _foreign_record(response.url, parsed)
-        if wrong is not None:
-            return wrong
+    if parsed is None:
+        return COMPLETE  # not a page we read (robots.txt, an IT report): nothing to judge
+    wrong = _foreign_record(response.url, parsed)
+    if wrong is not None:
+        return wrong
     if error_text is not None:
         return Verdict(
             "partial",
             f"หน้าจบด้วยข้อความผิดพลาดของ PHP/MySQL: {error_text!r}",
             f"the page ends in PHP/MySQL error text: {error_text!r}",
         )
-    cut = _cut(response, baseline, None if parsed is None else parsed.encoding)
+    cut = _cut(response, baseline, parsed.encoding)
     if cut is not None:
         return cut
-    if parsed is None or baseline is None:
+    if baseline is None:
         return COMPLETE
     return _missing_sections(parsed, baseline.record)
 
@@ -148,15 +153,23 @@ def is_revisit(
     records are equal but for what describes the parse (``warnings``, ``encoding``). A timestamp
     in a comment or a script, or a session id in a link, changes neither.
     """
-    if _visible(old_text) != _visible(new_text):
-        return False
-    if old_record is None or new_record is None:
-        return old_record is None and new_record is None
-    return _without_parse_notes(old_record) == _without_parse_notes(new_record)
+    return fingerprint(old_record, old_text) == fingerprint(new_record, new_text)
+
+
+def fingerprint(record: Mapping[str, Any] | None, visible: Sequence[str] | str) -> str:
+    """A digest of what a reader sees: the visible lines (spacing ignored) and the record."""
+    shown = {"visible": _visible(visible), "record": record and _without_parse_notes(record)}
+    text = json.dumps(shown, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def ends_page(body: bytes) -> bool:
-    """Whether ``body`` has a closing ``</html>`` (whitespace and comments may follow)."""
+    """Whether ``body`` closes the ``<html>`` it opened (a body that opened none counts as closed).
+
+    Whitespace, comments or a script may follow the closing tag.
+    """
+    if _START_OF_PAGE.search(body[:ERROR_TAIL_BYTES]) is None:
+        return True
     return _END_OF_PAGE.search(body[-ERROR_TAIL_BYTES:]) is not None
 
 
@@ -241,7 +254,9 @@ def _unreadable(
 def _cut(response: FetchResult, baseline: Baseline | None, codec: str | None) -> Verdict | None:
     size = len(response.body)
     declared = response.header("content-length")
-    if declared is not None and declared.strip().isdigit() and size < int(declared):
+    # With a Content-Encoding the length counted the compressed bytes; the body here is decoded.
+    counted = declared is not None and not response.header("content-encoding")
+    if counted and declared is not None and declared.strip().isdigit() and size < int(declared):
         return Verdict(
             "partial",
             f"ได้รับ {size:,} จาก {int(declared):,} ไบต์ตาม Content-Length",
@@ -253,6 +268,7 @@ def _cut(response: FetchResult, baseline: Baseline | None, codec: str | None) ->
         declared is None
         and baseline is not None
         and codec == baseline.encoding
+        and baseline.body_length >= SHORT_BODY_FLOOR
         and size < baseline.body_length * SHORT_BODY_RATIO
     ):
         return Verdict(

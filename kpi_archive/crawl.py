@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SEARCH_EVERY = 5  # pages saved between two incremental refreshes of the word-search column
-SUMMARY_FIELDS = ("fetched", "unchanged", "new", "changed", "failed", "gone")
+SUMMARY_FIELDS = ("fetched", "unchanged", "new", "changed", "held", "failed", "gone")
 
 
 @dataclass
@@ -125,7 +125,7 @@ class CrawlSummary:
     exit_code: int
 
     def line(self) -> str:
-        """``fetched 12, unchanged 3, new 8, changed 1, failed 0, gone 0 in 4.2 s``."""
+        """``fetched 12, unchanged 3, new 8, changed 1, held 0, failed 0, gone 0 in 4.2 s``."""
         parts = ", ".join(f"{name} {self.counts[name]}" for name in SUMMARY_FIELDS)
         extra = [f"{n} {name.replace('_', ' ')}" for name in ("missing", "parse_error", "skipped")
                  if (n := self.counts[name])]  # fmt: skip

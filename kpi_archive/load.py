@@ -6,7 +6,8 @@ save functions here, and its caller ends it with ``finish`` (``ensure_db_shape``
 left to the caller so that tests can compare archives before the slow segmentation).
 
 - ``read_page(response, parse)`` → ``Parsed``: the record (or the ``ParseError``, or None when no
-  parser applies) and the page's links, from the one adapter that reads a page.
+  parser applies), the page's links and its visible lines (for telling a revisit), all from one
+  reading of the page (``parsers.read``).
 - ``load_one`` (crawl: one page, one transaction) and ``load_many`` (import: batched commits).
 - ``import_paths`` and ``reparse`` are the two other sources.
 """
@@ -39,10 +40,11 @@ ImportCounts = Counter[str]
 
 @dataclass(frozen=True)
 class Parsed:
-    """What one reading of a page gives: its record (or why not) and the links it holds."""
+    """What one reading of a page gives: its record (or why not), its links, its visible lines."""
 
     record: AnyRecord | ParseError | None
     links: tuple[str, ...] = ()
+    visible: tuple[str, ...] | None = None
 
 
 def parse_or_error(
@@ -71,12 +73,20 @@ def page_links(body: bytes, url: str) -> tuple[str, ...]:
 
 
 def read_page(response: FetchResult, parse: Parse | None = None, *, links: bool = False) -> Parsed:
-    """Read a 2xx response once: its record and (if asked) its links; other statuses: nothing."""
+    """Read a 2xx response once: its record, (if asked) its links, its visible lines."""
     if not 200 <= response.status < 300:
         return Parsed(None)
-    record = parse_or_error(parse or parsers.parse_page, response.body, response.url,
-                            response.headers)  # fmt: skip
-    return Parsed(record, page_links(response.body, response.url) if links else ())
+    body, url, headers = response.body, response.url, response.headers
+    try:
+        reading = parsers.read(body, url, headers)
+    except ParseError as exc:  # empty or binary: nothing to read, nothing a reader sees
+        return Parsed(parse_or_error(parse, body, url, headers) if parse else exc)
+    if parse is None:
+        record = parse_or_error(lambda *_: reading.record(), body, url, headers)
+    else:
+        record = parse_or_error(parse, body, url, headers)
+    found = tuple(reading.follow()) if links else ()
+    return Parsed(record, found, tuple(reading.visible))
 
 
 def load_one(
@@ -89,7 +99,10 @@ def load_one(
 ) -> tuple[SaveOutcome, Parsed]:
     """Read and save one response in one transaction (the caller may wrap more in it)."""
     parsed = read_page(response, parse, links=links)
-    return archive.save(db, response, parsed.record, gone_after=gone_after), parsed
+    outcome = archive.save(
+        db, response, parsed.record, gone_after=gone_after, visible=parsed.visible
+    )
+    return outcome, parsed
 
 
 def load_many(
@@ -100,8 +113,8 @@ def load_many(
     gone_after: int = GONE_AFTER,
 ) -> ImportCounts:
     """Read and save many responses, committing in batches; count each save status."""
-    pairs = ((response, read_page(response, parse).record) for response in responses)
-    saved = archive.save_many(db, pairs, gone_after=gone_after)
+    items = ((r, (p := read_page(r, parse)).record, p.visible) for r in responses)
+    saved = archive.save_many(db, items, gone_after=gone_after)
     return Counter(outcome.status for outcome in saved)
 
 

@@ -79,6 +79,8 @@ def test_every_current_value_says_which_capture_it_comes_from() -> None:
 def test_without_merging_the_compact_capture_would_blank_the_title_quarters_and_score() -> None:
     assert [c.field for c in field_changes(FULL, COMPACT)] == [
         "title",
+        "name",
+        "audit_score",
         "audit_score_text",
         "quarters",
         "reports",
@@ -90,7 +92,8 @@ def test_a_compact_capture_updates_the_target_it_shows() -> None:
     lower = parse_page(body, COMPACT_URL).model_dump(mode="json")
     merged = merge(FULL, dict.fromkeys(FULL, 1), lower, 3)
     assert field_changes(FULL, merged.record) == [
-        FieldChange("target_text", "ค่าเป้าหมาย", "100", "90")
+        FieldChange("target_text", "ค่าเป้าหมาย", "100", "90"),
+        FieldChange("target_value", "ค่าเป้าหมาย (ตัวเลข)", 100.0, 90.0),
     ]
     assert (merged.sources["target_text"], merged.sources["title"]) == (3, 1)
 
@@ -179,18 +182,18 @@ def test_rendering_encoding_truncated_and_warnings_are_never_changes() -> None:
     assert change_kind(SEED, other) is None
 
 
-def test_a_value_read_from_a_changed_text_is_not_listed_twice() -> None:
+def test_a_target_change_names_the_printed_text_and_the_number() -> None:
     assert field_changes(SEED, SEED | {"target_text": "90", "target_value": 90.0}) == [
-        FieldChange("target_text", "ค่าเป้าหมาย", "100", "90")
-    ]
-    assert field_changes(SEED, SEED | {"result_value": 99.0}) == [
-        FieldChange("result_value", "ผลงานที่ทำได้ (ตัวเลข)", 100.0, 99.0)
+        FieldChange("target_text", "ค่าเป้าหมาย", "100", "90"),
+        FieldChange("target_value", "ค่าเป้าหมาย (ตัวเลข)", 100.0, 90.0),
     ]
 
 
-def test_a_fiscal_year_read_from_new_reports_is_not_a_change_of_its_own() -> None:
-    old = SEED | {"fiscal_year": None, "fiscal_year_source": None, "reports": []}
-    assert [c.field for c in field_changes(old, SEED)] == ["reports"]
+def test_a_capture_that_prints_no_year_keeps_the_known_fiscal_year() -> None:
+    current = SEED | {"fiscal_year": 2566, "fiscal_year_source": "title"}
+    merged = merge(current, dict.fromkeys(current, 1), SEED | {"fiscal_year": None}, 2)
+    assert (merged.record["fiscal_year"], merged.record["fiscal_year_source"]) == (2566, "title")
+    assert (merged.sources["fiscal_year"], merged.sources["target_text"]) == (1, 2)
 
 
 @pytest.mark.parametrize(

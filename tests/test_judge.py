@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import FIXTURES, SEED_URL, get_fixture
+from helpers import SEED_URL, get_fixture
 
 from archive.judge import Baseline, Verdict, is_revisit, judge, normal_pid, page_identity
-from archive.save import parse_or_error
+from kpi_archive.load import parse_or_error
+from kpi_archive.replay import RECORDED_LATER, RECORDED_SITE
 from parsers import parse_page
 from parsers.detect import read
 from scraper.models import FetchResult
@@ -264,7 +265,7 @@ def test_a_page_the_site_never_closes_is_not_held_for_that() -> None:
 
 def later_pages() -> list[tuple[str, Path, Path]]:
     """(real URL, file in site/, file in site-later/) of every page the later site serves."""
-    later = FIXTURES / "site-later"
+    later = RECORDED_LATER
     cases = []
     for path in sorted(later.rglob("*")):
         sidecar = path.with_name(path.name + ".headers")
@@ -274,7 +275,7 @@ def later_pages() -> list[tuple[str, Path, Path]]:
             continue
         rel = path.relative_to(later)
         scheme = "https" if rel.parts[0] == "dp.bangkok.go.th" else "http"
-        cases.append((f"{scheme}://{rel}", FIXTURES / "site" / rel, path))
+        cases.append((f"{scheme}://{rel}", RECORDED_SITE / rel, path))
     return cases
 
 
