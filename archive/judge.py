@@ -28,10 +28,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from archive.changes import label
 from kpi_archive.errors import ParseError
+from kpi_archive.web import query_value
 from parsers.models import DepartmentPage, KpiPage, ProjectPage
 from scraper.models import FetchResult
 
@@ -57,7 +58,7 @@ TEXT_SECTIONS = (
     "goals",
 )
 # The fields (and query keys) that say which page a URL or a record is.
-IDENTITY_KEYS = ("pid", "seldep", "selyear", "project_id")
+IDENTITY_KEYS = ("pid", "selDEP", "selYear", "project_id")
 
 _ERROR_TEXT = re.compile(
     rb"PHP (?:Fatal|Parse) error|PHP Warning|\bFatal error\s*:|\bParse error\s*:"
@@ -177,8 +178,8 @@ def page_identity(url: str | None) -> tuple[str, str, tuple[tuple[str, str], ...
     """(host, path, identifying query values) of a URL; scheme and other parameters ignored."""
     parts = urlsplit(url or "")
     host = (parts.hostname or "").removeprefix("www.")
-    query = {k.lower(): v for k, v in parse_qs(parts.query).items()}
-    keys = tuple((k, normal_pid(query[k][0])) for k in IDENTITY_KEYS if k in query)
+    values = ((k, query_value(url, k)) for k in IDENTITY_KEYS)
+    keys = tuple((k, normal_pid(v)) for k, v in values if v is not None)
     return host, parts.path.rstrip("/").lower() or "/", keys
 
 
@@ -198,8 +199,7 @@ def _error(en: str, th: str) -> Verdict:
 def _redirected(url: str, final_url: str) -> Verdict | None:
     if page_identity(url) == page_identity(final_url):
         return None
-    query = {k.lower(): v[0] for k, v in parse_qs(urlsplit(final_url).query).items()}
-    named = query.get("pid") or query.get("seldep")
+    named = query_value(final_url, "pid") or query_value(final_url, "selDEP")
     if named:
         return Verdict(
             "foreign",
@@ -213,11 +213,10 @@ def _redirected(url: str, final_url: str) -> Verdict | None:
 
 
 def _foreign_record(url: str, record: AnyRecord) -> Verdict | None:
-    asked = {k.lower(): v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     if isinstance(record, DepartmentPage):
-        shown, wanted = record.agency_code, asked.get("seldep")
+        shown, wanted = record.agency_code, query_value(url, "selDEP")
     else:
-        shown, wanted = record.pid, asked.get("pid")
+        shown, wanted = record.pid, query_value(url, "pid")
     if not shown or not wanted or normal_pid(shown) == normal_pid(wanted):
         return None
     return Verdict(

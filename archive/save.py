@@ -78,8 +78,12 @@ class SaveOutcome:
     new_snapshot: bool = False
     changed: tuple[str, ...] = ()
     revisit: bool = False
-    capture_class: str | None = None
-    reason: str | None = None
+    verdict: Verdict | None = None
+
+    @property
+    def capture_class(self) -> str | None:
+        """How the capture was judged (``archive.judge``), if a body was judged."""
+        return self.verdict.capture_class if self.verdict else None
 
 
 def save(
@@ -226,8 +230,7 @@ def _save(
         snapshot_id,
         new_snapshot,
         done.changed,
-        capture_class=verdict.capture_class,
-        reason=verdict.reason,
+        verdict=verdict,
     )
 
 

@@ -378,4 +378,6 @@ def _store(
         queued = _follow(db, item, links, depth, run_id)
         crawlstate.mark(db, item.url, "done", run_id=run_id)
         error = str(parsed.record) if isinstance(parsed.record, ParseError) else None
+        if outcome.status == "held" and outcome.verdict is not None:
+            error = f"{outcome.verdict.capture_class}: {outcome.verdict.reason_en}"
         return outcome.status, error, queued
