@@ -20,6 +20,7 @@ reparse judges every capture exactly as the crawl did:
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,14 +29,16 @@ from typing import Any, Literal
 from archive import fastpath
 from archive.bodies import decompress
 from archive.changes import change_kind, field_changes, merge
-from archive.judge import Baseline, Verdict, ends_page, judge
+from archive.judge import COMPLETE, Baseline, Verdict, ends_page, judge
 from archive.tables import agency_code, write_record
 from kpi_archive.errors import ParseError
 from parsers.models import PARSER_VERSION, DepartmentPage, KpiPage, ProjectPage
 from scraper.models import FetchResult
 
 AnyRecord = KpiPage | ProjectPage | DepartmentPage
+CONFIRMATIONS = 2  # earlier identical held captures after which a shorter section is believed
 Status = Literal["new", "changed", "unchanged", "parse_error", "held", "missing", "gone", "failed"]
+log = logging.getLogger(__name__)
 _MODELS: dict[str, type[AnyRecord]] = {
     "kpi": KpiPage,
     "citydb": KpiPage,
@@ -56,6 +59,27 @@ class Admitted:
 def record_data(record: AnyRecord) -> dict[str, Any]:
     """The record as JSON-ready data (dates as ISO strings), in the model's field order."""
     return record.model_dump(mode="json")
+
+
+def confirm(
+    conn: sqlite3.Connection, url: str, snapshot_id: int, at: str, verdict: Verdict
+) -> Verdict:
+    """A capture held only for its sections is complete once the same bytes come back again.
+
+    A database hiccup that drops reports does not repeat byte for byte on three fetches; an
+    agency that really deleted a report does, and must not be held for ever.
+    """
+    if not verdict.by_sections:
+        return verdict
+    (earlier,) = conn.execute(
+        "SELECT count(*) FROM captures WHERE url = ? AND snapshot_id = ? AND fetched_at < ? "
+        "AND capture_class = 'partial'",
+        [url, snapshot_id, at],
+    ).fetchone()
+    if earlier < CONFIRMATIONS:
+        return verdict
+    log.info("%s: %s, seen %d times before: accepted", url, verdict.reason_en, earlier)
+    return COMPLETE
 
 
 def baseline(conn: sqlite3.Connection, url: str) -> Baseline | None:
@@ -95,6 +119,7 @@ def admit(
         assert page is not None
     if verdict is None:
         verdict = judge(response, parsed, baseline(conn, url))
+        verdict = confirm(conn, url, snapshot_id, at, verdict)
         conn.execute(
             "UPDATE captures SET capture_class = ?, capture_reason = ? WHERE id = ?",
             [verdict.capture_class, verdict.reason, capture_id],

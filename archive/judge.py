@@ -91,6 +91,7 @@ class Verdict:
     capture_class: CaptureClass
     reason_th: str | None = None
     reason_en: str | None = None
+    by_sections: bool = False  # held for what the record lacks, not for what the bytes show
 
     @property
     def complete(self) -> bool:
@@ -288,6 +289,7 @@ def _missing_sections(record: AnyRecord, last: Mapping[str, Any]) -> Verdict:
             "partial",
             "หน้าจบก่อนส่วนท้ายของหน้า ขณะที่ครั้งล่าสุดที่สมบูรณ์ไม่เป็นเช่นนั้น",
             "the page ends before its footer; the last complete capture did not",
+            by_sections=True,
         )
     for name in LIST_SECTIONS:
         before, after = len(last.get(name) or []), len(new.get(name) or [])
@@ -296,6 +298,7 @@ def _missing_sections(record: AnyRecord, last: Mapping[str, Any]) -> Verdict:
                 "partial",
                 f"ส่วน {label(name)} สั้นลง: {before} → {after} รายการ",
                 f"section {name} shrank: {before} → {after} items",
+                by_sections=True,
             )
     for name in TEXT_SECTIONS:
         before_text, after_text = _squash(last.get(name)), _squash(new.get(name))
@@ -306,6 +309,7 @@ def _missing_sections(record: AnyRecord, last: Mapping[str, Any]) -> Verdict:
                 "partial",
                 f"ส่วน {label(name)} {what} ({len(before_text)} → {len(after_text)} ตัวอักษร)",
                 f"section {name} {gone} ({len(before_text)} → {len(after_text)} characters)",
+                by_sections=True,
             )
     return COMPLETE
 

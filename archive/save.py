@@ -40,6 +40,7 @@ from archive.admit import (
     Status,
     admit,
     baseline,
+    confirm,
     mark_gone,
     page_row,
     record_data,
@@ -218,6 +219,7 @@ def _save(
         ).fetchone()
     ):
         return SaveOutcome("unchanged", url, sha, snapshot_id)
+    verdict = confirm(conn, url, snapshot_id, at, verdict)
     capture_id = _capture(conn, url, snapshot_id, response, verdict)
     if page["last_changed"] is not None and at < page["last_changed"]:
         log.info("%s: capture of %s is older than the current one; kept as history", url, at)

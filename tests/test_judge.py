@@ -104,13 +104,17 @@ def test_a_page_ending_before_its_footer_when_the_last_did_not_is_partial() -> N
         "partial",
         "หน้าจบก่อนส่วนท้ายของหน้า ขณะที่ครั้งล่าสุดที่สมบูรณ์ไม่เป็นเช่นนั้น",
         "the page ends before its footer; the last complete capture did not",
+        by_sections=True,
     )
 
 
 def test_a_section_shorter_than_in_the_last_complete_capture_is_partial() -> None:
     body = SEED[:5_000] + b"</td></tr></table></body></html>"
     assert verdict(body, seed_baseline(truncated=True), length=len(body)) == Verdict(
-        "partial", "ส่วน รายงานผลฯ สั้นลง: 7 → 2 รายการ", "section reports shrank: 7 → 2 items"
+        "partial",
+        "ส่วน รายงานผลฯ สั้นลง: 7 → 2 รายการ",
+        "section reports shrank: 7 → 2 items",
+        by_sections=True,
     )
 
 
@@ -231,7 +235,10 @@ def test_a_full_capture_with_fewer_reports_than_the_last_complete_one_is_partial
     seed = parse_page(SEED, SEED_URL).model_dump(mode="json")
     baseline = seed_baseline(reports=[*seed["reports"], seed["reports"][0]])
     assert verdict(SEED, baseline) == Verdict(
-        "partial", "ส่วน รายงานผลฯ สั้นลง: 8 → 7 รายการ", "section reports shrank: 8 → 7 items"
+        "partial",
+        "ส่วน รายงานผลฯ สั้นลง: 8 → 7 รายการ",
+        "section reports shrank: 8 → 7 items",
+        by_sections=True,
     )
 
 
@@ -242,6 +249,7 @@ def test_a_definition_cut_short_or_missing_is_partial() -> None:
         "partial",
         "ส่วน นิยาม หรือความหมายของตัวชี้วัด ถูกตัด (427 → 410 ตัวอักษร)",
         "section definition is cut short (427 → 410 characters)",
+        by_sections=True,
     )
     seed_data = seed.model_dump(mode="json")
     cut = SEED.replace(seed.definition.encode(), b"")  # type: ignore[union-attr]
@@ -250,6 +258,7 @@ def test_a_definition_cut_short_or_missing_is_partial() -> None:
         "partial",
         "ส่วน นิยาม หรือความหมายของตัวชี้วัด หายไป (410 → 0 ตัวอักษร)",
         "section definition is missing (410 → 0 characters)",
+        by_sections=True,
     )
 
 

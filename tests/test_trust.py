@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from archive_factories import JUNE, response, seed_kpi
 
+import archive
 from archive import open_db
 from kpi_archive import load
 from kpi_archive.crawl import CrawlOptions, CrawlSummary, crawl
@@ -256,3 +258,24 @@ def test_reparse_judges_every_capture_again_as_the_crawl_did(db: Path) -> None:
         load.finish(archive_db)
     assert query(db, judged) == classes
     assert current(db) == before
+
+
+def test_a_shorter_section_that_comes_back_byte_for_byte_three_times_is_believed(
+    tmp_path: Path,
+) -> None:
+    # A database hiccup does not repeat itself byte for byte; a report the agency deleted does.
+    db = open_db(tmp_path / "kpi.db")
+    archive.save(db, response(), seed_kpi())
+    shorter = seed_kpi(reports=seed_kpi().reports[:1])
+    nights = [response(body=b"<html>one report</html>", at=JUNE.replace(day=d)) for d in (1, 2, 3)]
+    outcomes = [archive.save(db, night, shorter) for night in nights]
+    assert [(o.status, o.capture_class) for o in outcomes] == [
+        ("held", "partial"),
+        ("held", "partial"),
+        ("changed", "complete"),
+    ]
+    assert [r["change_kind"] for r in db.table("kpi_versions").rows] == ["new", "changed"]
+    assert db.execute("SELECT count(*) FROM reports").fetchone() == (1,)
+    before = query(tmp_path / "kpi.db", "SELECT id, capture_class FROM captures")
+    load.reparse(db, lambda body, url, headers: shorter if b"one" in body else seed_kpi())
+    assert query(tmp_path / "kpi.db", "SELECT id, capture_class FROM captures") == before
