@@ -82,23 +82,31 @@ def confirm(
     return COMPLETE
 
 
-def baseline(conn: sqlite3.Connection, url: str) -> Baseline | None:
-    """The current record of ``url`` and the size of the last complete body, if any."""
+def baseline(conn: sqlite3.Connection, url: str, body: bytes) -> Baseline | None:
+    """The current record of ``url`` and the size of the last complete body, if any.
+
+    Whether that body closed its ``<html>`` matters only when the new ``body`` does not, so only
+    then is it read back.
+    """
     version = conn.execute(
         "SELECT record FROM kpi_versions WHERE url = ? ORDER BY id DESC LIMIT 1", [url]
     ).fetchone()
     if version is None:
         return None
-    body = conn.execute(
-        "SELECT s.size, s.encoding, s.body FROM captures c "
+    last = conn.execute(
+        "SELECT s.id, s.size, s.encoding FROM captures c "
         "JOIN snapshots s ON s.id = c.snapshot_id WHERE c.url = ? "
         "AND c.capture_class = 'complete' ORDER BY c.fetched_at DESC, c.id DESC LIMIT 1",
         [url],
     ).fetchone()
     record = json.loads(version[0])
-    if body is None:
+    if last is None:
         return Baseline(record, 0)
-    return Baseline(record, int(body[0] or 0), ends_page(decompress(body[2])), body[1])
+    ended = True
+    if not ends_page(body):
+        (blob,) = conn.execute("SELECT body FROM snapshots WHERE id = ?", [last[0]]).fetchone()
+        ended = ends_page(decompress(blob))
+    return Baseline(record, int(last[1] or 0), ended, last[2])
 
 
 def admit(
@@ -118,7 +126,7 @@ def admit(
         page = page_row(conn, url)
         assert page is not None
     if verdict is None:
-        verdict = judge(response, parsed, baseline(conn, url))
+        verdict = judge(response, parsed, baseline(conn, url, response.body))
         verdict = confirm(conn, url, snapshot_id, at, verdict)
         conn.execute(
             "UPDATE captures SET capture_class = ?, capture_reason = ? WHERE id = ?",

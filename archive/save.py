@@ -203,7 +203,7 @@ def _save(
     if sha == page["sha256"]:
         update_page(conn, page, seen_ok(page, at))
         return SaveOutcome("unchanged", url, sha, page["snapshot_id"])
-    verdict = judge(response, parsed, None if fresh else baseline(conn, url))
+    verdict = judge(response, parsed, None if fresh else baseline(conn, url, response.body))
     print_ = fingerprint(_plain(parsed), visible) if visible is not None else None
     readable = verdict.complete or verdict.capture_class == "unparseable"
     if readable and print_ is not None and _revisits(conn, page, print_, at):
