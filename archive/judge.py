@@ -66,6 +66,7 @@ _ERROR_TEXT = re.compile(
     rb"|Too many connections|Uncaught (?:mysqli_sql_)?exception",
     re.IGNORECASE,
 )
+_ERROR_HINTS = (b"error", b"warning", b"exception", b"connections", b"gone away")
 _TAGS = re.compile(rb"<[^>]*>")
 _START_OF_PAGE = re.compile(rb"<html[\s>]", re.IGNORECASE)
 _END_OF_PAGE = re.compile(rb"</html\s*>", re.IGNORECASE)
@@ -198,7 +199,7 @@ def _error(en: str, th: str) -> Verdict:
 
 
 def _redirected(url: str, final_url: str) -> Verdict | None:
-    if page_identity(url) == page_identity(final_url):
+    if url == final_url or page_identity(url) == page_identity(final_url):
         return None
     named = query_value(final_url, "pid") or query_value(final_url, "selDEP")
     if named:
@@ -228,7 +229,11 @@ def _foreign_record(url: str, record: AnyRecord) -> Verdict | None:
 
 
 def _error_tail(body: bytes) -> str | None:
-    tail = _TAGS.sub(b"", body[-ERROR_TAIL_BYTES:])
+    tail = body[-ERROR_TAIL_BYTES:]
+    lowered = tail.lower()
+    if not any(hint in lowered for hint in _ERROR_HINTS):
+        return None  # most pages: a few substring scans instead of a regex over the tail
+    tail = _TAGS.sub(b"", tail)
     match = _ERROR_TEXT.search(tail)
     return match.group(0).decode("ascii", "replace") if match else None
 
