@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from archive_factories import JUNE, response, seed_kpi
+from warcio.archiveiterator import ArchiveIterator
 
 import archive
 from archive import open_db
@@ -279,3 +280,30 @@ def test_a_shorter_section_that_comes_back_byte_for_byte_three_times_is_believed
     before = query(tmp_path / "kpi.db", "SELECT id, capture_class FROM captures")
     load.reparse(db, lambda body, url, headers: shorter if b"one" in body else seed_kpi())
     assert query(tmp_path / "kpi.db", "SELECT id, capture_class FROM captures") == before
+
+
+def test_export_warc_writes_a_revisit_for_a_capture_that_showed_nothing_new(
+    db: Path, tmp_path: Path
+) -> None:
+    crawl_with(db, "stamp=comment:path=/mobile/mykpi.php?pid=0411-2029")
+    (received,) = query(db, "SELECT body_sha256 FROM captures WHERE revisit = 1")[0]
+    out = tmp_path / "kpi.warc"
+    with closing(open_db(db)) as archive_db:
+        archive.export_warc(archive_db, out)
+    with out.open("rb") as stream:
+        revisits = [
+            (
+                r.rec_headers.get_header("WARC-Target-URI"),
+                r.rec_headers.get_header("WARC-Profile"),
+                r.rec_headers.get_header("WARC-Payload-Digest"),
+            )
+            for r in ArchiveIterator(stream)
+            if r.rec_type == "revisit"
+        ]
+    assert revisits == [
+        (
+            "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029",
+            "urn:kpi-archive:revisit:identical-visible-text",
+            f"sha256:{received}",
+        )
+    ]
