@@ -263,7 +263,13 @@ def m002_drop_per_row_fts_triggers(db: Database) -> None:
             db.execute(f"DROP TRIGGER IF EXISTS [{table}_{suffix}]")
 
 
-STEPS = (m001_create_archive, m002_drop_per_row_fts_triggers)
+def m003_snapshot_links(db: Database) -> None:
+    # The links a body holds, read with it: a 304 or a fresh page re-queues them without a reparse.
+    if "links" not in db.table("snapshots").columns_dict:
+        db.table("snapshots").add_column("links", str)
+
+
+STEPS = (m001_create_archive, m002_drop_per_row_fts_triggers, m003_snapshot_links)
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
     MIGRATIONS()(_step)
