@@ -265,7 +265,13 @@ def m002_drop_per_row_fts_triggers(db: Database) -> None:
             db.execute(f"DROP TRIGGER IF EXISTS [{table}_{suffix}]")
 
 
-def m003_judged_captures(db: Database) -> None:
+def m003_snapshot_links(db: Database) -> None:
+    # The links a body holds, read with it: a 304 or a fresh page re-queues them without a reparse.
+    if "links" not in db.table("snapshots").columns_dict:
+        db.table("snapshots").add_column("links", str)
+
+
+def m004_judged_captures(db: Database) -> None:
     # Issue 8: a capture is judged before it becomes the record; held ones say why. A revisit
     # (same visible text and record, other bytes) points at the earlier snapshot and keeps only
     # the digest of the bytes it received.
@@ -290,7 +296,12 @@ def m003_judged_captures(db: Database) -> None:
         db.table("runs").add_column("held", int)
 
 
-STEPS = (m001_create_archive, m002_drop_per_row_fts_triggers, m003_judged_captures)
+STEPS = (
+    m001_create_archive,
+    m002_drop_per_row_fts_triggers,
+    m003_snapshot_links,
+    m004_judged_captures,
+)
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
     MIGRATIONS()(_step)

@@ -6,8 +6,9 @@ save functions here, and its caller ends it with ``finish`` (``ensure_db_shape``
 left to the caller so that tests can compare archives before the slow segmentation).
 
 - ``read_page(response, parse)`` → ``Parsed``: the record (or the ``ParseError``, or None when no
-  parser applies), the page's links and its visible lines (for telling a revisit), all from one
-  reading of the page (``parsers.read``).
+  parser applies), the page's links and its visible lines (for telling a revisit), from one
+  reading (``parsers.read``); the links are kept beside a new snapshot, so a 304 or a fresh page
+  gives its links without reading it again (``stored_links``).
 - ``load_one`` (crawl: one page, one transaction) and ``load_many`` (import: batched commits).
 - ``import_paths`` and ``reparse`` are the two other sources.
 """
@@ -56,37 +57,59 @@ def parse_or_error(
     except ParseError as exc:
         return exc
     except Exception as exc:
-        # A parser bug on one odd page must not stop a crawl, an import or a reparse: the body is
-        # kept as a parse error and a later `kpi-archive reparse` recovers it once it is fixed.
-        log.exception("parser crashed on %s", url)
-        return ParseError(f"parser crashed: {exc!r}", url=url)
+        return _crashed(exc, url)
 
 
-def page_links(body: bytes, url: str) -> tuple[str, ...]:
-    """The followable links of a page; none when it cannot be read."""
-    if not body:
-        return ()
-    try:
-        return tuple(parsers.extract_links(body, url))
-    except ParseError:
-        return ()
+def _crashed(exc: Exception, url: str) -> ParseError:
+    # A parser bug on one odd page must not stop a crawl, an import or a reparse: the body is
+    # kept as a parse error and a later `kpi-archive reparse` recovers it once it is fixed.
+    log.exception("parser crashed on %s", url)
+    return ParseError(f"parser crashed: {exc!r}", url=url)
 
 
-def read_page(response: FetchResult, parse: Parse | None = None, *, links: bool = False) -> Parsed:
-    """Read a 2xx response once: its record, (if asked) its links, its visible lines."""
-    if not 200 <= response.status < 300:
-        return Parsed(None)
-    body, url, headers = response.body, response.url, response.headers
+def read_body(body: bytes, url: str, headers: Mapping[str, str]) -> Parsed:
+    """One reading of a page with the project's parsers: its record (or error), its links and the
+    lines a reader sees (for telling a revisit from a new snapshot)."""
     try:
         reading = parsers.read(body, url, headers)
-    except ParseError as exc:  # empty or binary: nothing to read, nothing a reader sees
-        return Parsed(parse_or_error(parse, body, url, headers) if parse else exc)
+    except ParseError as exc:  # empty or binary: nothing a reader sees
+        return Parsed(exc)
+    except Exception as exc:
+        return Parsed(_crashed(exc, url))
+    record: AnyRecord | ParseError
+    try:
+        record = reading.record()
+    except ParseError as exc:
+        record = exc
+    except Exception as exc:
+        record = _crashed(exc, url)
+    return Parsed(record, tuple(reading.follow()), tuple(reading.visible))
+
+
+def read_page(response: FetchResult, parse: Parse | None = None) -> Parsed:
+    """Read a 2xx response once: its record and links; other statuses: nothing.
+
+    A ``parse`` other than the project's own (tests, benchmarks) gives no links."""
+    if not 200 <= response.status < 300:
+        return Parsed(None)
     if parse is None:
-        record = parse_or_error(lambda *_: reading.record(), body, url, headers)
-    else:
-        record = parse_or_error(parse, body, url, headers)
-    found = tuple(reading.follow()) if links else ()
-    return Parsed(record, found, tuple(reading.visible))
+        return read_body(response.body, response.url, response.headers)
+    return Parsed(parse_or_error(parse, response.body, response.url, response.headers))
+
+
+def stored_links(
+    db: Database, url: str, *, fetched_since: str | None = None
+) -> tuple[str, ...] | None:
+    """The links of ``url``'s current snapshot (None if there is none, or not fetched since):
+    as saved with it, else read once from its body and saved, for snapshots older than that."""
+    current = archive.current_links(db, url, fetched_since=fetched_since)
+    if current is None:
+        return None
+    snapshot_id, links = current
+    if links is None:
+        links = read_body(archive.current_body(db, url) or b"", url, {}).links
+        archive.save_links(db, snapshot_id, links)
+    return links
 
 
 def load_one(
@@ -94,14 +117,15 @@ def load_one(
     response: FetchResult,
     parse: Parse | None = None,
     *,
-    links: bool = True,
     gone_after: int = GONE_AFTER,
 ) -> tuple[SaveOutcome, Parsed]:
-    """Read and save one response in one transaction (the caller may wrap more in it)."""
-    parsed = read_page(response, parse, links=links)
+    """Read and save one response, with its links beside a new snapshot, in one transaction."""
+    parsed = read_page(response, parse)
     outcome = archive.save(
         db, response, parsed.record, gone_after=gone_after, visible=parsed.visible
     )
+    if outcome.new_snapshot and outcome.snapshot_id is not None and parse is None:
+        archive.save_links(db, outcome.snapshot_id, parsed.links)
     return outcome, parsed
 
 
