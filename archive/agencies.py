@@ -3,8 +3,10 @@
 ``fill_names(db)`` gives every agency code the archive has seen (KPI, project and annual-report
 pages) a row, and a name where the row has none: first a name a captured page printed (project
 owner lines, saved by ``archive.tables``), else the bundled ``data/agency_names.tsv`` compiled
-from the real BMA page texts by ``tools/agency_names.py``. A name a page printed is never
-overwritten. Idempotent; ``archive.search.refresh_search`` calls it after every load.
+from the real BMA page texts by ``tools/agency_names.py`` (each row names the page and the words
+that show it; its ``#`` header says why district codes are not read off the official district
+numbering). A name a page printed is never overwritten. Idempotent;
+``archive.search.refresh_search`` calls it after every load.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ BUNDLED = "agency_names.tsv"
 def bundled_names() -> dict[str, tuple[str, str]]:
     """``code -> (name, source_url)`` from the bundled table."""
     text = (files("archive") / "data" / BUNDLED).read_text(encoding="utf-8")
+    table = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#"))
     return {
         row["code"]: (row["name"], row["source_url"])
-        for row in csv.DictReader(io.StringIO(text), delimiter="\t")
+        for row in csv.DictReader(io.StringIO(table), delimiter="\t")
     }
 
 
