@@ -22,7 +22,7 @@ from sqlite_utils import Database
 
 from archive import fastpath
 from archive.save import AnyRecord, apply_parse, changed_fields, decompress
-from archive.schema import TRIGRAM_FTS, WORDS_FTS
+from archive.schema import TRIGRAM_FTS, WORDS_FTS, index_trigram
 from archive.search import forget_pending
 from kpi_archive.errors import ParseError
 
@@ -125,11 +125,13 @@ def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
         fastpath.update(conn, "pages", ("url", url), kept)
     # A full rebuild gives the same index bytes every time, unlike trigger-by-trigger updates.
     for table in TRIGRAM_FTS:
+        conn.execute(f"DELETE FROM [{table}_fts]")
+        index_trigram(conn, table)
         conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('rebuild')")
     forget_pending(conn)
     for table in WORDS_FTS:
         fts = f"{table}_words_fts"
-        conn.execute(f"DELETE FROM [{fts}]")  # empty already: every words column is NULL now
+        conn.execute(f"DELETE FROM [{fts}]")  # refresh_search segments every row again
         conn.execute(f"INSERT INTO [{fts}] ([{fts}]) VALUES ('rebuild')")
     after = _current_records(conn)
     before = state.before

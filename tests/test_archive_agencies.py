@@ -62,7 +62,7 @@ def test_every_code_seen_gets_a_row_and_a_bundled_name_where_none_was_printed(tm
     archive.save(db, response(), seed_kpi())
     for url, pid in ((DISTRICT_URL, "5027-0001"), (UNKNOWN_URL, "9876-0001")):
         archive.save(db, response(url=url, body=pid.encode()), seed_kpi(url=url, pid=pid))
-    db.execute("INSERT INTO agencies (code, name) VALUES ('0411', 'ชื่อที่หน้าเว็บพิมพ์')")
+    db.execute("UPDATE agencies SET name = 'ชื่อที่หน้าเว็บพิมพ์' WHERE code = '0411'")
     archive.refresh_search(db)
     assert [tuple(r) for r in db.execute("SELECT code, name FROM agencies ORDER BY code")] == [
         ("0411", "ชื่อที่หน้าเว็บพิมพ์"),
