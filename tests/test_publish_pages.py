@@ -226,3 +226,8 @@ async def test_the_series_link_leads_to_the_latest_capture_of_each_year(ds: Any)
     assert [(r["fiscal_year"], r["pid"], r["target"], r["result"]) for r in series] == [
         (2566, "5035-0100", 80.0, 70.0)
     ]
+
+
+async def test_the_crumbs_say_home_in_thai_first(ds: Any) -> None:
+    text = _text((await ds.client.get("/kpi/0411-2029")).text)
+    assert text.startswith("หน้าแรก / home")
