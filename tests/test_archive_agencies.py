@@ -70,3 +70,22 @@ def test_every_code_seen_gets_a_row_and_a_bundled_name_where_none_was_printed(tm
         ("9876", None),
     ]
     assert agencies.fill_names(db) == 0  # idempotent
+
+
+def test_a_district_office_naming_itself_on_its_own_pages_is_named_from_them(tmp_path) -> None:
+    db = archive.open_db(tmp_path / "kpi.db")
+    own = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5099-0001"
+    two = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5098-0001"
+    venue = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5097-0001"
+    for url, pid, definition in (
+        (own, "5099-0001", "ชุมชนในพื้นที่เขตบางบอนดำเนินการ (สํานักงานเขตบางบอน)"),
+        (two, "5098-0001", "สำนักงานเขตบางแคและสำนักงานเขตหนองแขมร่วมกัน"),
+        (venue, "5097-0001", "ประชุม ณ โรงแรมรอยัล ซิตี้. เขตบางพลัด"),
+    ):
+        archive.save(db, response(url=url, body=pid.encode()), seed_kpi(url=url, pid=pid,
+                     definition=definition))  # fmt: skip
+    archive.refresh_search(db)
+    rows = db.execute(
+        "SELECT code, name, source_url FROM agencies WHERE code LIKE '509%' ORDER BY code"
+    ).fetchall()
+    assert rows == [("5097", None, None), ("5098", None, None), ("5099", "สำนักงานเขตบางบอน", own)]

@@ -28,8 +28,9 @@ import itertools
 import json
 import re
 import sys
-import unicodedata
 from pathlib import Path
+
+from archive.agencies import DISTRICT_OFFICE, DISTRICTS, normalise
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "archive" / "data" / "agency_names.tsv"
@@ -38,64 +39,6 @@ _PROJECT_HEAD = re.compile(r" : ([0-9]{8})-[0-9]+$")
 _OWNER = re.compile(r"^(.+?) : \([0-9]{4}\)$")
 _BS2568 = re.compile(r"รหัสโครงการ([0-9]{8})-[0-9]+.*?\|\s*หน่วยงาน([^|]+?)\s*\|", re.S)
 _PAGE_CODE = re.compile(r"(?:pid|selDEP|project_id)=([0-9]{4})")
-
-# The 50 districts in the official order (district code 1001 … 1050), as the pages spell them.
-DISTRICTS = [
-    "พระนคร",
-    "ดุสิต",
-    "หนองจอก",
-    "บางรัก",
-    "บางเขน",
-    "บางกะปิ",
-    "ปทุมวัน",
-    "ป้อมปราบศัตรูพ่าย",
-    "พระโขนง",
-    "มีนบุรี",
-    "ลาดกระบัง",
-    "ยานนาวา",
-    "สัมพันธวงศ์",
-    "พญาไท",
-    "ธนบุรี",
-    "บางกอกใหญ่",
-    "ห้วยขวาง",
-    "คลองสาน",
-    "ตลิ่งชัน",
-    "บางกอกน้อย",
-    "บางขุนเทียน",
-    "ภาษีเจริญ",
-    "หนองแขม",
-    "ราษฎร์บูรณะ",
-    "บางพลัด",
-    "ดินแดง",
-    "บึงกุ่ม",
-    "สาทร",
-    "บางซื่อ",
-    "จตุจักร",
-    "บางคอแหลม",
-    "ประเวศ",
-    "คลองเตย",
-    "สวนหลวง",
-    "จอมทอง",
-    "ดอนเมือง",
-    "ราชเทวี",
-    "ลาดพร้าว",
-    "วัฒนา",
-    "บางแค",
-    "หลักสี่",
-    "สายไหม",
-    "คันนายาว",
-    "สะพานสูง",
-    "วังทองหลาง",
-    "คลองสามวา",
-    "บางนา",
-    "ทวีวัฒนา",
-    "ทุ่งครุ",
-    "บางบอน",
-]
-# Longest first, so บางกอกใหญ่ is not read as a shorter name that prefixes it.
-_DISTRICT = re.compile(
-    r"(?:สำนักงานเขต|พื้นที่เขต)\s?(" + "|".join(sorted(DISTRICTS, key=len, reverse=True)) + ")"
-)
 
 # Departments name themselves only in prose; each quote was read in context on the page given.
 QUOTES = {
@@ -114,11 +57,6 @@ QUOTES = {
 }
 
 
-def normalise(text: str) -> str:
-    """NFC with the legacy ``ํา`` typed for ``ำ`` folded, as the pages mix both."""
-    return unicodedata.normalize("NFC", text).replace("\u0e4d\u0e32", "\u0e33")
-
-
 def names_in(url: str, text: str) -> list[tuple[str, str, str]]:
     """(4-digit code, agency name, evidence) triples one page text states."""
     text = normalise(text)
@@ -133,7 +71,8 @@ def names_in(url: str, text: str) -> list[tuple[str, str, str]]:
     page = _PAGE_CODE.search(url)
     if page and page.group(1).startswith("50"):
         found += [
-            (page.group(1), "สำนักงานเขต" + m.group(1), m.group(0)) for m in _DISTRICT.finditer(flat)
+            (page.group(1), "สำนักงานเขต" + m.group(1), m.group(0))
+            for m in DISTRICT_OFFICE.finditer(flat)
         ]
     if page and page.group(1) in QUOTES:
         name, quote = QUOTES[page.group(1)]
