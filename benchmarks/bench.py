@@ -389,7 +389,8 @@ def serve_urls(base: str, name: str, conn: sqlite3.Connection) -> list[str]:
     from datasette.utils import tilde_encode
 
     pid, url = conn.execute(
-        "SELECT pid, url FROM kpis WHERE pid IS NOT NULL ORDER BY url LIMIT 1 OFFSET 500"
+        "SELECT pid, url FROM kpis WHERE pid IS NOT NULL ORDER BY url LIMIT 1 "
+        "OFFSET (SELECT count(*) / 2 FROM kpis WHERE pid IS NOT NULL)"
     ).fetchone()
     page = conn.execute("SELECT url FROM pages ORDER BY url LIMIT 1 OFFSET 11").fetchone()[0]
     agency = pid.split("-")[0]

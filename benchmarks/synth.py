@@ -154,7 +154,7 @@ class Synth:
             FIXTURES / "department" / "monitor_index11_23000000_2564.table.utf8.html"
         )
         agencies = (ROOT / "scraper" / "data" / "agencies.txt").read_text().split()
-        self.agencies = [a for a in agencies if a.isdigit()]
+        self.agencies = [a for a in agencies if a.isdigit() and len(a) == 8]
 
     def all_pages(self) -> Iterator[tuple[str, int]]:
         for kind, count in self.counts.items():
