@@ -62,6 +62,7 @@ CRAWL_PAGES, CRAWL_DELAY, CRAWL_LATENCY_MS = 2000, 0.1, 2.0
 WARMUPS, SAMPLES = 2, 10
 SERVE_AIM_MS = 150
 STAGE_TIMEOUT = 3600.0
+SERVE_DB: Path | None = None
 FETCHED_AT = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
@@ -471,7 +472,7 @@ def streamed(path: str) -> bool:
 
 
 def stage_serve(figures: dict[str, Any], work: Path) -> None:
-    db = work / "reparse.db" if (work / "reparse.db").exists() else work / "import.db"
+    db = SERVE_DB or (work / "reparse.db" if (work / "reparse.db").exists() else work / "import.db")
     port = free_port()
     process = subprocess.Popen(
         [kpi_archive(), "serve", str(db), "--port", str(port)],
@@ -629,7 +630,7 @@ def merge(figures: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    global STAGE_TIMEOUT
+    global STAGE_TIMEOUT, SERVE_DB
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument(
         "--pages", type=int, default=30_000, help="KPI pages (+1/15 projects, +1/60 reports)"
@@ -637,6 +638,7 @@ def main() -> None:
     options.add_argument("--only", default=",".join(STAGES), help="comma-separated stages")
     options.add_argument("--report", action="store_true", help="print the table of results.json")
     options.add_argument("--work", type=Path, default=WORK)
+    options.add_argument("--serve-db", type=Path, help="serve this archive (default: the reparsed)")
     options.add_argument(
         "--stage-timeout",
         type=float,
@@ -647,7 +649,7 @@ def main() -> None:
         "--keep-site", action="store_true", help="reuse an existing synthetic site"
     )
     args = options.parse_args()
-    STAGE_TIMEOUT = args.stage_timeout
+    STAGE_TIMEOUT, SERVE_DB = args.stage_timeout, args.serve_db
     if args.report:
         print(table(json.loads(RESULTS.read_text())))
         return
