@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from kpi_archive.replay import RECORDED_SITE
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 DEFAULT_OUT = ROOT / "benchmarks" / ".synth"
@@ -261,7 +263,7 @@ def generate(out: Path, pages: int, projects: int, reports: int, nights: int) ->
         shutil.rmtree(out)
     synth = Synth(pages, projects, reports)
     site = out / "site"
-    robots = (FIXTURES / "site" / "dp.bangkok.go.th" / "robots.txt").read_bytes()
+    robots = (RECORDED_SITE / "dp.bangkok.go.th" / "robots.txt").read_bytes()
     for host in HOSTS:
         (site / host).mkdir(parents=True, exist_ok=True)
         (site / host / "robots.txt").write_bytes(robots)
