@@ -15,8 +15,10 @@ in robots.txt, exits ``SITE_PROBLEM``.
 from __future__ import annotations
 
 import signal
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 # Exit codes of `kpi-archive crawl` (and `status`, which reuses the ones that apply to it).
 OK = 0
@@ -103,6 +105,46 @@ def site_problem(evidence: RunEvidence) -> Verdict:
             f"({e.parse_errors}) or held ({e.held})",
         )
     return Verdict(False)
+
+
+class Tally:
+    """Collects a run's evidence page by page: ``record(url, outcome)`` after each page."""
+
+    def __init__(self, seeds: Iterable[str] = ()) -> None:
+        self.seeds = set(seeds)
+        self.outcomes: Counter[str] = Counter()
+        self.tried: Counter[str] = Counter()
+        self.failed: Counter[str] = Counter()
+        self.seeds_blocked = 0
+
+    def record(self, url: str, outcome: str) -> None:
+        """One page's outcome: ``blocked`` (robots.txt), ``failed``, ``parse_error``, ``held``,
+        ``error`` (a crash while handling it), any other status of ``archive.save``, or
+        ``fresh`` / ``deferred`` (not fetched, no evidence either way)."""
+        if outcome in ("fresh", "deferred"):
+            return
+        if outcome == "blocked":
+            self.seeds_blocked += url in self.seeds
+            return
+        host = urlsplit(url).hostname or ""
+        outcome = "failed" if outcome == "error" else outcome
+        self.outcomes[outcome] += 1
+        self.tried[host] += 1
+        if outcome == "failed":
+            self.failed[host] += 1
+
+    def evidence(self) -> RunEvidence:
+        """The counts so far, for ``site_problem``."""
+        return RunEvidence(
+            fetched=sum(self.tried.values()),
+            parse_errors=self.outcomes["parse_error"],
+            held=self.outcomes["held"],
+            failed=self.outcomes["failed"],
+            tried_by_host=dict(self.tried),
+            failed_by_host=dict(self.failed),
+            seeds=len(self.seeds),
+            seeds_blocked=self.seeds_blocked,
+        )
 
 
 def crawl_outcome(

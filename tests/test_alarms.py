@@ -139,3 +139,30 @@ def test_an_old_run_row_gets_its_outcome_from_its_exit_code(
     exit_code: int | None, finished: str | None, outcome: str
 ) -> None:
     assert outcome_of(exit_code, finished) == outcome
+
+
+def test_a_tally_turns_page_outcomes_into_evidence() -> None:
+    seeds = ["http://dp.bangkok.go.th/a", "http://dp.bangkok.go.th/b"]
+    tally = alarms.Tally(seeds)
+    for url, outcome in [
+        ("http://dp.bangkok.go.th/a", "blocked"),
+        ("http://dp.bangkok.go.th/c", "blocked"),
+        ("http://dp.bangkok.go.th/b", "parse_error"),
+        ("http://dp.bangkok.go.th/d", "held"),
+        ("http://dp.bangkok.go.th/e", "new"),
+        ("http://monitor.bangkok.go.th/f", "failed"),
+        ("http://monitor.bangkok.go.th/g", "error"),
+        ("http://monitor.bangkok.go.th/h", "fresh"),
+        ("http://monitor.bangkok.go.th/i", "deferred"),
+    ]:
+        tally.record(url, outcome)
+    assert tally.evidence() == RunEvidence(
+        fetched=5,
+        parse_errors=1,
+        held=1,
+        failed=2,
+        tried_by_host={"dp.bangkok.go.th": 3, "monitor.bangkok.go.th": 2},
+        failed_by_host={"monitor.bangkok.go.th": 2},
+        seeds=2,
+        seeds_blocked=1,
+    )
