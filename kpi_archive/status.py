@@ -22,13 +22,17 @@ retries them, and pages that keep failing show up in the failing and not-refresh
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
+from archive import check_archive_file
 from archive.schema import utc_iso
 from kpi_archive import alarms
+from kpi_archive.errors import ArchiveError
 
 DEFAULT_MAX_AGE = dt.timedelta(hours=36)  # a nightly job plus half a day of slack
 PAGE_MAX_AGE = dt.timedelta(days=7)  # pages not fetched for this long are listed
@@ -144,6 +148,19 @@ class StatusReport:
             f"{a['captures']} captures"
         )
         return "\n".join(lines)
+
+
+def open_readonly(path: str | Path) -> Database:
+    """The archive at ``path``, read-only: a health check writes nothing, even beside a crawl."""
+    path = Path(path)
+    check_archive_file(path)
+    try:
+        db = Database(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True))
+        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise ArchiveError(f"cannot read the archive: {exc}", path=str(path)) from exc
+    return db
 
 
 def status(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,8 @@ from archive_factories import PROJECT_URL, SEED_URL, response
 from sqlite_utils import Database
 
 import archive
-from kpi_archive.errors import ParseError
-from kpi_archive.status import status
+from kpi_archive.errors import ArchiveError, ParseError
+from kpi_archive.status import open_readonly, status
 
 NOW = dt.datetime(2026, 11, 24, 6, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
@@ -358,3 +360,21 @@ def test_the_text_form_says_unhealthy_first_then_why(db: Database) -> None:
     assert lines[-2] == "parse errors over the last 1 runs: 3 of 3 pages fetched (100.0%), held 0"
     assert lines[-1].startswith("archive: 0.")
     assert lines[-1].endswith(" MB, 0 pages, 0 snapshots, 0 captures")
+
+
+def test_the_archive_is_read_without_writing_a_byte(tmp_path: Path) -> None:
+    path = tmp_path / "kpi.db"
+    archive.open_db(path).close()
+    before = path.read_bytes()
+    with closing(open_readonly(path)) as db:
+        assert status(db, now=NOW).exit_code == 6
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            db.execute("DELETE FROM runs")
+    assert path.read_bytes() == before
+
+
+def test_a_file_that_is_not_an_archive_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("not sqlite")
+    with pytest.raises(ArchiveError, match="notes.db"):
+        open_readonly(path)
