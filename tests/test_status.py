@@ -376,5 +376,5 @@ def test_the_archive_is_read_without_writing_a_byte(tmp_path: Path) -> None:
 def test_a_file_that_is_not_an_archive_is_refused_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "notes.db"
     path.write_text("not sqlite")
-    with pytest.raises(ArchiveError, match="notes.db"):
+    with pytest.raises(ArchiveError, match=r"notes\.db"):
         open_readonly(path)
