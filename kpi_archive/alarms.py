@@ -163,7 +163,7 @@ def crawl_outcome(
     if deadline_reached:
         return "deadline", DEADLINE, "deadline reached; the rest stays queued"
     if failed:
-        return "pages_failed", PAGES_FAILED, f"{failed} pages failed"
+        return "pages_failed", PAGES_FAILED, f"{failed} page{'s' if failed > 1 else ''} failed"
     return "ok", OK, None
 
 

@@ -119,6 +119,7 @@ def test_the_most_serious_outcome_decides_the_exit_code() -> None:
         "deadline reached; the rest stays queued",
     )
     assert crawl_outcome(verdict=fine, failed=3) == ("pages_failed", 1, "3 pages failed")
+    assert crawl_outcome(verdict=fine, failed=1) == ("pages_failed", 1, "1 page failed")
     assert crawl_outcome(verdict=fine, failed=0) == ("ok", 0, None)
 
 
