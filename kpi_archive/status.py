@@ -123,8 +123,11 @@ class StatusReport:
         lines = [f"archive status at {self.checked_at}: {verdict}"]
         lines += [f"- {p.message}" for p in self.problems]
         lines += [f"note: {note}" for note in self.notes]
+        completed = self.last_completed
+        if completed is not None and self.last_run is not None and completed.id == self.last_run.id:
+            completed = None  # the same run: said once
         for label, run in (("running", self.running), ("last run", self.last_run),
-                           ("last completed run", self.last_completed)):  # fmt: skip
+                           ("last completed run", completed)):  # fmt: skip
             if run is not None:
                 lines.append(f"{label}: {_run_line(run)}")
         for label, pages in (
