@@ -38,7 +38,7 @@ DEFAULT_MAX_AGE = dt.timedelta(hours=36)  # a nightly job plus half a day of sla
 PAGE_MAX_AGE = dt.timedelta(days=7)  # pages not fetched for this long are listed
 LOCK_FRESH = dt.timedelta(minutes=10)  # a lock whose heartbeat is newer is a running crawl
 RECENT_RUNS = 7  # runs the parse-error share is computed over
-LIST_LIMIT = 20  # pages listed per kind; the counts cover them all
+LIST_LIMIT = 10  # pages listed per kind; the counts cover them all
 
 COMPLETED = ("ok", "pages_failed", "deadline")
 COUNT_COLUMNS = ("fetched", "unchanged", "new", "changed", "failed", "gone", "missing",
