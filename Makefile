@@ -16,10 +16,10 @@ $(BIN)/kpi-archive: pyproject.toml
 
 install: $(BIN)/kpi-archive ## create .venv and install the project with its dev tools
 
-test: install ## run the test suite (make test ARGS="-k parse")
-	$(BIN)/pytest $(ARGS)
+test: install ## run the test suite without the browser tests (make test ARGS="-k parse")
+	$(BIN)/pytest -m "not browser" $(ARGS)
 
-test-browser: install ## run only the real-browser tests
+test-browser: install ## run only the real-browser tests (Debian's Chromium)
 	$(BIN)/pytest -m browser $(ARGS)
 
 lint: install ## ruff and mypy
@@ -31,10 +31,18 @@ format: install ## rewrite code with ruff
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+lock: install ## pin every runtime dependency in requirements.lock (pip-tools), for deploy/
+	$(BIN)/pip install -q pip-tools
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile -q --allow-unsafe --strip-extras --no-emit-find-links --no-emit-index-url --no-emit-trusted-host -o requirements.lock pyproject.toml
+
+fuzz: install ## 10,000 mutated pages through parse_page; reports the slowest (make fuzz ARGS="--count 50000")
+	$(BIN)/python tests/fuzz_pages.py $(ARGS)
+
 bench: install ## run the benchmarks and write benchmarks/results.json
 	$(BIN)/python benchmarks/bench_parse.py
 	$(BIN)/python benchmarks/bench_archive.py
 	$(BIN)/python benchmarks/bench_crawl.py
+	$(BIN)/python benchmarks/bench_thai.py
 
 demo: install ## crawl the recorded site twice into data/demo.db and serve it on http://127.0.0.1:8001
 	$(BIN)/python -m kpi_archive.publish.demo
@@ -45,4 +53,4 @@ serve: install ## serve an existing archive with Datasette (make serve DB=data/k
 clean: ## remove the virtualenv, caches and generated data
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data *.egg-info
 
-.PHONY: help install test test-browser lint format bench demo serve clean
+.PHONY: help install test test-browser lint format lock fuzz bench demo serve clean

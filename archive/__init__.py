@@ -1,14 +1,18 @@
 """The archive: every version of every BMA KPI page in one SQLite file, written with sqlite-utils.
 
-Public API (the crawler, the CLI and the publishing side use only these):
+Public API (the load loop in ``kpi_archive.load``, the crawl, the CLI and the publishing side use
+only these; nobody else writes SQL into the archive's tables):
 
 - ``open_db(path)``: open or create the archive (parent folder, WAL, foreign keys, schema).
 - ``save(db, response, record_or_error) -> SaveOutcome``: one page, one transaction;
   ``save_many(db, pairs)`` commits in batches (each page still atomic) for bulk loads.
-- ``last_validators(db, url)``: ETag / Last-Modified of the current snapshot.
-- ``reparse(db, parse) -> ReparseCounts``: rebuild typed tables and versions from snapshots.
+- ``last_validators(db, url)`` / ``current_body(db, url)``: the current snapshot's validators
+  and bytes.
+- ``begin_reparse`` / ``iter_captures`` / ``replay_capture`` / ``end_reparse``: the archive's half
+  of a reparse (typed tables and versions rebuilt from the snapshots).
 - ``refresh_search(db)``: segment Thai text for word search (after a crawl or import).
-- ``import_paths`` / ``export_warc``: saved HTML and WARC files in and out.
+- ``refresh_derived(db)``: indicators, measures and observations (after every load).
+- ``read_responses`` / ``export_warc``: saved HTML and WARC files in and out.
 """
 
 from __future__ import annotations
@@ -19,11 +23,22 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from archive.reparse import ReparseCounts, reparse
-from archive.save import SaveOutcome, last_validators, save, save_many
-from archive.schema import SCHEMA_VERSION, ensure_db_shape
+from archive.observations import refresh_observations
+from archive.reparse import (
+    Capture,
+    ReparseCounts,
+    ReparseState,
+    begin_reparse,
+    end_reparse,
+    iter_captures,
+    replay_capture,
+)
+from archive.save import SaveOutcome, current_body, last_validators, save, save_many
+from archive.schema import SCHEMA_VERSION, ensure_db_shape, utc_iso
 from archive.search import refresh_search, search, search_words
-from archive.warc import ImportCounts, export_warc, import_paths
+from archive.series import refresh_series
+from archive.series_views import ensure_series_views
+from archive.warc import export_warc, is_warc, read_responses
 from kpi_archive.errors import ArchiveError
 
 log = logging.getLogger(__name__)
@@ -62,21 +77,38 @@ def open_db(path: str | Path) -> Database:
     return db
 
 
+def refresh_derived(db: Database) -> None:
+    """Rebuild the tables derived across pages: indicators, measures, then observations."""
+    refresh_series(db)
+    refresh_observations(db)
+    ensure_series_views(db)
+
+
 __all__ = [
     "SCHEMA_VERSION",
-    "ImportCounts",
+    "Capture",
     "ReparseCounts",
+    "ReparseState",
     "SaveOutcome",
+    "begin_reparse",
     "check_archive_file",
+    "current_body",
+    "end_reparse",
     "ensure_db_shape",
     "export_warc",
-    "import_paths",
+    "is_warc",
+    "iter_captures",
     "last_validators",
     "open_db",
+    "read_responses",
+    "refresh_derived",
+    "refresh_observations",
     "refresh_search",
-    "reparse",
+    "refresh_series",
+    "replay_capture",
     "save",
     "save_many",
     "search",
     "search_words",
+    "utc_iso",
 ]

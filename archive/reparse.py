@@ -1,10 +1,12 @@
 """Rebuild the typed tables and ``kpi_versions`` from the stored snapshots; no network.
 
-``reparse(db, parse)`` runs in one transaction: it empties every derived table, then replays
-every capture in order (``fetched_at``, then ``sha256``, then capture id) through ``parse`` and the
-same code ``save`` uses. Raw data (``pages`` identity and fetch history, ``snapshots``,
-``captures``) is never deleted; a page's miss state (``missing`` / ``gone``) survives the replay.
-Two reparses with the same parser give identical databases.
+The archive's half of ``kpi_archive.load.reparse``, which runs it in one transaction:
+``begin_reparse`` empties every derived table, ``iter_captures`` streams every capture in order
+(``fetched_at``, then ``sha256``, then capture id), ``replay_capture`` applies each one's parse with
+the same code ``save`` uses, and ``end_reparse`` restores miss states and rebuilds the indexes.
+Raw data (``pages`` identity and fetch history, ``snapshots``, ``captures``) is never deleted; a
+page's miss state (``missing`` / ``gone``) survives the replay. Two reparses with the same parser
+give identical databases.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlite_utils import Database
 
-from archive.save import Parse, apply_parse, changed_fields, decompress, parse_or_error
+from archive import fastpath
+from archive.save import AnyRecord, apply_parse, changed_fields, decompress
 from archive.schema import TRIGRAM_FTS, WORDS_FTS
 from archive.search import forget_pending
+from kpi_archive.errors import ParseError
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +56,31 @@ class ReparseCounts:
     errors: int
 
 
-def reparse(db: Database, parse: Parse | None = None) -> ReparseCounts:
-    """Re-parse every stored snapshot with ``parse`` (default ``parsers.parse_page``)."""
-    if parse is None:
-        from parsers import parse_page
+@dataclass
+class ReparseState:
+    """What a reparse carries from its start to its end."""
 
-        parse = parse_page
-    with db.atomic():
-        return _reparse(db.conn, parse)
+    before: dict[str, dict[str, Any]]
+    kept: dict[str, dict[str, Any]]
+    captures: int = 0
+    seen: set[str] = field(default_factory=set)
 
 
-def _reparse(conn: sqlite3.Connection, parse: Parse) -> ReparseCounts:
+@dataclass(frozen=True)
+class Capture:
+    """One stored capture: the page, when, and the snapshot's bytes and headers."""
+
+    url: str
+    snapshot_id: int
+    fetched_at: str
+    sha256: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def begin_reparse(db: Database) -> ReparseState:
+    """Empty every derived table, remembering the current records and the pages' miss states."""
+    conn = db.conn
     before = _current_records(conn)
     kept = {
         row[0]: dict(zip(_KEPT_MISS_STATE, row[1:], strict=True))
@@ -73,19 +92,37 @@ def _reparse(conn: sqlite3.Connection, parse: Parse) -> ReparseCounts:
     conn.execute("UPDATE pages SET snapshot_id = NULL, sha256 = NULL, last_changed = NULL")
     for table in DERIVED_TABLES:
         conn.execute(f"DELETE FROM [{table}]")
-    captures = conn.execute(
+    return ReparseState(before, kept)
+
+
+def iter_captures(db: Database) -> Iterator[Capture]:
+    """Every capture in replay order, one at a time (bodies decompressed as they are read)."""
+    rows = db.execute(
         "SELECT c.url, c.snapshot_id, c.fetched_at, s.sha256, s.body, s.headers "
         "FROM captures c JOIN snapshots s ON s.id = c.snapshot_id "
         "ORDER BY c.fetched_at, s.sha256, c.id"
-    ).fetchall()
-    seen: set[str] = set()
-    for url, snapshot_id, fetched_at, sha, blob, headers in captures:
-        parsed = parse_or_error(parse, decompress(blob), url, json.loads(headers or "{}"))
-        apply_parse(conn, url, snapshot_id, sha, fetched_at, parsed, first_body=url not in seen)
-        seen.add(url)
-    for url, state in kept.items():
-        assignments = ", ".join(f"[{k}] = ?" for k in state)
-        conn.execute(f"UPDATE pages SET {assignments} WHERE url = ?", [*state.values(), url])
+    )
+    for url, snapshot_id, fetched_at, sha, blob, headers in rows:
+        yield Capture(url, snapshot_id, fetched_at, sha, decompress(blob),
+                      json.loads(headers or "{}"))  # fmt: skip
+
+
+def replay_capture(
+    db: Database, state: ReparseState, capture: Capture, parsed: AnyRecord | ParseError | None
+) -> None:
+    """Apply one capture's parse as ``save`` would have when it was fetched."""
+    first = capture.url not in state.seen
+    apply_parse(db.conn, capture.url, capture.snapshot_id, capture.sha256, capture.fetched_at,
+                parsed, first_body=first)  # fmt: skip
+    state.seen.add(capture.url)
+    state.captures += 1
+
+
+def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
+    """Restore miss states, rebuild the search indexes and count what changed."""
+    conn = db.conn
+    for url, kept in state.kept.items():
+        fastpath.update(conn, "pages", ("url", url), kept)
     # A full rebuild gives the same index bytes every time, unlike trigger-by-trigger updates.
     for table in TRIGRAM_FTS:
         conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('rebuild')")
@@ -95,13 +132,14 @@ def _reparse(conn: sqlite3.Connection, parse: Parse) -> ReparseCounts:
         conn.execute(f"DELETE FROM [{fts}]")  # empty already: every words column is NULL now
         conn.execute(f"INSERT INTO [{fts}] ([{fts}]) VALUES ('rebuild')")
     after = _current_records(conn)
+    before = state.before
     changed = sum(
         1
         for url in before.keys() | after.keys()
         if url not in before or url not in after or changed_fields(before[url], after[url])
     )
     errors = conn.execute("SELECT count(*) FROM pages WHERE status = 'parse_error'").fetchone()[0]
-    counts = ReparseCounts(len(captures), len(after), changed, errors)
+    counts = ReparseCounts(state.captures, len(after), changed, errors)
     log.info("reparse: %s", counts)
     return counts
 

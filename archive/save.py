@@ -11,7 +11,7 @@
   - a ``ParseError`` → ``parse_error``: the snapshot and the error are kept, the last good record
     stays current;
   - ``None`` (no parser applies) → the snapshot is kept, ``new`` or ``changed``.
-- 404 / 410 → ``missing``, then ``gone`` after ``config.GONE_AFTER`` consecutive misses (with
+- 404 / 410 → ``missing``, then ``gone`` after ``gone_after`` consecutive misses (with
   ``gone_since``); any other status → ``failed``, recorded in ``pages.last_error``.
 
 Nothing is ever deleted: a gone page keeps its snapshots, captures and versions. A body fetched
@@ -26,68 +26,33 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import zstandard
 from sqlite_utils import Database
 
-from archive.schema import utc_iso
+from archive import fastpath
+from archive.schema import PAGE_COLUMNS, utc_iso
 from archive.search import sync_index
 from archive.tables import agency_code, write_record
-from kpi_archive import config
+from kpi_archive.config import GONE_AFTER
 from kpi_archive.errors import ParseError
-from parsers.detect import kind_from_url
+from kpi_archive.web import kind_from_url, pid_from_url, query_value
 from parsers.models import PARSER_VERSION, DepartmentPage, KpiPage, ProjectPage
 from scraper.models import FetchResult
 
 log = logging.getLogger(__name__)
 
 AnyRecord = KpiPage | ProjectPage | DepartmentPage
-Parse = Callable[[bytes, str, Mapping[str, str]], AnyRecord]
-
-
-def parse_or_error(
-    parse: Parse, body: bytes, url: str, headers: Mapping[str, str]
-) -> AnyRecord | ParseError:
-    """``parse`` the body; a ``ParseError``, or any crash of the parser, comes back as the error."""
-    try:
-        return parse(body, url, headers)
-    except ParseError as exc:
-        return exc
-    except Exception as exc:
-        # A parser bug on one odd page must not stop a crawl, an import or a reparse: the body is
-        # kept as a parse error and a later `kpi-archive reparse` recovers it once it is fixed.
-        log.exception("parser crashed on %s", url)
-        return ParseError(f"parser crashed: {exc!r}", url=url)
-
-
 Status = Literal["new", "changed", "unchanged", "parse_error", "missing", "gone", "failed"]
 
 IGNORED_IN_VERSIONS = frozenset({"warnings", "encoding"})
 ZSTD_LEVEL = 3  # level 9: 5x the time (72 vs 14 µs a page) for 4 % smaller bodies
 _local = threading.local()
-
-_PAGE_COLUMNS = (
-    "url",
-    "host",
-    "page_kind",
-    "pid",
-    "agency_code",
-    "first_seen",
-    "last_fetched",
-    "last_changed",
-    "snapshot_id",
-    "sha256",
-    "status",
-    "gone_since",
-    "miss_count",
-    "last_error",
-    "last_error_at",
-)
 
 
 @dataclass(frozen=True)
@@ -103,11 +68,15 @@ class SaveOutcome:
 
 
 def save(
-    db: Database, response: FetchResult, record_or_error: AnyRecord | ParseError | None
+    db: Database,
+    response: FetchResult,
+    record_or_error: AnyRecord | ParseError | None,
+    *,
+    gone_after: int = GONE_AFTER,
 ) -> SaveOutcome:
     """Store one response and its parse in one transaction; see the module docstring."""
     with db.atomic():
-        outcome = _save(db.conn, response, record_or_error)
+        outcome = _save(db.conn, response, record_or_error, gone_after)
         sync_index(db.conn)
     return outcome
 
@@ -116,6 +85,8 @@ def save_many(
     db: Database,
     items: Iterable[tuple[FetchResult, AnyRecord | ParseError | None]],
     batch: int = 500,
+    *,
+    gone_after: int = GONE_AFTER,
 ) -> list[SaveOutcome]:
     """Save many pages, committing every ``batch`` pages; each page is still its own savepoint."""
     outcomes: list[SaveOutcome] = []
@@ -123,18 +94,21 @@ def save_many(
     while chunk := list(itertools.islice(pending, batch)):
         with db.atomic():
             for response, parsed in chunk:
-                outcomes.append(_save_point(db.conn, response, parsed))
+                outcomes.append(_save_point(db.conn, response, parsed, gone_after))
             sync_index(db.conn)
     return outcomes
 
 
 def _save_point(
-    conn: sqlite3.Connection, response: FetchResult, parsed: AnyRecord | ParseError | None
+    conn: sqlite3.Connection,
+    response: FetchResult,
+    parsed: AnyRecord | ParseError | None,
+    gone_after: int,
 ) -> SaveOutcome:
     # sqlite-utils names each savepoint at random, so SQLite prepares it afresh every page.
     conn.execute("SAVEPOINT archive_page")
     try:
-        outcome = _save(conn, response, parsed)
+        outcome = _save(conn, response, parsed, gone_after)
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK TO SAVEPOINT archive_page")
@@ -154,6 +128,17 @@ def last_validators(db: Database, url: str) -> tuple[str | None, str | None]:
     return (row[0], row[1]) if row else (None, None)
 
 
+def current_body(db: Database, url: str, *, fetched_since: str | None = None) -> bytes | None:
+    """The body of ``url``'s current snapshot (if fetched at or after ``fetched_since``)."""
+    sql = "SELECT s.body FROM pages p JOIN snapshots s ON s.id = p.snapshot_id WHERE p.url = ?"
+    params = [url]
+    if fetched_since is not None:
+        sql += " AND p.last_fetched >= ?"
+        params.append(fetched_since)
+    row = db.execute(sql, params).fetchone()
+    return decompress(row[0]) if row else None
+
+
 def compress(body: bytes) -> bytes:
     """zstd-compress a body for the ``snapshots.body`` column."""
     # Building a compressor allocates its window each time; one per thread is reused.
@@ -170,12 +155,11 @@ def decompress(blob: bytes) -> bytes:
 
 def url_facts(url: str) -> dict[str, str | None]:
     """host, page_kind, pid and agency_code as far as the URL alone tells them."""
-    parts = urlsplit(url)
-    query = parse_qs(parts.query)
     kind = kind_from_url(url)
-    pid = query.get("pid", [None])[0]
-    agency = agency_code(query.get("selDEP", [None])[0] if kind == "department" else pid)
-    return {"host": parts.hostname or "", "page_kind": kind, "pid": pid, "agency_code": agency}
+    pid = pid_from_url(url)
+    agency = agency_code(query_value(url, "selDEP") if kind == "department" else pid)
+    host = urlsplit(url).hostname or ""
+    return {"host": host, "page_kind": kind, "pid": pid, "agency_code": agency}
 
 
 def record_data(record: AnyRecord) -> dict[str, Any]:
@@ -190,7 +174,10 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def _save(
-    conn: sqlite3.Connection, response: FetchResult, parsed: AnyRecord | ParseError | None
+    conn: sqlite3.Connection,
+    response: FetchResult,
+    parsed: AnyRecord | ParseError | None,
+    gone_after: int,
 ) -> SaveOutcome:
     url = response.url
     at = utc_iso(response.fetched_at)
@@ -202,7 +189,7 @@ def _save(
         _update_page(conn, page, _seen_ok(page, at))
         return SaveOutcome("unchanged", url, page["sha256"], page["snapshot_id"])
     if response.status in (404, 410):
-        return _miss(conn, page, response, at)
+        return _miss(conn, page, response, at, gone_after)
     if not 200 <= response.status < 300:
         changes: dict[str, Any] = {"last_error": f"HTTP {response.status}", "last_error_at": at}
         if page["status"] is None:
@@ -223,10 +210,7 @@ def _save(
         ).fetchone()
     ):
         return SaveOutcome("unchanged", url, sha, snapshot_id)
-    conn.execute(
-        "INSERT INTO captures (url, snapshot_id, fetched_at) VALUES (?, ?, ?)",
-        [url, snapshot_id, at],
-    )
+    fastpath.insert(conn, "captures", {"url": url, "snapshot_id": snapshot_id, "fetched_at": at})
     if page["last_changed"] is not None and at < page["last_changed"]:
         log.info("%s: capture of %s is older than the current one; kept as history", url, at)
         return SaveOutcome("unchanged", url, sha, snapshot_id, new_snapshot)
@@ -302,24 +286,20 @@ def _version(
         if not changed:
             return "unchanged", ()
         kind = "changed"
-    conn.execute(
-        "INSERT INTO kpi_versions (url, pid, page_kind, snapshot_id, sha256, fetched_at, "
-        "parser_version, previous_id, change_kind, changed, record) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            url,
-            pid,
-            data["page_kind"],
-            snapshot_id,
-            sha,
-            at,
-            PARSER_VERSION,
-            previous[0] if previous else None,
-            kind,
-            json.dumps(changed),
-            json.dumps(data, ensure_ascii=False),
-        ],
-    )
+    version = {
+        "url": url,
+        "pid": pid,
+        "page_kind": data["page_kind"],
+        "snapshot_id": snapshot_id,
+        "sha256": sha,
+        "fetched_at": at,
+        "parser_version": PARSER_VERSION,
+        "previous_id": previous[0] if previous else None,
+        "change_kind": kind,
+        "changed": json.dumps(changed),
+        "record": json.dumps(data, ensure_ascii=False),
+    }
+    fastpath.insert(conn, "kpi_versions", version)
     return kind, tuple(changed)
 
 
@@ -338,43 +318,41 @@ def _store_snapshot(
         if row:
             return int(row[0]), False
     content_type = response.header("content-type")
-    encoding = None
-    if content_type and "charset=" in content_type.lower():
-        encoding = content_type.lower().split("charset=", 1)[1].split(";")[0].strip(" \"'")
-    elif isinstance(parsed, KpiPage | ProjectPage | DepartmentPage):
-        encoding = parsed.encoding
-    cursor = conn.execute(
-        "INSERT INTO snapshots (url, sha256, fetched_at, status, final_url, content_type, "
-        "encoding, etag, last_modified, headers, size, compression, body) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'zstd', ?)",
-        [
-            response.url,
-            sha,
-            at,
-            response.status,
-            response.final_url,
-            content_type,
-            encoding,
-            response.header("etag"),
-            response.header("last-modified"),
-            json.dumps(response.headers, ensure_ascii=False),
-            len(response.body),
-            compress(response.body),
-        ],
+    # The codec the parser decoded the body with, not the server's label: BMA pages often lie.
+    encoding = (
+        parsed.encoding if isinstance(parsed, KpiPage | ProjectPage | DepartmentPage) else None
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid, True
+    snapshot = {
+        "url": response.url,
+        "sha256": sha,
+        "fetched_at": at,
+        "status": response.status,
+        "final_url": response.final_url,
+        "content_type": content_type,
+        "encoding": encoding,
+        "etag": response.header("etag"),
+        "last_modified": response.header("last-modified"),
+        "headers": json.dumps(response.headers, ensure_ascii=False),
+        "size": len(response.body),
+        "compression": "zstd",
+        "body": compress(response.body),
+    }
+    return fastpath.insert(conn, "snapshots", snapshot), True
 
 
 def _miss(
-    conn: sqlite3.Connection, page: dict[str, Any], response: FetchResult, at: str
+    conn: sqlite3.Connection,
+    page: dict[str, Any],
+    response: FetchResult,
+    at: str,
+    gone_after: int,
 ) -> SaveOutcome:
     error = f"HTTP {response.status}"
     if page["last_error_at"] == at and page["last_error"] == error:
         status: Status = "gone" if page["status"] == "gone" else "missing"
         return SaveOutcome(status, page["url"], page["sha256"], page["snapshot_id"])
     misses = (page["miss_count"] or 0) + 1
-    status = "gone" if misses >= config.get("gone_after") else "missing"
+    status = "gone" if misses >= gone_after else "missing"
     changes = {"miss_count": misses, "status": status, "last_error": error, "last_error_at": at}
     if status == "gone" and page["gone_since"] is None:
         changes["gone_since"] = at
@@ -391,13 +369,9 @@ def _seen_ok(page: dict[str, Any], at: str) -> dict[str, Any]:
 
 def _new_page(conn: sqlite3.Connection, url: str, at: str) -> dict[str, Any]:
     facts = url_facts(url)
-    page: dict[str, Any] = dict.fromkeys(_PAGE_COLUMNS)
+    page: dict[str, Any] = dict.fromkeys(PAGE_COLUMNS)
     page.update(facts, url=url, first_seen=at, miss_count=0)
-    conn.execute(
-        "INSERT INTO pages (url, host, page_kind, pid, agency_code, first_seen, miss_count) "
-        "VALUES (?, ?, ?, ?, ?, ?, 0)",
-        [url, facts["host"], facts["page_kind"], facts["pid"], facts["agency_code"], at],
-    )
+    fastpath.insert(conn, "pages", {"url": url, **facts, "first_seen": at, "miss_count": 0})
     return page
 
 
@@ -419,6 +393,5 @@ def _update_page(conn: sqlite3.Connection, page: dict[str, Any], changes: dict[s
     diff = {k: v for k, v in changes.items() if page.get(k) != v}
     if not diff:
         return
-    assignments = ", ".join(f"[{k}] = ?" for k in diff)
-    conn.execute(f"UPDATE pages SET {assignments} WHERE url = ?", [*diff.values(), page["url"]])
+    fastpath.update(conn, "pages", ("url", page["url"]), diff)
     page.update(diff)

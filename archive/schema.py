@@ -1,7 +1,9 @@
 """The archive's shape: tables, indexes, foreign keys, views, full-text search, migrations.
 
 ``ensure_db_shape(db)`` is idempotent and cheap on an up-to-date file; run it after every load.
-Schema changes are numbered migrations recorded in ``PRAGMA user_version``. Typed tables take
+Schema changes are ``sqlite_utils.migrations`` (recorded in ``_sqlite_migrations``; their count is
+mirrored in ``PRAGMA user_version`` for tools that look there, and an archive made before the
+migrations table existed is adopted from it). Typed tables take
 their columns from the parser's pydantic models, so a field added to ``parsers.models`` becomes a
 column the next time the archive is opened (lists and nested records become JSON text columns).
 
@@ -16,17 +18,16 @@ import datetime as dt
 import logging
 import types
 import typing
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
 
 from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, ProjectPage, Quarter, Report
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
 
 # unicode61 treats Thai vowel and tone marks (category M) as separators unless told otherwise.
 WORDS_TOKENIZER = "unicode61 categories 'L* N* Co M*'"
@@ -36,6 +37,39 @@ TRIGRAM_FTS: dict[str, list[str]] = {
     "reports": ["text", "text_digits"],
 }
 WORDS_FTS = ("kpis", "reports")
+PAGE_COLUMNS: dict[str, type] = {
+    "url": str,
+    "host": str,
+    "page_kind": str,
+    "pid": str,
+    "agency_code": str,
+    "first_seen": str,
+    "last_fetched": str,
+    "last_changed": str,
+    "snapshot_id": int,
+    "sha256": str,
+    "status": str,
+    "gone_since": str,
+    "miss_count": int,
+    "last_error": str,
+    "last_error_at": str,
+}
+# One row per request attempt (besides id and run_id), as the fetcher's ``Attempt`` has them.
+FETCH_LOG_COLUMNS: dict[str, type] = {
+    "url": str,
+    "request_url": str,
+    "attempt": int,
+    "status": int,
+    "error": str,
+    "bytes": int,
+    "elapsed_ms": float,
+    "started_at": str,
+    "outcome": str,
+}
+# One counter column per crawl outcome in ``runs``.
+RUN_COUNTS = (
+    "fetched", "unchanged", "new", "changed", "failed", "gone", "missing", "parse_error", "skipped"
+)  # fmt: skip
 
 _PAGE_EXTRA: dict[str, type] = {
     "agency_code": str,
@@ -113,40 +147,16 @@ def ensure_db_shape(db: Database) -> None:
     if db.journal_mode != "wal":
         db.enable_wal()
     db.execute("PRAGMA foreign_keys = ON")
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    for number, migration in enumerate(MIGRATIONS, start=1):
-        if version < number:
-            log.info("migrating %s to schema version %d", db.conn, number)
-            with db.atomic():
-                migration(db)
-                db.execute(f"PRAGMA user_version = {number}")
+    _migrate(db)
     _sync_model_columns(db)
     _ensure_fts(db)
     _ensure_views(db)
-    from archive import crawlstate  # imported here: crawlstate itself imports utc_iso from us
-
-    crawlstate.ensure_crawl_tables(db)
+    _ensure_crawl_tables(db)
 
 
-def _migration_1(db: Database) -> None:
+def m001_create_archive(db: Database) -> None:
     db.table("pages").create(
-        {
-            "url": str,
-            "host": str,
-            "page_kind": str,
-            "pid": str,
-            "agency_code": str,
-            "first_seen": str,
-            "last_fetched": str,
-            "last_changed": str,
-            "snapshot_id": int,
-            "sha256": str,
-            "status": str,
-            "gone_since": str,
-            "miss_count": int,
-            "last_error": str,
-            "last_error_at": str,
-        },
+        PAGE_COLUMNS,
         pk="url",
         not_null={"host"},
         defaults={"miss_count": 0},
@@ -246,14 +256,37 @@ def _migration_1(db: Database) -> None:
             db.table(table).create_index([column], if_not_exists=True)
 
 
-def _migration_2(db: Database) -> None:
+def m002_drop_per_row_fts_triggers(db: Database) -> None:
     # The trigram indexes are kept in sync per batch by archive.search.sync_index, not per row.
     for table in TRIGRAM_FTS:
         for suffix in ("ai", "ad", "au"):
             db.execute(f"DROP TRIGGER IF EXISTS [{table}_{suffix}]")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_migration_1, _migration_2]
+STEPS = (m001_create_archive, m002_drop_per_row_fts_triggers)
+MIGRATIONS = Migrations("kpi_archive")
+for _step in STEPS:
+    MIGRATIONS()(_step)
+# Crawl bookkeeping and the migration log: kept in the file, never published or exported.
+PRIVATE_TABLES = frozenset({"runs", "fetch_log", "frontier", "crawl_lock", "_sqlite_migrations"})
+SCHEMA_VERSION = len(STEPS)
+
+
+def _migrate(db: Database) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version and not db.table(MIGRATIONS.migrations_table).exists():
+        # Made before sqlite_utils.migrations: user_version counted the migrations applied.
+        MIGRATIONS.ensure_migrations_table(db)
+        done = [step.__name__ for step in STEPS[:version]]
+        at = utc_iso(dt.datetime.now(dt.UTC))
+        db.table(MIGRATIONS.migrations_table).insert_all(
+            {"migration_set": MIGRATIONS.name, "name": name, "applied_at": at} for name in done
+        )
+    if MIGRATIONS.pending(db):
+        log.info("migrating %s to schema version %d", db.conn, SCHEMA_VERSION)
+        MIGRATIONS.apply(db)
+    if version != SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _sync_model_columns(db: Database) -> None:
@@ -316,6 +349,58 @@ def _ensure_views(db: Database) -> None:
         current = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()
         if current is None or not current[0].rstrip().endswith(sql.rstrip()):
             db.create_view(name, sql, replace=True)
+
+
+def _ensure_crawl_tables(db: Database) -> None:
+    # The crawl's own tables share the file; kpi_archive.crawlstate reads and writes them.
+    counts: dict[str, Any] = {name: int for name in RUN_COUNTS}
+    db.table("runs").create(
+        {
+            "id": int,
+            "started": str,
+            "finished": str,
+            "args": str,
+            "hostname": str,
+            "pid": int,
+            **counts,
+            "seconds": float,
+            "exit_code": int,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("fetch_log").create(
+        {"id": int, "run_id": int, **FETCH_LOG_COLUMNS},
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+        if_not_exists=True,
+    )
+    db.table("frontier").create(
+        {
+            "url": str,
+            "host": str,
+            "depth": int,
+            "discovered_from": str,
+            "state": str,
+            "attempts": int,
+            "last_error": str,
+            "run_id": int,
+            "added_at": str,
+            "updated_at": str,
+        },
+        pk="url",
+        not_null=["state", "depth"],
+        defaults={"state": "queued", "attempts": 0},
+        if_not_exists=True,
+    )
+    db.table("crawl_lock").create(
+        {"id": int, "pid": int, "hostname": str, "started_at": str, "run_id": int},
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("fetch_log").create_index(["url"], if_not_exists=True)
+    db.table("fetch_log").create_index(["run_id"], if_not_exists=True)
+    db.table("frontier").create_index(["state", "depth"], if_not_exists=True)
 
 
 def utc_iso(value: dt.datetime) -> str:

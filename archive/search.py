@@ -17,6 +17,14 @@ Three layers, each a column or table the archive keeps in sync:
   ``newmm`` engine (words joined by spaces) under a unicode61 FTS5 table, for ranked whole-word
   search. Segmenting costs about 10 ms per page, so ``save`` leaves ``words`` empty and
   ``refresh_search(db)`` fills it for every row that lacks it (call it after a crawl or import).
+- ``search_index``: a trigram FTS5 table of each KPI's texts and each report *folded* by
+  ``parsers.thai.fold`` (``ดำารง`` → ``ดำรง``, legacy PUA tone marks, zero-width characters, Thai
+  digits, ``PM 2.5`` → ``pm2.5``), so a search finds what a reader sees; the tables keep the text
+  as printed, and so does the index's unindexed ``text`` (for snippets). ``refresh_search``
+  re-indexes the pages whose snapshot changed. The public search page (``/search``) reads it.
+
+``refresh_search`` is also where derived look-ups are refreshed: it fills agency names
+(``archive.agencies``).
 """
 
 from __future__ import annotations
@@ -24,24 +32,22 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-from functools import lru_cache
 from typing import Any
 
 from sqlite_utils import Database
 
+from archive import agencies
 from archive.schema import TRIGRAM_FTS
+from parsers import thai
 
 log = logging.getLogger(__name__)
 
-THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
+THAI_DIGITS = thai.THAI_DIGITS
 _THAI_DIGIT = re.compile("[๐-๙]")
-_SPACE = re.compile(r"\s+")
 KPI_TEXT_COLUMNS = ("title", "definition", "calculation", "data_sources")
+SEARCH_INDEX = "search_index"
 
-
-def normalise_digits(text: str) -> str:
-    """Replace Thai digits with Arabic ones; everything else is kept as it is."""
-    return text.translate(THAI_DIGITS)
+normalise_digits = thai.arabic_digits
 
 
 def digits_variant(*texts: str | None) -> str | None:
@@ -100,19 +106,9 @@ def forget_pending(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM temp.fts_pending")
 
 
-@lru_cache(maxsize=1)
-def _tokenizer() -> Any:
-    from pythainlp.tokenize import word_tokenize
-
-    return word_tokenize
-
-
 def segment(text: str | None) -> str:
-    """Split Thai text into words with PyThaiNLP ``newmm``; words joined by single spaces."""
-    if not text:
-        return ""
-    words = _tokenizer()(normalise_digits(text), engine="newmm", keep_whitespace=False)
-    return " ".join(w for w in (_SPACE.sub("", word) for word in words) if w)
+    """Thai text with Arabic digits, as newmm words joined by single spaces."""
+    return thai.segment(normalise_digits(text)) if text else ""
 
 
 def refresh_search(db: Database, batch: int = 200) -> int:
@@ -133,7 +129,54 @@ def refresh_search(db: Database, batch: int = 200) -> int:
                 )
             done += len(rows)
     log.info("segmented %d rows", done)
+    refresh_folded_index(db)
+    agencies.fill_names(db)
     return done
+
+
+def refresh_folded_index(db: Database) -> int:
+    """Re-index in ``search_index`` every KPI page whose snapshot changed; return the page count."""
+    db.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS [{SEARCH_INDEX}] USING fts5(folded, text UNINDEXED,"
+        " kind UNINDEXED, url UNINDEXED, position UNINDEXED, snapshot_id UNINDEXED,"
+        " tokenize='trigram')"
+    )
+    stale = db.execute(
+        "SELECT url, snapshot_id FROM kpis EXCEPT "
+        f"SELECT url, snapshot_id FROM [{SEARCH_INDEX}] WHERE kind = 'kpi'"
+    ).fetchall()
+    columns = ", ".join(f"[{c}]" for c in (*KPI_TEXT_COLUMNS, "summary"))
+    with db.atomic():
+        db.execute(f"DELETE FROM [{SEARCH_INDEX}] WHERE url NOT IN (SELECT url FROM kpis)")
+        for url, snapshot_id in stale:
+            db.execute(f"DELETE FROM [{SEARCH_INDEX}] WHERE url = ?", [url])
+            texts = list(db.execute(f"SELECT {columns} FROM kpis WHERE url = ?", [url]).fetchone())
+            # A KPI page prints the strategy lines it supports: a reader searches those words too.
+            texts += [
+                row[0]
+                for row in db.execute(
+                    "SELECT coalesce(s.text, s.title) FROM kpi_strategies ks JOIN strategies s "
+                    "ON s.id = ks.strategy_id WHERE ks.url = ? ORDER BY ks.position",
+                    [url],
+                )
+            ]
+            entries = [("kpi", None, "\n".join(t for t in texts if t))]
+            entries += [
+                ("report", position, text)
+                for position, text in db.execute(
+                    "SELECT position, text FROM reports WHERE url = ? AND text IS NOT NULL", [url]
+                ).fetchall()
+            ]
+            db.conn.executemany(
+                f"INSERT INTO [{SEARCH_INDEX}] (folded, text, kind, url, position, snapshot_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (thai.fold(text), text, kind, url, pos, snapshot_id)
+                    for kind, pos, text in entries
+                ],
+            )
+    log.info("folded search index: %d pages re-indexed", len(stale))
+    return len(stale)
 
 
 def fts_phrase(query: str) -> str:

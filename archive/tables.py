@@ -2,19 +2,18 @@
 
 Each page's rows are replaced as a whole when its record changes (children deleted and inserted
 again); these tables are derived from the snapshots and can always be rebuilt by ``reparse``. Rows
-are written with plain ``INSERT … ON CONFLICT DO UPDATE`` statements cached per column list: the
-archive's columns already match the models (``ensure_db_shape`` adds new fields), and skipping
-sqlite-utils' per-call table introspection is what makes ingest fast.
+go through ``archive.fastpath`` (cached statements; see there why not sqlite-utils' ``insert``).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from archive.fastpath import insert_many, upsert
 from archive.schema import model_columns
 from archive.search import digits_variant, unindex
 from parsers.models import PARSER_VERSION, DepartmentPage, KpiPage, ProjectPage, Strategy
@@ -202,30 +201,3 @@ def _model_row(table: str, data: dict[str, Any], url: str, extra: dict[str, Any]
 @lru_cache(maxsize=32)
 def _columns(table: str) -> frozenset[str]:
     return frozenset(model_columns(table))
-
-
-def upsert(conn: sqlite3.Connection, table: str, row: dict[str, Any], pk: tuple[str, ...]) -> None:
-    """Insert ``row`` or update the existing row with the same primary key, keeping its rowid."""
-    conn.execute(_upsert_sql(table, tuple(row), pk), list(row.values()))
-
-
-def insert_many(conn: sqlite3.Connection, table: str, rows: Iterable[dict[str, Any]]) -> None:
-    """Insert rows sharing one column list (later duplicates of a key replace earlier ones)."""
-    rows = list(rows)
-    if rows:
-        sql = _insert_sql(table, tuple(rows[0])).replace("INSERT", "INSERT OR REPLACE", 1)
-        conn.executemany(sql, [list(r.values()) for r in rows])
-
-
-@lru_cache(maxsize=64)
-def _upsert_sql(table: str, columns: tuple[str, ...], pk: tuple[str, ...]) -> str:
-    updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in columns if c not in pk)
-    conflict = ", ".join(f"[{c}]" for c in pk)
-    return f"{_insert_sql(table, columns)} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
-
-
-@lru_cache(maxsize=64)
-def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
-    names = ", ".join(f"[{c}]" for c in columns)
-    marks = ", ".join("?" for _ in columns)
-    return f"INSERT INTO [{table}] ({names}) VALUES ({marks})"

@@ -4,10 +4,10 @@
   WARC ``response`` record (HTTP status line and the stored headers, minus the transfer and
   content encodings the fetcher already undid), every later capture of the same body (a page that
   went A → B → A) as a ``revisit`` record pointing at it. ``.gz`` names are gzipped per record.
-- ``import_paths(db, paths, url=None)`` reads WARC files (``.warc``, ``.warc.gz``; the page URL is
-  each record's ``WARC-Target-URI``) and saved HTML files (the URL must be given with ``url``, so
-  one HTML file per call; its modification time is its fetch time), parses each response and
-  saves it with ``archive.save``.
+- ``read_responses(path, url=None)`` reads a WARC file (``.warc``, ``.warc.gz``; the page URL is
+  each record's ``WARC-Target-URI``) or a saved HTML file (its URL given with ``url``; its
+  modification time is its fetch time) as ``FetchResult``s; ``kpi_archive.load.import_paths``
+  parses and saves them. An unreadable file is an ``ArchiveError`` naming it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ import http
 import io
 import json
 import logging
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -27,8 +26,8 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from archive.save import AnyRecord, Parse, decompress, parse_or_error, save_many
-from kpi_archive.errors import ArchiveError, ConfigError, ParseError
+from archive.save import decompress
+from kpi_archive.errors import ArchiveError
 from scraper.models import FetchResult
 
 log = logging.getLogger(__name__)
@@ -36,8 +35,6 @@ log = logging.getLogger(__name__)
 WARC_SUFFIXES = (".warc", ".warc.gz")
 # The stored body is already decoded; these headers would make a replay tool decode it again.
 DROPPED_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
-
-ImportCounts = Counter[str]
 
 
 def export_warc(db: Database, path: str | Path) -> int:
@@ -141,38 +138,21 @@ def read_html(path: str | Path, url: str) -> FetchResult:
     )
 
 
-def import_paths(
-    db: Database, paths: Sequence[str | Path], url: str | None = None, parse: Parse | None = None
-) -> ImportCounts:
-    """Parse and save every response in ``paths``; return how many of each save status."""
-    if parse is None:
-        from parsers import parse_page
-
-        parse = parse_page
-    html = [Path(p) for p in paths if not str(p).endswith(WARC_SUFFIXES)]
-    if html and url is None:
-        raise ConfigError(f"{html[0]}: an HTML file needs its page URL (--url)")
-    if len(html) > 1:
-        raise ConfigError("--url names one page: import HTML files one at a time")
-    counts: ImportCounts = Counter()
-    for path in paths:
-        responses: Iterable[FetchResult]
-        try:
-            if str(path).endswith(WARC_SUFFIXES):
-                responses = read_warc(path)
-            else:
-                assert url is not None
-                responses = [read_html(path, url)]
-            pairs = ((response, _parse(parse, response)) for response in responses)
-            counts.update(outcome.status for outcome in save_many(db, pairs))
-        except OSError as exc:
-            raise ArchiveError(f"cannot read: {exc.strerror or exc}", path=str(path)) from exc
-        except ArchiveLoadFailed as exc:
-            raise ArchiveError(f"not a WARC file: {exc}", path=str(path)) from exc
-    return counts
+def is_warc(path: str | Path) -> bool:
+    """Whether ``path`` is named like a WARC file."""
+    return str(path).endswith(WARC_SUFFIXES)
 
 
-def _parse(parse: Parse, response: FetchResult) -> AnyRecord | ParseError | None:
-    if not 200 <= response.status < 300:
-        return None
-    return parse_or_error(parse, response.body, response.url, response.headers)
+def read_responses(path: str | Path, url: str | None = None) -> Iterator[FetchResult]:
+    """The responses in a WARC file, or a saved HTML file as the page at ``url``."""
+    try:
+        if is_warc(path):
+            yield from read_warc(path)
+        elif url is None:
+            raise ArchiveError("a saved HTML file needs its page URL", path=str(path))
+        else:
+            yield read_html(path, url)
+    except OSError as exc:
+        raise ArchiveError(f"cannot read: {exc.strerror or exc}", path=str(path)) from exc
+    except ArchiveLoadFailed as exc:
+        raise ArchiveError(f"not a WARC file: {exc}", path=str(path)) from exc

@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from kpi_archive.pipeline import CrawlOptions, crawl
+from kpi_archive.crawl import CrawlOptions, crawl
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "kpi"

@@ -10,13 +10,22 @@ Three variants run on the same four bodies (the seed page as table / <br> markup
 - ``lexbor``: selectolax lexbor's bare parse + ``body.text()`` of the decoded bytes, the ceiling
   for any parser on this stack.
 
+Two more figures for the crawl (#14, #9):
+
+- ``parse_with_links``: ``parsers.parse`` (record and links from one reading) against the old
+  crawl's ``parse_page`` + ``extract_links`` (two decodes and two parses of the same bytes).
+- ``deep_10000_s``: seconds to read a page of 10,000 nested tables (was 68 s before #9; the
+  walk is linear in depth, ``tests/test_text.py`` proves it by counting work).
+
 Written keys: ``parse_pages_per_s``, ``parse_vs_bs4``, ``parse_share_of_bare_lexbor`` (and the
-two baselines' pages/s).
+two baselines' pages/s), ``parse_with_links_pages_per_s``, ``parse_with_links_vs_two_parses``,
+``deep_10000_s``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -29,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bs4 import BeautifulSoup, NavigableString, Tag  # noqa: E402
 from selectolax.lexbor import LexborHTMLParser  # noqa: E402
 
-from parsers import parse_page  # noqa: E402
+from parsers import extract_links, parse, parse_page  # noqa: E402
 from parsers.encoding import decode  # noqa: E402
 from parsers.kpi import parse_kpi_lines  # noqa: E402
 from parsers.models import KpiPage  # noqa: E402
@@ -103,6 +112,23 @@ def parse_ours(body: bytes) -> object:
     return parse_page(body, URL)
 
 
+def parse_once(body: bytes) -> object:
+    return parse(body, URL)
+
+
+def parse_twice(body: bytes) -> object:
+    return parse_page(body, URL), extract_links(body, URL)
+
+
+def deep_seconds(depth: int = 10_000) -> float:
+    """Seconds for ``parse_page`` on ``depth`` nested tables (a ParseError: no heading)."""
+    body = ("<table><tr><td>" * depth + "x" + "</td></tr></table>" * depth).encode()
+    start = time.perf_counter()
+    with contextlib.suppress(ValueError):
+        parse_page(body, None)
+    return time.perf_counter() - start
+
+
 def bare_lexbor(body: bytes) -> object:
     html, _ = decode(body)
     tree = LexborHTMLParser(html)
@@ -132,12 +158,18 @@ def main() -> None:
     parse_rate = rate(parse_ours, bodies, seconds)
     bs4_rate = rate(parse_bs4, bodies, seconds)
     lexbor_rate = rate(bare_lexbor, bodies, seconds)
+    once_rate = rate(parse_once, bodies, seconds)
+    twice_rate = rate(parse_twice, bodies, seconds)
+    deep = min(deep_seconds() for _ in range(3))
     figures = {
         "parse_pages_per_s": round(parse_rate, 1),
         "parse_bs4_pages_per_s": round(bs4_rate, 1),
         "bare_lexbor_pages_per_s": round(lexbor_rate, 1),
         "parse_vs_bs4": round(parse_rate / bs4_rate, 2),
         "parse_share_of_bare_lexbor": round(parse_rate / lexbor_rate, 3),
+        "parse_with_links_pages_per_s": round(once_rate, 1),
+        "parse_with_links_vs_two_parses": round(once_rate / twice_rate, 2),
+        "deep_10000_s": round(deep, 3),
     }
     print(f"parse_page (bytes → KpiPage)    {parse_rate:9.1f} pages/s")
     print(f"bs4 + lxml, same line parser    {bs4_rate:9.1f} pages/s")
@@ -146,6 +178,9 @@ def main() -> None:
         f"parse / bs4: {figures['parse_vs_bs4']}×   parse / bare lexbor: "
         f"{figures['parse_share_of_bare_lexbor']:.1%}"
     )
+    print(f"parse (record + links, 1 read)  {once_rate:9.1f} pages/s")
+    print(f"parse_page + extract_links      {twice_rate:9.1f} pages/s")
+    print(f"10,000 nested tables            {deep:9.3f} s")
     results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
     results.update(figures)
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -1,17 +1,25 @@
-"""Every default of the project, in one place.
+"""Every default of the project, in one place, and the one reader of the environment.
 
 Each setting has a name, a default, an environment variable (``KPI_ARCHIVE_<NAME>``) and one line
 of help; command-line options override the environment, which overrides the default. The README's
 "Settings" table is checked against this list by ``tests/test_docs.py``.
+
+Only the edge reads the environment: ``cli.py`` (click options with ``envvar=``, and
+``Settings.from_env`` for the settings that have no option). Library code takes parameters whose
+defaults are the constants below; it never looks a setting up by name.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
+from kpi_archive.errors import ConfigError
+
 PROJECT_URL = "https://github.com/bangkok-kpi-archive/kpi-archive"
+ENV_PREFIX = "KPI_ARCHIVE_"
 
 
 @dataclass(frozen=True)
@@ -22,7 +30,7 @@ class Setting:
 
     @property
     def env_var(self) -> str:
-        return "KPI_ARCHIVE_" + self.name.upper()
+        return ENV_PREFIX + self.name.upper()
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -40,6 +48,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("backoff_max", 300.0, "longest wait between two retries, Retry-After included"),
     Setting("max_body_bytes", 5_000_000, "bodies larger than this are cut off and refused"),
     Setting("max_redirects", 5, "redirects followed before a fetch fails"),
+    Setting("max_retry_after", 120.0, "a longer Retry-After fails the page for this run"),
+    Setting("max_crawl_delay", 30.0, "robots.txt Crawl-delay obeyed up to this many seconds"),
+    Setting("page_deadline", 60.0, "seconds one page may take, all attempts and waits included"),
     Setting("max_depth", 2, "link hops followed from the seeds (0 = the seeds only)"),
     Setting("list_host", "http://monitor.bangkok.go.th", "host of agency reports and --pid-range"),
     Setting("report_first_year", 2562, "first fiscal year (BE) of agency reports, no --years"),
@@ -52,13 +63,57 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
-def get(name: str) -> Any:
-    """Return a setting: its environment variable (cast to the default's type), else the default."""
+def setting(name: str) -> Setting:
+    """The ``Setting`` called ``name`` (for click options: its default, env var and help)."""
+    return _BY_NAME[name]
+
+
+def _typed(setting: Setting, raw: str) -> Any:
+    kind = type(setting.default)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{setting.env_var}={raw!r} is not a valid {kind.__name__} ({setting.help})"
+        ) from None
+
+
+def get(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting from the environment, typed, else its default; a bad value is ``ConfigError``.
+
+    For the edge only (CLI, ``python -m`` entry points); library code takes parameters.
+    """
     setting = _BY_NAME[name]
-    raw = os.environ.get(setting.env_var)
-    if raw is None:
-        return setting.default
-    return type(setting.default)(raw)
+    raw = (os.environ if environ is None else environ).get(setting.env_var)
+    return setting.default if raw is None else _typed(setting, raw)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, typed, as one value handed down from the edge."""
+
+    db: str
+    user_agent: str
+    request_timeout: float
+    host_delay: float
+    concurrency: int
+    max_retries: int
+    backoff_base: float
+    backoff_max: float
+    max_body_bytes: int
+    max_redirects: int
+    max_depth: int
+    list_host: str
+    report_first_year: int
+    gone_after: int
+    lock_stale_seconds: int
+    serve_port: int
+    sql_time_limit_ms: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every ``KPI_ARCHIVE_*`` variable once; raise ``ConfigError`` naming a bad one."""
+        return cls(**{f.name: get(f.name, environ) for f in fields(cls)})
 
 
 DEFAULT_DB: str = _BY_NAME["db"].default

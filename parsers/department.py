@@ -22,7 +22,6 @@ from parsers.sections import (
     drop_cut_heading,
     is_strategy_line,
     label_value,
-    name_of,
     number,
     pid_from_url,
     query_value,
@@ -30,7 +29,7 @@ from parsers.sections import (
     split_sections,
     strategy_line,
 )
-from parsers.thai import arabic_digits
+from parsers.thai import arabic_digits, name_of
 
 HEADING = "ผลการปฏิบัติราชการประจำปี"
 _HEADING = re.compile(r"^ผลการปฏิบัติราชการประจำปี\s*:?\s*(\d{4})?\s*ของหน่วยงาน\s*:?\s*(\d+)?")

@@ -8,28 +8,19 @@ headings, or the first label of a compact rendering. Anything else is ``None``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
-from urllib.parse import urlsplit
 
 from kpi_archive.errors import ParseError
+
+# Re-exported for the parser modules; the rules live in the ground module kpi_archive.web.
+from kpi_archive.web import is_index_page as is_index_page
+from kpi_archive.web import kind_from_url as kind_from_url
 from parsers.encoding import decode, is_probably_binary
 from parsers.text import PageText, parse_html
 from parsers.thai import THAI_DIGITS
 
 Test = Callable[[str], bool]
 
-_PATHS = {
-    "mykpi.php": "kpi",
-    "mykpi2563.php": "citydb",
-    "myproject.php": "project",
-    "index11.php": "department",
-    "index101.php": "department",
-    "index102.php": "department",
-    "index103.php": "department",
-}
-_PAGE_PATH = re.compile(r"(?:^|/)mobile(?:62)?/([a-z0-9]+\.php)$")
-_INDEX_PAGE = re.compile(r"^/mobile(?:62)?/(?:index\d*\.php)?$")
 # Headings, on lines with bold marks and whitespace removed, and the kind each announces.
 _EXACT = {
     "รายละเอียดตัวชี้วัด": "kpi",
@@ -44,19 +35,6 @@ _PREFIXES = (
 # Headings can follow site navigation; a page is judged on its first lines only.
 _HEAD_LINES = 40
 HEADINGS_LOOKED_FOR = "รายละเอียดตัวชี้วัด, ความคืบหน้าโครงการ/กิจกรรม, ผลการปฏิบัติราชการประจำปี, …"
-
-
-def kind_from_url(url: str | None) -> str | None:
-    """The page kind a URL's path names, or None."""
-    if not url:
-        return None
-    m = _PAGE_PATH.search(urlsplit(url.strip()).path.lower())
-    return _PATHS.get(m.group(1)) if m else None
-
-
-def is_index_page(url: str) -> bool:
-    """Whether a URL is one of the site's mobile list/index pages."""
-    return bool(_INDEX_PAGE.match(urlsplit(url).path.lower()))
 
 
 def tight(line: str) -> str:

@@ -19,6 +19,8 @@ from w3lib.encoding import (
     resolve_encoding,
 )
 
+from kpi_archive.web import header as _header
+
 logger = logging.getLogger(__name__)
 
 THAI_CODEC = "cp874"
@@ -41,15 +43,6 @@ def codec_name(label: str | None) -> str | None:
     if codec is None:
         return None
     return codecs.lookup(codec).name.replace("_", "-")
-
-
-def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    if not headers:
-        return None
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
 
 
 def _known_labels(text: str) -> str:

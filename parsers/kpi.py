@@ -24,7 +24,6 @@ from parsers.sections import (
     drop_cut_heading,
     label_value,
     link_map,
-    name_of,
     number,
     pid_from_url,
     project_refs,
@@ -34,8 +33,8 @@ from parsers.sections import (
     split_sections,
     split_title,
     strategies,
-    title_year,
 )
+from parsers.thai import name_of, title_year
 
 HEADING = "รายละเอียดตัวชี้วัด"
 TARGET = "ค่าเป้าหมาย"

@@ -1,9 +1,11 @@
-"""Links the crawler should follow: every page of a kind we parse, plus the site's index pages.
+"""Links the crawler should follow: the one rule, used by the crawl, import and tests alike.
 
-Contract: pure. ``extract_links(body, url)`` returns absolute URLs in page order, without
-fragments or surrounding whitespace, each once. KPI, city-DB and project pages are kept from any
-host (the same pid lives on several hosts); department and mobile index pages only from the
-page's own host, so a crawl stays on the site it was started on.
+Contract: pure. ``follow(url, hrefs)`` keeps, in page order and each once, the absolute http(s)
+URLs without fragments that sit on the page's own host and are either a page of a kind we parse
+(KPI, city-DB, project, department) or one of the site's mobile index pages; a crawl so stays on
+the site it was started on (the same pid on another host is another seed's business). An href no
+URL can be made of (``http://[object Object]``) is skipped, never an error.
+``extract_links(body, url)`` is ``follow`` over one reading of the page.
 """
 
 from __future__ import annotations
@@ -13,11 +15,9 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from parsers.detect import is_index_page, kind_from_url, read
 
-_ANY_HOST = frozenset({"kpi", "citydb", "project"})
-
 
 def extract_links(body: bytes, url: str) -> list[str]:
-    """Absolute, de-duplicated URLs of parseable pages and same-site index pages on a page."""
+    """Absolute, de-duplicated URLs worth crawling on a page (see ``follow``)."""
     page, _ = read(body, url)
     return follow(url, (href for href, _ in page.links))
 
@@ -27,13 +27,14 @@ def follow(url: str, hrefs: Iterable[str]) -> list[str]:
     host = urlsplit(url).hostname
     found: dict[str, None] = {}
     for href in hrefs:
-        absolute = urldefrag(urljoin(url, href.strip())).url
-        parts = urlsplit(absolute)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            absolute = urldefrag(urljoin(url, href.strip())).url
+            parts = urlsplit(absolute)
+            hostname = parts.hostname
+        except ValueError:
             continue
-        kind = kind_from_url(absolute)
-        if kind in _ANY_HOST or (
-            parts.hostname == host and (kind == "department" or is_index_page(absolute))
-        ):
+        if parts.scheme not in ("http", "https") or not hostname or hostname != host:
+            continue
+        if kind_from_url(absolute) is not None or is_index_page(absolute):
             found.setdefault(absolute)
     return list(found)

@@ -23,14 +23,13 @@ from parsers.sections import (
     drop_cut_heading,
     is_strategy_line,
     link_map,
-    name_of,
     number,
     pid_from_url,
     split_sections,
     split_title,
     strategy_line,
-    title_year,
 )
+from parsers.thai import name_of, title_year
 
 HEADING = "ความคืบหน้าโครงการ/กิจกรรม"
 PROGRESS = "ความคืบหน้าโครงการร้อยละ"

@@ -12,8 +12,10 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
-from urllib.parse import parse_qs, urlsplit
 
+# Re-exported for the parser modules; the rules live in the ground module kpi_archive.web.
+from kpi_archive.web import pid_from_url as pid_from_url
+from kpi_archive.web import query_value as query_value
 from parsers.models import ProjectRef, Quarter, Report, Strategy
 from parsers.thai import arabic_digits, fiscal_year, parse_date, parse_number
 
@@ -164,72 +166,6 @@ def split_title(text: str) -> tuple[str, str | None]:
     if sep and PID.match(pid):
         return head.strip(), pid
     return text.strip(), None
-
-
-def pid_from_url(url: str | None) -> str | None:
-    """The ``pid`` query parameter of a page URL, if any."""
-    if not url:
-        return None
-    values = parse_qs(urlsplit(url).query).get("pid")
-    return values[0].strip() if values else None
-
-
-def query_value(url: str | None, name: str) -> str | None:
-    """One query parameter of a URL (blank → None)."""
-    if not url:
-        return None
-    values = parse_qs(urlsplit(url).query).get(name)
-    return values[0].strip() or None if values else None
-
-
-_PREFIXES = [
-    re.compile(p)
-    for p in (
-        r"ปี\s*\d{4}\s*",
-        r"\((?:ตัวชี้วัด)?(?:เจรจา|เจราจา)[^)]{0,20}\)\s*",
-        r"\(new\)\s*",
-        r"สปท\.\s*\d+\s*/\s*",
-        r"\d+\s*/\s*สปท\.\s*",
-        r"มิติที่\s*(?:\d+\s*(?=\(\d)|\d+\.\d+\s+)",
-        r"ตัวชี้วัดที่\s*\d+(?:\.\d+)*\s*(?::\s*)?",
-        r"ตัวชี้วัดยุทธศาสตร์\s*(?=\(\d)",
-        r"\(\d+(?:\.\d+)*\)\s*",
-        r"\d+(?:\.\d+)+(?:_\d+)?\s*(?=\D)",
-        r"\d+\.\s*(?=\D)",
-        r"[-–]\s*",
-    )
-]
-_TITLE_YEAR = re.compile(r"^ปี\s*(\d{4})(?!\d)")
-_TRAILING_NUMBER = re.compile(r"\s*\(\d+(?:\.\d+)+\)$")
-_SECOND_ITEM = re.compile(r"\s2\.\s*\D")
-
-
-def name_of(title: str | None) -> str | None:
-    """The title without its leading ``ปี 2564`` and list-number prefixes (never whole words)."""
-    if not title:
-        return title
-    key = arabic_digits(title).lower()
-    pos = 0
-    while True:
-        for pattern in _PREFIXES:
-            m = pattern.match(key, pos)
-            if m and m.end() > pos:
-                # "1.… 2.…" lists several indicators: their numbers are content, keep them.
-                if pattern.pattern.startswith(r"\d+\.") and _SECOND_ITEM.search(key, m.end()):
-                    continue
-                pos = m.end()
-                break
-        else:
-            break
-    name = title[pos:].strip()
-    name = _TRAILING_NUMBER.sub("", name) if pos else name
-    return name or title
-
-
-def title_year(title: str | None) -> int | None:
-    """The BE year of a ``ปี 2564`` title prefix."""
-    m = _TITLE_YEAR.match(arabic_digits(title or ""))
-    return int(m.group(1)) if m else None
 
 
 def label_value(plain: str, key: str, label: str) -> tuple[str | None, str | None] | None:

@@ -1,20 +1,27 @@
-"""Thai text toolkit: digits, numbers, Buddhist-Era dates and the BMA fiscal calendar.
+"""The one Thai text module: digits, numbers, dates, the fiscal calendar, search folding, words.
 
-Every function here is pure and total: given any ``str`` it returns a value (``None`` for "not a
-number / not a date") and never raises, so a parser can call it on whatever a page printed.
-Dates keep the text they came from; an impossible date (``31/02/2566``) keeps its text, has
-``value=None`` and a ``warning``.
+Parse, archive and publish all import from here. Every function is pure and total: given any
+``str`` it returns a value (``None`` for "not a number / not a date") and never raises, so a parser
+can call it on whatever a page printed. Dates keep the text they came from; an impossible date
+(``31/02/2566``) keeps its text, has ``value=None`` and a ``warning``.
+
+Importing this module reads no file and writes none: the month names are written out below, and
+the word segmenter (nlpo3, on PyThaiNLP's bundled ``newmm`` dictionary) loads on first use. So the
+crawl never makes PyThaiNLP create ``~/pythainlp-data`` (which a read-only home forbids).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib.util
 import math
 import re
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
-
-from pythainlp.util.date import thai_abbr_months, thai_full_months
 
 THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
 BE_OFFSET = 543
@@ -23,6 +30,16 @@ _FIRST_BE_YEAR = 2400
 _ZERO_WIDTH = ("\u200b", "\ufeff")
 
 Precision = Literal["day", "month"]
+
+# As PyThaiNLP's ``pythainlp.util.date`` spells them; written out so importing us loads nothing.
+THAI_FULL_MONTHS = (
+    "มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน",
+    "กรกฎาคม", "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม",
+)  # fmt: skip
+THAI_ABBR_MONTHS = (
+    "ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.",
+    "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.",
+)  # fmt: skip
 
 
 _DIGIT_PAIRS = tuple(zip("๐๑๒๓๔๕๖๗๘๙", "0123456789", strict=True))
@@ -96,7 +113,7 @@ class ThaiDate:
 def _month_pattern() -> tuple[str, dict[str, int]]:
     numbers: dict[str, int] = {}
     by_initial: dict[str, list[str]] = {}
-    for number, (full, abbr) in enumerate(zip(thai_full_months, thai_abbr_months, strict=True), 1):
+    for number, (full, abbr) in enumerate(zip(THAI_FULL_MONTHS, THAI_ABBR_MONTHS, strict=True), 1):
         numbers[full] = numbers[abbr.replace(".", "")] = number
         first, second = abbr.rstrip(".").split(".")
         by_initial.setdefault(full[0], []).append(re.escape(full[1:]))
@@ -173,3 +190,183 @@ def parse_date(text: str) -> ThaiDate | None:
 def find_dates(text: str) -> list[ThaiDate]:
     """Every date mentioned in a free text, in order of appearance."""
     return [date for _, _, date in _scan(text, arabic_digits(text))]
+
+
+# --- Search folding -------------------------------------------------------------------------
+
+# Legacy Thai fonts (Windows-874 era) typed shifted tone marks and vowels from the Private Use
+# Area U+F700–U+F71A; the real pages show them as ``ต่อ`` that no search for ``ต่อ`` finds.
+_PUA_THAI = str.maketrans(
+    {
+        0xF700: "ฐ", 0xF701: "ิ", 0xF702: "ี", 0xF703: "ึ", 0xF704: "ื",
+        0xF705: "่", 0xF706: "้", 0xF707: "๊", 0xF708: "๋", 0xF709: "์",
+        0xF70A: "่", 0xF70B: "้", 0xF70C: "๊", 0xF70D: "๋", 0xF70E: "์",
+        0xF70F: "ญ", 0xF710: "ั", 0xF711: "ํ", 0xF712: "็", 0xF713: "่",
+        0xF714: "้", 0xF715: "๊", 0xF716: "๋", 0xF717: "์", 0xF718: "ุ",
+        0xF719: "ู", 0xF71A: "ฺ",
+        0x200B: None, 0x200C: None, 0x200D: None, 0x2060: None, 0xFEFF: None, 0x00AD: None,
+    }
+)  # fmt: skip
+# ``ดำารง`` (sara am typed, then sara aa again) and ``ดํา`` (nikhahit + sara aa) both mean ``ดำ``.
+_SARA_AM = re.compile("\u0e4d\u0e32|\u0e33\u0e32")
+# The same vowel or tone mark typed twice renders as one; fold it to one.
+_REPEATED_MARK = re.compile("([\u0e31\u0e34-\u0e3a\u0e47-\u0e4e])\\1+")
+# ``PM 2.5`` and ``PM2.5``, ``COVID 19`` and ``COVID19``: an acronym and its number are one term.
+_ACRONYM_NUMBER = re.compile(r"\b([A-Za-z]{2,5})[\s\-]+(?=[0-9])")
+
+
+def fold(text: str | None) -> str:
+    """Fold ``text`` for search: the same on index and query side, never shown to readers.
+
+    Legacy PUA tone marks become standard ones, zero-width characters go, ``ำา``/``ํา`` become
+    ``ำ``, a repeated mark is kept once, Thai digits become Arabic, ``PM 2.5`` becomes ``pm2.5``,
+    whitespace collapses and case folds.
+    """
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", text).translate(_PUA_THAI)
+    text = _SARA_AM.sub("\u0e33", text)
+    text = _REPEATED_MARK.sub(r"\1", text)
+    text = _ACRONYM_NUMBER.sub(r"\1", arabic_digits(text))
+    return collapse_space(text).casefold()
+
+
+_ZERO_WIDTH_CLASS = "[\u200b\u200c\u200d\u2060\ufeff\u00ad]*"
+_COMBINING = frozenset(
+    "\u0e31\u0e34\u0e35\u0e36\u0e37\u0e38\u0e39\u0e3a\u0e47\u0e48\u0e49\u0e4a\u0e4b\u0e4c\u0e4d\u0e4e"
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _variants() -> dict[str, set[str]]:
+    """Every character that ``fold`` turns into a given one (PUA marks, Thai digits)."""
+    out: dict[str, set[str]] = {}
+    for code, target in _PUA_THAI.items():
+        if isinstance(target, str):
+            out.setdefault(target, set()).add(chr(code))
+    for thai_digit, digit in _DIGIT_PAIRS:
+        out.setdefault(digit, set()).add(thai_digit)
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def fold_pattern(query: str) -> re.Pattern[str] | None:
+    """A regex finding ``query`` in the *original* text, whatever ``fold`` would have hidden.
+
+    Used to highlight a hit in the text as printed: ``ดำรง`` matches ``ดำารง``, ``PM2.5`` matches
+    ``PM 2.5``, ``2566`` matches ``๒๕๖๖``. None for an empty query.
+    """
+    folded = fold(query)
+    if not folded:
+        return None
+    parts = []
+    for i, char in enumerate(folded):
+        if char == " ":
+            parts.append(r"\s+")
+            continue
+        if char == "\u0e33":
+            piece = "(?:\u0e33\u0e32?|\u0e4d\u0e32)"
+        else:
+            options = sorted({char, *_variants().get(char, ())})
+            piece = "[" + "".join(re.escape(o) for o in options) + "]"
+        if char in _COMBINING:
+            piece += "+"
+        parts.append(piece + _ZERO_WIDTH_CLASS)
+        following = folded[i + 1] if i + 1 < len(folded) else ""
+        if char.isascii() and char.isalpha() and following.isdigit():
+            parts.append(r"[\s\-]*")
+    return re.compile("".join(parts), re.IGNORECASE)
+
+
+# --- Word segmentation -----------------------------------------------------------------------
+
+# nlpo3 segments with the same newmm algorithm and dictionary as PyThaiNLP, about 30x faster
+# (benchmarks/), and reads the dictionary from the file we give it, so nothing is downloaded or
+# written. PyThaiNLP stays the fallback where nlpo3 has no wheel.
+_NLPO3_DICT = "kpi_archive_th"
+
+
+def _pythainlp_words_file() -> Path | None:
+    spec = importlib.util.find_spec("pythainlp")  # locates the package without importing it
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / "corpus" / "words_th.txt"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _segmenter() -> Callable[[str], list[str]]:
+    words_file = _pythainlp_words_file()
+    if words_file is not None and importlib.util.find_spec("nlpo3") is not None:
+        import nlpo3
+
+        nlpo3.load_dict(str(words_file), _NLPO3_DICT)
+        return functools.partial(nlpo3.segment, dict_name=_NLPO3_DICT)
+    from pythainlp.tokenize import word_tokenize
+
+    return functools.partial(word_tokenize, engine="newmm", keep_whitespace=True)
+
+
+@functools.lru_cache(maxsize=8192)
+def words(text: str) -> tuple[str, ...]:
+    """Cut ``text`` into newmm words; whitespace runs are tokens too, so lengths add up."""
+    return tuple(_segmenter()(text)) if text else ()
+
+
+def segment(text: str | None) -> str:
+    """Thai text as newmm words joined by single spaces (whitespace inside the text dropped)."""
+    if not text:
+        return ""
+    return " ".join(w for w in (token.strip() for token in words(text)) if w)
+
+
+# BMA titles carry list numbers, years and negotiation tags before the indicator's name.
+_PREFIXES = [
+    re.compile(p)
+    for p in (
+        r"ปี\s*\d{4}\s*",
+        r"\((?:ตัวชี้วัด)?(?:เจรจา|เจราจา)[^)]{0,20}\)\s*",
+        r"\(new\)\s*",
+        r"สปท\.\s*\d+\s*/\s*",
+        r"\d+\s*/\s*สปท\.\s*",
+        r"มิติที่\s*(?:\d+\s*(?=\(\d)|\d+\.\d+\s+)",
+        r"ตัวชี้วัดที่\s*\d+(?:\.\d+)*\s*(?::\s*)?",
+        r"ตัวชี้วัดยุทธศาสตร์\s*(?=\(\d)",
+        r"\(\d+(?:\.\d+)*\)\s*",
+        r"\d+(?:\.\d+)+(?:_\d+)?\s*(?=\D)",
+        r"\d+\.\s*(?=\D)",
+        r"[-–]\s*",
+    )
+]
+_TITLE_YEAR = re.compile(r"^ปี\s*(\d{4})(?!\d)")
+_TRAILING_NUMBER = re.compile(r"\s*\(\d+(?:\.\d+)+\)$")
+_SECOND_ITEM = re.compile(r"\s2\.\s*\D")
+
+
+def name_of(title: str | None) -> str | None:
+    """The title without its leading ``ปี 2564`` and list-number prefixes (never whole words)."""
+    if not title:
+        return title
+    key = arabic_digits(title).lower()
+    pos = 0
+    while True:
+        for pattern in _PREFIXES:
+            m = pattern.match(key, pos)
+            if m and m.end() > pos:
+                # "1.… 2.…" lists several indicators: their numbers are content, keep them.
+                if pattern.pattern.startswith(r"\d+\.") and _SECOND_ITEM.search(key, m.end()):
+                    continue
+                pos = m.end()
+                break
+        else:
+            break
+    name = title[pos:].strip()
+    name = _TRAILING_NUMBER.sub("", name) if pos else name
+    return name or title
+
+
+def title_year(title: str | None) -> int | None:
+    """The BE year of a ``ปี 2564`` title prefix."""
+    m = _TITLE_YEAR.match(arabic_digits(title or ""))
+    return int(m.group(1)) if m else None

@@ -9,12 +9,20 @@ Contract:
   shorten it) and never while another request to that host is in flight. Different hosts run
   in parallel; how many at once is the caller's choice (the pipeline runs ``concurrency`` hosts).
 - Retries: connect errors, timeouts, broken bodies, 429, 500, 502, 503, 504, with exponential
-  backoff and jitter; ``Retry-After`` (seconds or an HTTP date) is honoured, capped by
-  ``backoff_max``, and holds the whole host. Other 4xx are final; 404/410 are not failures.
+  backoff and jitter; ``Retry-After`` (seconds or an HTTP date) is honoured and holds the whole
+  host. A ``Retry-After`` longer than ``max_retry_after`` is not waited for (nor retried early,
+  which would be rude): the page fails for this run and the host rests ``max_retry_after``.
+  Other 4xx are final; 404/410 are not failures.
+- Bounded: one page (every attempt, redirect and retry wait) gets ``page_deadline`` seconds from
+  its first request; a stalled or dripping server costs at most that, then the page fails.
+  Robots ``Crawl-delay`` is obeyed up to ``max_crawl_delay`` (``set_host_delay``).
 - Redirects are followed by hand up to ``max_redirects`` and only to allowed hosts.
 - Bodies are capped while streaming: a larger body is a failure, not a memory blow-up.
 - ``host_map`` sends requests for a host to another base URL (like curl ``--resolve``) while
   ``FetchResult.url`` / ``final_url`` stay the real site URLs.
+- Stateless and credential-free: the client's cookie jar refuses every cookie (each request is
+  what any first-time reader gets), and ``Set-Cookie``, ``Cookie``, ``Authorization`` and the
+  like never reach ``FetchResult.headers``, so they are never archived or published.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
+import http.cookiejar
 import logging
 import random
 import time
@@ -40,6 +49,10 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MISSING_STATUSES = frozenset({404, 410})
+# Headers that carry a session or a credential: dropped before a response is handed on.
+CREDENTIAL_HEADERS = frozenset(
+    {"set-cookie", "set-cookie2", "cookie", "authorization", "proxy-authorization"}
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,9 @@ class FetchOptions:
     backoff_max: float = field(default_factory=lambda: float(config.get("backoff_max")))
     max_body_bytes: int = field(default_factory=lambda: int(config.get("max_body_bytes")))
     max_redirects: int = field(default_factory=lambda: int(config.get("max_redirects")))
+    max_retry_after: float = field(default_factory=lambda: float(config.get("max_retry_after")))
+    max_crawl_delay: float = field(default_factory=lambda: float(config.get("max_crawl_delay")))
+    page_deadline: float = field(default_factory=lambda: float(config.get("page_deadline")))
     user_agent: str = field(default_factory=lambda: str(config.get("user_agent")))
     host_map: Mapping[str, str] = field(default_factory=dict)
     allowed_hosts: frozenset[str] | None = None
@@ -117,17 +133,21 @@ def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def make_client(
-    options: FetchOptions | None = None, *, trust_env: bool = True
-) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` set up for the fetcher (User-Agent, timeouts, no auto-redirect)."""
-    options = options or FetchOptions()
-    return httpx.AsyncClient(
-        headers={"User-Agent": options.user_agent},
-        timeout=httpx.Timeout(options.timeout),
-        follow_redirects=False,
-        trust_env=trust_env,
-    )
+class _Budget:
+    """One page's time: ``page_deadline`` seconds from its first request's start."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends_at: float | None = None
+
+    def left(self, now: float) -> float:
+        if self.ends_at is None:
+            self.ends_at = now + self.seconds
+        return self.ends_at - now
+
+
+class _TooLong(Exception):
+    pass
 
 
 def _utcnow() -> dt.datetime:
@@ -148,6 +168,10 @@ class Fetcher:
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.client = client
+        # A bare CookieJar: httpx copies an httpx.Cookies into a jar of its own default policy.
+        self.client.cookies = http.cookiejar.CookieJar(
+            http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
+        )
         self.options = options or FetchOptions()
         self._clock = clock
         self._sleep = sleep
@@ -172,7 +196,15 @@ class Fetcher:
         return url
 
     def set_host_delay(self, host: str, delay: float) -> None:
-        """Use a longer delay for one host (robots.txt ``Crawl-delay``); never a shorter one."""
+        """Use a longer delay for one host (``Crawl-delay``), at most ``max_crawl_delay``."""
+        if delay > self.options.max_crawl_delay:
+            log.warning(
+                "%s asks for a %gs delay; waiting %gs (max_crawl_delay)",
+                host,
+                delay,
+                self.options.max_crawl_delay,
+            )
+            delay = self.options.max_crawl_delay
         gate = self._gate(host)
         gate.delay = max(gate.delay, delay)
 
@@ -183,8 +215,13 @@ class Fetcher:
         return gate
 
     def backoff(self, retry: int, retry_after: str | None) -> float:
-        """Seconds to wait before retry number ``retry`` (1-based)."""
+        """Seconds to wait before retry number ``retry`` (1-based); raises ``_TooLong``."""
         asked = parse_retry_after(retry_after, self._now())
+        if asked is not None and asked > self.options.max_retry_after:
+            raise _TooLong(
+                f"Retry-After {asked:g}s is over max_retry_after "
+                f"({self.options.max_retry_after:g}s); tried again next run"
+            )
         if asked is not None:
             return min(self.options.backoff_max, asked)
         ceiling = min(self.options.backoff_max, self.options.backoff_base * 2.0 ** (retry - 1))
@@ -203,6 +240,7 @@ class Fetcher:
         origin = urlsplit(url).hostname or ""
         allowed = self.options.allowed_hosts or frozenset({origin})
         result = Fetched(url=url, response=None, error=None)
+        budget = _Budget(self.options.page_deadline)
         current, hops, number, retry = url, 0, 0, 0
         while True:
             number += 1
@@ -212,18 +250,40 @@ class Fetcher:
                     conditional["If-None-Match"] = etag
                 if last_modified:
                     conditional["If-Modified-Since"] = last_modified
-            response, error, attempt = await self._attempt(url, current, number, conditional)
+            response, error, attempt = await self._attempt(
+                url, current, number, conditional, budget
+            )
             result.attempts.append(attempt)
             status = response.status if response else None
             retryable = error is not None or status in RETRY_STATUSES
             if retryable and not isinstance(error, _TooLarge) and retries_left > 0:
+                gate = self._gate(urlsplit(current).hostname or "")
+                try:
+                    wait = self.backoff(
+                        retry + 1, response.header("Retry-After") if response else None
+                    )
+                except _TooLong as exc:
+                    # Retrying sooner than asked would be rude; the host rests as long as we can.
+                    resting = self._clock() + self.options.max_retry_after
+                    gate.not_before = max(gate.not_before, resting)
+                    result.error = FetchError(str(exc), url=url, status=status)
+                    result.response = response
+                    result.attempts[-1] = _with_outcome(attempt, "failed")
+                    return result
+                if wait >= budget.left(self._clock()):
+                    spent = f"page deadline of {self.options.page_deadline:g}s spent"
+                    why = attempt.error or f"HTTP {status}"
+                    if spent not in why:
+                        why = f"{why}; {spent}"
+                    result.error = FetchError(why, url=url, status=status)
+                    result.response = None if error is not None else response
+                    result.attempts[-1] = _with_outcome(attempt, "failed")
+                    return result
                 retries_left -= 1
                 retry += 1
-                wait = self.backoff(retry, response.header("Retry-After") if response else None)
                 result.attempts[-1] = _with_outcome(attempt, "retry")
                 reason = attempt.error or status
                 log.info("retry %d for %s in %.1fs (%s)", retry, current, wait, reason)
-                gate = self._gate(urlsplit(current).hostname or "")
                 gate.not_before = max(gate.not_before, self._clock() + wait)
                 continue
             if error is not None:
@@ -258,7 +318,7 @@ class Fetcher:
             return result
 
     async def _attempt(
-        self, url: str, current: str, number: int, conditional: dict[str, str]
+        self, url: str, current: str, number: int, conditional: dict[str, str], budget: _Budget
     ) -> tuple[FetchResult | None, Exception | None, Attempt]:
         host = urlsplit(current).hostname or ""
         gate = self._gate(host)
@@ -274,8 +334,11 @@ class Fetcher:
             response: FetchResult | None = None
             error: Exception | None = None
             size = 0
+            limit = min(self.options.timeout, budget.left(start))
             try:
-                async with asyncio.timeout(self.options.timeout):
+                if limit <= 0:
+                    raise TimeoutError
+                async with asyncio.timeout(limit):
                     status, headers, body = await self._get(request_url, conditional)
                 size = len(body)
                 elapsed = (self._clock() - start) * 1000
@@ -289,7 +352,10 @@ class Fetcher:
                     elapsed_ms=round(elapsed, 1),
                 )
             except TimeoutError:
-                error = TimeoutError(f"no complete response within {self.options.timeout:g}s")
+                error = TimeoutError(f"no complete response within {limit:g}s")
+                if limit < self.options.timeout:
+                    spent = f"page deadline of {self.options.page_deadline:g}s spent"
+                    error = TimeoutError(f"{spent}, no complete response")
             except httpx.TimeoutException as exc:
                 error = TimeoutError(f"timeout: {type(exc).__name__}")
             except httpx.HTTPError as exc:
@@ -336,6 +402,8 @@ class Fetcher:
                 chunks.append(chunk)
             merged: dict[str, str] = {}
             for name, value in response.headers.multi_items():
+                if name.lower() in CREDENTIAL_HEADERS:
+                    continue
                 merged[name] = f"{merged[name]}, {value}" if name in merged else value
             return response.status_code, merged, b"".join(chunks)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from kpi_archive.web import header
 
 
 class FetchResult(BaseModel):
@@ -27,18 +28,6 @@ class FetchResult(BaseModel):
     def sha256(self) -> str:
         return hashlib.sha256(self.body).hexdigest()
 
-    @property
-    def host(self) -> str:
-        return urlsplit(self.url).hostname or ""
-
-    @property
-    def not_modified(self) -> bool:
-        return self.status == 304
-
     def header(self, name: str) -> str | None:
         """Case-insensitive header lookup."""
-        lowered = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == lowered:
-                return value
-        return None
+        return header(self.headers, name)

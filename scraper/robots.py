@@ -1,8 +1,8 @@
 """robots.txt: fetched once per host per run through the polite fetcher, cached, obeyed.
 
 Rules (RFC 9309):
-- 2xx: parsed with ``urllib.robotparser`` for our User-Agent; ``Crawl-delay`` longer than our
-  own delay slows that host down.
+- 2xx: parsed with ``urllib.robotparser`` for our User-Agent; a ``Crawl-delay`` longer than our
+  own delay slows that host down, up to ``max_crawl_delay`` (a longer one is logged and capped).
 - 4xx (404, 410, 403 …): no usable robots.txt, so everything is allowed.
 - 5xx, timeouts, connection errors: the site may be in trouble and its rules are unknown, so the
   whole host is treated as disallowed for the rest of the run. Its pages are reported as

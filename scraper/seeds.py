@@ -9,7 +9,6 @@ agency code, a pid prefix plus ``0000``). The site's own lists are the agency an
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
 from importlib import resources
@@ -59,23 +58,17 @@ def check_url(url: str) -> str:
     return url
 
 
-def current_fiscal_year(today: dt.date | None = None) -> int:
-    """The Thai fiscal year (Buddhist Era) that ``today`` falls in; it starts on 1 October."""
-    today = today or dt.date.today()
-    return today.year + 543 + (1 if today.month >= 10 else 0)
-
-
 def parse_years(spec: str) -> list[int]:
     """Parse ``2564-2566`` or ``2565`` into a list of Buddhist-Era years."""
     match = _YEARS.match(spec)
     if not match:
-        raise ConfigError(f"--years must look like 2564-2566 or 2565, not {spec!r}")
+        raise ConfigError(f"must look like 2564-2566 or 2565, not {spec!r}")
     first = int(match.group(1))
     last = int(match.group(2) or first)
     if last < first:
-        raise ConfigError(f"--years {spec!r}: the range runs backwards")
+        raise ConfigError(f"{spec!r}: the range runs backwards")
     if not 2500 <= first <= 2700:
-        raise ConfigError(f"--years {spec!r}: years are Buddhist Era (e.g. 2566), not CE")
+        raise ConfigError(f"{spec!r}: years are Buddhist Era (e.g. 2566), not CE")
     return list(range(first, last + 1))
 
 
@@ -89,12 +82,12 @@ def parse_agencies(spec: str, known: Iterable[str] | None = None) -> list[str]:
         if not code:
             continue
         if not _AGENCY.match(code):
-            raise ConfigError(f"--agencies: {code!r} is not a 4-digit pid prefix or 8-digit code")
+            raise ConfigError(f"{code!r} is not a 4-digit pid prefix or 8-digit code")
         full = code if len(code) == 8 else code + "0000"
         if full not in codes:
             codes.append(full)
     if not codes:
-        raise ConfigError("--agencies: no agency codes given")
+        raise ConfigError("no agency codes given")
     return codes
 
 
@@ -102,17 +95,15 @@ def parse_pid_range(spec: str) -> tuple[str, int, int, int]:
     """Parse ``5001:0700-1100`` into (prefix, first, last, digits)."""
     match = _PID_RANGE.match(spec)
     if not match:
-        raise ConfigError(f"--pid-range must look like 5001:0700-1100, not {spec!r}")
+        raise ConfigError(f"must look like 5001:0700-1100, not {spec!r}")
     prefix, first_text, last_text = match.groups()
     first, last = int(first_text), int(last_text)
     if last < first:
-        raise ConfigError(f"--pid-range {spec!r}: the range runs backwards")
+        raise ConfigError(f"{spec!r}: the range runs backwards")
     return prefix, first, last, len(first_text)
 
 
-def agency_report_urls(
-    agencies: Iterable[str], years: Iterable[int], host: str, *, include_index10x: bool = True
-) -> list[str]:
+def agency_report_urls(agencies: Iterable[str], years: Iterable[int], host: str) -> list[str]:
     """Agency report URLs: ``index11.php`` per agency and year, ``index101-103`` per agency."""
     base = host.rstrip("/")
     year_list = list(years)
@@ -121,8 +112,7 @@ def agency_report_urls(
         urls.extend(
             f"{base}/mobile/index11.php?selDEP={agency}&selYear={year}" for year in year_list
         )
-        if include_index10x:
-            urls.extend(f"{base}/mobile/{page}?selDEP={agency}" for page in REPORT_PAGES)
+        urls.extend(f"{base}/mobile/{page}?selDEP={agency}" for page in REPORT_PAGES)
     return urls
 
 

@@ -44,6 +44,7 @@ def seed_kpi(**changes: Any) -> KpiPage:
     """The seed page 0411-2029 (fiscal year 2566), trimmed to what the tests look at."""
     record = KpiPage(
         page_kind="kpi",
+        encoding="utf-8",  # what the parser reports for the utf-8 responses below
         url=SEED_URL,
         pid="0411-2029",
         title="ร้อยละความสำเร็จของการรณรงค์สร้างจิตสำนึกโปร่งใส สะอาด ปลอดภัย และสิ่งแวดล้อม",
@@ -87,6 +88,7 @@ def project(**changes: Any) -> ProjectPage:
     """A project page owned by unit 5024."""
     record = ProjectPage(
         page_kind="project",
+        encoding="utf-8",  # what the parser reports for the utf-8 responses below
         url=PROJECT_URL,
         pid="50240000-3561",
         name="โครงการพัฒนาคลอง",
@@ -102,6 +104,7 @@ def department(**changes: Any) -> DepartmentPage:
     """An agency's 2564 report with two entries, one linking to a KPI page."""
     record = DepartmentPage(
         page_kind="department",
+        encoding="utf-8",  # what the parser reports for the utf-8 responses below
         url=DEPARTMENT_URL,
         agency_code="50350000",
         fiscal_year=2564,

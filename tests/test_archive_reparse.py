@@ -15,6 +15,7 @@ from archive_factories import (
 )
 
 import archive
+from kpi_archive import load
 from kpi_archive.errors import ParseError
 
 V1, V2, V3 = b"<html>v1</html>", b"<html>v2</html>", b"<html>v3</html>"
@@ -38,36 +39,33 @@ def dump(db, fts_index=True):
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = archive.open_db(tmp_path / "kpi.db")
-    archive.save(database, response(body=V1, at=MARCH), seed_kpi())
-    archive.save(database, response(body=V2, at=JUNE), seed_kpi(result_value=50.0))
-    archive.save(database, response(body=V3, at=SEPTEMBER), ParseError("broken", url=SEED_URL))
-    yield database
-    assert database.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert database.execute("PRAGMA foreign_key_check").fetchall() == []
+def db(db):
+    archive.save(db, response(body=V1, at=MARCH), seed_kpi())
+    archive.save(db, response(body=V2, at=JUNE), seed_kpi(result_value=50.0))
+    archive.save(db, response(body=V3, at=SEPTEMBER), ParseError("broken", url=SEED_URL))
+    return db
 
 
 def test_reparse_with_the_same_parser_changes_nothing(db):
     parse = parser({V1: seed_kpi(), V2: seed_kpi(result_value=50.0)})
     before = dump(db, fts_index=False)
-    counts = archive.reparse(db, parse)
+    counts = load.reparse(db, parse)
     assert counts == archive.ReparseCounts(captures=3, records=1, changed=0, errors=1)
     assert dump(db, fts_index=False) == before
 
 
 def test_two_reparses_give_identical_databases(db):
     parse = parser({V1: seed_kpi(), V2: seed_kpi(result_value=60.0), V3: seed_kpi(unit="x")})
-    archive.reparse(db, parse)
+    load.reparse(db, parse)
     first = dump(db)
-    archive.reparse(db, parse)
+    load.reparse(db, parse)
     assert dump(db) == first
 
 
 def test_a_fixed_parser_recovers_a_parse_error_and_rebuilds_versions(db):
     fixed = seed_kpi(result_value=50.0, unit="แห่ง")
     parse = parser({V1: seed_kpi(), V2: seed_kpi(result_value=50.0), V3: fixed})
-    counts = archive.reparse(db, parse)
+    counts = load.reparse(db, parse)
     assert counts == archive.ReparseCounts(captures=3, records=1, changed=1, errors=0)
     page = db.table("pages").get(SEED_URL)
     assert (page["status"], page["last_error"], page["snapshot_id"]) == ("ok", None, 3)
@@ -86,7 +84,7 @@ def test_a_parser_that_crashes_on_one_page_stores_a_parse_error_and_keeps_the_re
             raise RuntimeError("bug in the parser")
         return known(body, url, headers)
 
-    counts = archive.reparse(db, crashing)
+    counts = load.reparse(db, crashing)
     assert counts == archive.ReparseCounts(captures=3, records=1, changed=0, errors=1)
     page = db.table("pages").get(SEED_URL)
     assert (page["status"], page["last_error"]) == (
@@ -99,7 +97,7 @@ def test_a_parser_that_crashes_on_one_page_stores_a_parse_error_and_keeps_the_re
 def test_reparse_keeps_snapshots_and_the_gone_state(db):
     for day in (1, 2, 3):
         archive.save(db, response(status=404, at=SEPTEMBER.replace(day=day + 10)), None)
-    archive.reparse(db, parser({V1: seed_kpi()}))
+    load.reparse(db, parser({V1: seed_kpi()}))
     page = db.table("pages").get(SEED_URL)
     assert (page["status"], page["gone_since"]) == ("gone", "2023-09-13T10:00:00.000000Z")
     assert (db.table("snapshots").count, db.table("captures").count) == (3, 3)
@@ -107,7 +105,7 @@ def test_reparse_keeps_snapshots_and_the_gone_state(db):
 
 
 def test_reparse_uses_the_real_parser_by_default(db):
-    counts = archive.reparse(db)
+    counts = load.reparse(db)
     assert counts == archive.ReparseCounts(captures=3, records=0, changed=1, errors=1)
 
 
@@ -117,10 +115,10 @@ def test_reparse_of_real_fixtures_is_deterministic_and_matches_save(tmp_path):
     load_fixtures(db, LATER_FIXTURES, JUNE)
     kpis = "SELECT * FROM kpis ORDER BY url"
     saved = list(db.query(kpis))
-    counts = archive.reparse(db)
+    counts = load.reparse(db)
     assert counts == archive.ReparseCounts(captures=8, records=5, changed=0, errors=1)
     assert list(db.query(kpis)) == saved
     first = dump(db)
-    archive.reparse(db)
+    load.reparse(db)
     assert dump(db) == first
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -26,15 +26,6 @@ from kpi_archive import config
 from kpi_archive.errors import ParseError
 
 
-@pytest.fixture
-def db(tmp_path):
-    database = archive.open_db(tmp_path / "kpi.db")
-    yield database
-    assert database.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert database.execute("PRAGMA foreign_key_check").fetchall() == []
-    database.close()
-
-
 def counts(db):
     return {t: db.table(t).count for t in ("pages", "snapshots", "captures", "kpi_versions")}
 
@@ -410,3 +401,13 @@ def test_later_fixture_captures_version_only_real_changes(db):
         ("title", "name", "audit_score", "audit_score_text", "quarters", "reports", "rendering"),
     )
     assert db.table("kpi_versions").count == 6
+
+
+def test_snapshot_encoding_is_the_codec_the_parser_used_not_the_header_label(db):
+    tis = {"Content-Type": "text/html; charset=tis-620"}
+    archive.save(db, response(headers=tis), seed_kpi(encoding="cp874"))
+    archive.save(db, response(url=PROJECT_URL, headers=tis), None)
+    assert [r["encoding"] for r in db.query("SELECT encoding FROM snapshots ORDER BY id")] == [
+        "cp874",
+        None,
+    ]

@@ -7,14 +7,21 @@ from archive_factories import JUNE, SEED_URL, load_fixtures, response, seed_kpi
 from datasette.app import Datasette
 
 import archive
-from archive.search import digits_variant, fts_phrase, normalise_digits, segment
+from archive.search import (
+    digits_variant,
+    fts_phrase,
+    normalise_digits,
+    refresh_folded_index,
+    segment,
+)
+from kpi_archive import load
 
 OTHER_URL = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5017-832"
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = archive.open_db(tmp_path / "kpi.db")
+def db(db):
+    database = db
     archive.save(database, response(), seed_kpi())
     other = seed_kpi(
         url=OTHER_URL,
@@ -27,8 +34,7 @@ def db(tmp_path):
     )
     archive.save(database, response(url=OTHER_URL, body=b"other"), other)
     archive.refresh_search(database)
-    yield database
-    assert database.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    return database
 
 
 def pids(rows):
@@ -161,8 +167,36 @@ def test_index_stays_in_step_through_refresh_and_reparse(db):
     archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ชื่อใหม่ของตัวชี้วัด"))
     archive.refresh_search(db)
     assert fts_in_step(db)
-    archive.reparse(db, lambda body, url, headers: seed_kpi(url=url, title="หลังแยกวิเคราะห์ใหม่"))
+    load.reparse(db, lambda body, url, headers: seed_kpi(url=url, title="หลังแยกวิเคราะห์ใหม่"))
     assert pids(archive.search(db, "kpis", "แยกวิเคราะห์")) == ["0411-2029", "5017-832"]
     archive.save(db, response(body=b"v3", at=JUNE.replace(month=8)), seed_kpi(title="ล่าสุด"))
     assert pids(archive.search(db, "kpis", "ล่าสุด")) == ["0411-2029"]
     assert fts_in_step(db)
+
+
+def folded_rows(db):
+    return sorted(
+        (url.rsplit("=", 1)[1], kind, position)
+        for url, kind, position in db.execute("SELECT url, kind, position FROM search_index")
+    )
+
+
+def test_folded_index_holds_each_kpi_and_report_once_and_follows_changes(db):
+    assert folded_rows(db) == [
+        ("0411-2029", "kpi", None),
+        ("0411-2029", "report", 0),
+        ("0411-2029", "report", 1),
+        ("5017-832", "kpi", None),
+    ]
+    changed = seed_kpi(
+        url=OTHER_URL, pid="5017-832", title="ผู้ดำารงตำาแหน่ง", reports=[], strategies=[]
+    )
+    archive.save(db, response(url=OTHER_URL, body=b"other 2", at=JUNE), changed)
+    assert refresh_folded_index(db) == 1
+    assert refresh_folded_index(db) == 0
+    hits = db.execute(
+        "SELECT url, text FROM search_index WHERE search_index MATCH ?", ['"ดำรงตำแหน่ง"']
+    ).fetchall()
+    assert [(url.rsplit("=", 1)[1], text.splitlines()[0]) for url, text in hits] == [
+        ("5017-832", "ผู้ดำารงตำาแหน่ง")
+    ]

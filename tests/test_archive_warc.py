@@ -10,6 +10,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 import archive
 from archive.warc import read_warc
+from kpi_archive import load
 from kpi_archive.errors import ArchiveError, ConfigError, ParseError
 
 OTHER_URL = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5017-832"
@@ -21,8 +22,8 @@ def parse_none(body, url, headers):
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = archive.open_db(tmp_path / "kpi.db")
+def db(db):
+    database = db
     archive.save(database, response(at=MARCH), seed_kpi())
     archive.save(database, response(body=b"B", at=JUNE), seed_kpi(result_value=1.0))
     archive.save(database, response(at=SEPTEMBER), seed_kpi())  # back to the first body
@@ -74,7 +75,7 @@ def test_exported_headers_do_not_ask_replay_tools_to_decode_again(db, tmp_path):
 def test_round_trip_gives_the_same_pages_and_snapshots(db, tmp_path):
     archive.export_warc(db, tmp_path / "kpi.warc.gz")
     fresh = archive.open_db(tmp_path / "fresh.db")
-    counts = archive.import_paths(fresh, [tmp_path / "kpi.warc.gz"], parse=parse_none)
+    counts = load.import_paths(fresh, [tmp_path / "kpi.warc.gz"], parse=parse_none)
     assert counts == {"parse_error": 4}
     assert captured(fresh) == captured(db)
     columns = "url, host, page_kind, pid, first_seen, last_fetched, last_changed, sha256"
@@ -82,7 +83,7 @@ def test_round_trip_gives_the_same_pages_and_snapshots(db, tmp_path):
         db.query(f"SELECT {columns} FROM pages")
     )
     assert fresh.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    again = archive.import_paths(fresh, [tmp_path / "kpi.warc.gz"], parse=parse_none)
+    again = load.import_paths(fresh, [tmp_path / "kpi.warc.gz"], parse=parse_none)
     assert again == {"unchanged": 4}
 
 
@@ -92,10 +93,10 @@ def test_html_import_needs_the_page_url(tmp_path):
     page.write_bytes(b"<html>saved</html>")
     os.utime(page, (1680256800, 1680256800))
     with pytest.raises(ConfigError, match="--url"):
-        archive.import_paths(db, [page], parse=parse_none)
+        load.import_paths(db, [page], parse=parse_none)
     with pytest.raises(ConfigError, match="one at a time"):
-        archive.import_paths(db, [page, page], url=SEED_URL, parse=parse_none)
-    assert archive.import_paths(db, [page], url=SEED_URL, parse=parse_none) == {"parse_error": 1}
+        load.import_paths(db, [page, page], url=SEED_URL, parse=parse_none)
+    assert load.import_paths(db, [page], url=SEED_URL, parse=parse_none) == {"parse_error": 1}
     assert db.table("snapshots").get(1)["fetched_at"] == "2023-03-31T10:00:00.000000Z"
 
 
@@ -104,7 +105,7 @@ def test_a_file_that_is_not_a_warc_is_refused(tmp_path):
     bad = tmp_path / "bad.warc"
     bad.write_bytes(b"hello\n")
     with pytest.raises(ArchiveError, match="not a WARC file"):
-        archive.import_paths(db, [bad], parse=parse_none)
+        load.import_paths(db, [bad], parse=parse_none)
 
 
 def test_fixture_archive_round_trips_through_warc(tmp_path):
@@ -112,7 +113,7 @@ def test_fixture_archive_round_trips_through_warc(tmp_path):
     load_fixtures(db)
     archive.export_warc(db, tmp_path / "kpi.warc.gz")
     fresh = archive.open_db(tmp_path / "fresh.db")
-    counts = archive.import_paths(fresh, [tmp_path / "kpi.warc.gz"])
+    counts = load.import_paths(fresh, [tmp_path / "kpi.warc.gz"])
     assert counts == {"new": 5, "parse_error": 1}
     assert captured(fresh) == captured(db)
     kpis = "SELECT url, title, target_value, result_value, on_target FROM kpis ORDER BY url"

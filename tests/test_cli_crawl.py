@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 from contextlib import closing
@@ -13,12 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from helpers import loopback_port
 
-from archive import crawlstate, open_db
-from kpi_archive.cli import cli
-from scraper.replay import ReplayServer, parse_fault
+from archive import open_db
+from kpi_archive import crawlstate
+from kpi_archive.cli import cli, parse_age, parse_host_map
+from kpi_archive.replay import RECORDED_SITE, ReplayServer, parse_fault
 
-SITE = Path(__file__).parent / "fixtures" / "site"
+SITE = RECORDED_SITE
 KPI_ARCHIVE = str(Path(sys.executable).parent / "kpi-archive")
 SEED = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
 SUMMARY = re.compile(
@@ -106,17 +107,10 @@ def test_replay_rejects_a_bad_fault_spec(tmp_path: Path) -> None:
     assert "unknown key 'explode'" in result.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_replay_serves_the_recorded_site_until_stopped() -> None:
-    port = free_port()
     process = subprocess.Popen(
-        [KPI_ARCHIVE, "replay", str(SITE), "--port", str(port), "--latency", "5"],
+        [KPI_ARCHIVE, "replay", str(SITE), "--port", "0", "--latency", "5"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -124,6 +118,7 @@ def test_replay_serves_the_recorded_site_until_stopped() -> None:
         assert process.stdout is not None
         banner = process.stdout.readline()
         maps = process.stdout.readline()
+        port = loopback_port(banner)
         assert (
             banner
             == f"Serving {SITE} on http://127.0.0.1:{port} (Ctrl-C to stop); crawl it with:\n"
@@ -148,3 +143,28 @@ def test_a_file_that_is_not_an_archive_exits_2_and_is_left_untouched(
     assert result.exit_code == 2
     assert result.stderr == f"Error: {notes}: not an SQLite database; refusing to touch it\n"
     assert notes.read_text(encoding="utf-8") == "my notes\n"
+
+
+def test_ages_and_host_maps_parse() -> None:
+    assert [parse_age(a) for a in ("90", "30m", "12h", "2d", "1w")] == [
+        90.0,
+        1800.0,
+        43200.0,
+        172800.0,
+        604800.0,
+    ]
+    assert parse_host_map(["DP.bangkok.go.th=http://127.0.0.1:8765/dp.bangkok.go.th"]) == {
+        "dp.bangkok.go.th": "http://127.0.0.1:8765/dp.bangkok.go.th"
+    }
+
+
+def test_a_setting_of_the_wrong_type_is_one_line_and_exit_2(tmp_path: Path, server) -> None:
+    result = CliRunner(env={"KPI_ARCHIVE_CONCURRENCY": "four"}).invoke(
+        cli, ["crawl", str(tmp_path / "kpi.db"), "--seed", SEED]
+    )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: KPI_ARCHIVE_CONCURRENCY='four' is not a valid int "
+        "(hosts fetched in parallel (one request at a time per host))\n"
+    )
+    assert not (tmp_path / "kpi.db").exists()

@@ -7,25 +7,17 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from helpers import frontier_counts
 from sqlite_utils import Database
 
-from archive import crawlstate
+from archive import ensure_db_shape
+from kpi_archive import crawlstate
 from kpi_archive.errors import LockError
 
 NOW = dt.datetime(2026, 11, 23, 20, 0, tzinfo=dt.UTC)
 URL = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "kpi.db")
-    crawlstate.ensure_crawl_tables(database)
-    yield database
-    database.close()
 
 
 def dead_pid() -> int:
@@ -39,7 +31,7 @@ def dead_pid() -> int:
 
 
 def test_tables_are_created_once_and_again_harmlessly(db: Database) -> None:
-    crawlstate.ensure_crawl_tables(db)
+    ensure_db_shape(db)
     assert {"runs", "fetch_log", "frontier", "crawl_lock"} <= set(db.table_names())
     assert db["fetch_log"].foreign_keys[0].other_table == "runs"
 
@@ -143,11 +135,11 @@ def test_an_unfinished_pass_resumes_and_a_finished_one_starts_over(db: Database)
     crawlstate.push(db, [(URL, 0, None), (URL + "0", 0, None), (URL + "1", 0, None)], now=NOW)
     crawlstate.mark(db, URL, "done", now=NOW)
     assert crawlstate.begin_pass(db) is True
-    assert crawlstate.frontier_counts(db) == {"done": 1, "queued": 2}
+    assert frontier_counts(db) == {"done": 1, "queued": 2}
     crawlstate.mark(db, URL + "0", "failed", error="HTTP 503", now=NOW)
     crawlstate.mark(db, URL + "1", "blocked", error="disallowed by robots.txt", now=NOW)
     assert crawlstate.begin_pass(db) is False
-    assert crawlstate.frontier_counts(db) == {"queued": 1}
+    assert frontier_counts(db) == {"queued": 1}
     [item] = crawlstate.queued(db)
     assert (item.url, item.attempts) == (URL + "0", 1)
 

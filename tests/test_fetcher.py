@@ -1,4 +1,4 @@
-"""The polite fetcher against a real loopback server (``scraper.replay``): no HTTP mocks."""
+"""The polite fetcher against a real loopback server (``kpi_archive.replay``): no HTTP mocks."""
 
 from __future__ import annotations
 
@@ -6,14 +6,18 @@ import asyncio
 import datetime as dt
 import gzip
 import json
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
 
 from kpi_archive import config
+from kpi_archive.replay import RECORDED_SITE, ReplayServer, parse_fault
 from scraper.fetcher import Fetcher, FetchOptions, parse_retry_after
-from scraper.replay import ReplayServer, parse_fault
 
 HOST = "monitor.bangkok.go.th"
 OTHER = "dp.bangkok.go.th"
@@ -139,7 +143,7 @@ def test_retry_after_as_an_http_date_counts_from_now() -> None:
 
 
 async def test_retry_after_is_capped_by_backoff_max(site: Path) -> None:
-    fault = parse_fault("status=429:retry-after=3600:times=1")
+    fault = parse_fault("status=429:retry-after=100:times=1")
     sleeps = Sleeps()
     with ReplayServer(site, faults=[fault]) as server:
         async with httpx.AsyncClient(trust_env=False) as client:
@@ -291,3 +295,106 @@ async def test_the_cap_counts_decoded_bytes_while_streaming(tmp_path: Path) -> N
         [result] = await fetch_all(server, [f"http://{HOST}/bomb.php"], max_body_bytes=100_000)
     assert len(bomb) < 100_000
     assert "body over the 100000-byte cap" in str(result.error)
+
+
+async def test_a_retry_after_over_the_cap_fails_the_page_and_rests_the_host(site: Path) -> None:
+    fault = parse_fault("status=503:retry-after=3600:times=1")
+    sleeps = Sleeps()
+    other = f"http://{HOST}/mobile/mykpi.php?pid=0411-2030"
+    with ReplayServer(site, faults=[fault]) as server:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            opts = options(server, delay=0.0, max_retry_after=30.0)
+            fetcher = Fetcher(client, opts, sleep=sleeps)
+            refused = await fetcher.fetch(PAGE)
+            later = await fetcher.fetch(other)
+        assert [h.status for h in server.hits(HOST)] == [503, 200]
+    assert str(refused.error) == (
+        f"{PAGE}: Retry-After 3600s is over max_retry_after (30s); tried again next run"
+    )
+    assert [a.outcome for a in refused.attempts] == ["failed"]
+    assert later.ok
+    assert sleeps.waits[0] == pytest.approx(30.0, abs=0.5)
+
+
+async def test_a_dripping_page_gives_up_when_its_page_deadline_is_spent(tmp_path: Path) -> None:
+    root = write_site(tmp_path, {f"{HOST}/big.php": b"x" * 400})
+    with ReplayServer(root, faults=[parse_fault("drip=50/100")]) as server:
+        [result] = await fetch_all(
+            server, [f"http://{HOST}/big.php"], timeout=0.5, page_deadline=0.8, max_retries=10
+        )
+    assert [a.outcome for a in result.attempts] == ["retry", "failed"]
+    assert result.attempts[0].error == "no complete response within 0.5s"
+    assert str(result.error) == (
+        f"http://{HOST}/big.php: page deadline of 0.8s spent, no complete response"
+    )
+    assert result.response is None
+
+
+async def test_a_failing_page_stops_retrying_at_its_page_deadline(site: Path) -> None:
+    with ReplayServer(site, faults=[parse_fault("status=503")]) as server:
+        [result] = await fetch_all(
+            server, [PAGE], delay=0.0, backoff_base=0.4, page_deadline=1.0, max_retries=10
+        )
+        assert len(server.hits(HOST)) < 4
+    assert str(result.error).endswith("HTTP 503; page deadline of 1s spent")
+    assert result.attempts[-1].outcome == "failed"
+
+
+async def test_credential_headers_are_never_kept_and_cookies_never_sent(tmp_path: Path) -> None:
+    sent = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Set-Cookie": "PHPSESSID=5ecre7; path=/",
+        "Authorization": "Basic c2VjcmV0",
+        "X-Powered-By": "PHP/5.6.40",
+    }
+    root = write_site(
+        tmp_path,
+        {f"{HOST}/a.php": "a", f"{HOST}/b.php": "b"},
+        {f"{HOST}/a.php": {"headers": sent}},
+    )
+    with ReplayServer(root) as server:
+        first, second = await fetch_all(
+            server, [f"http://{HOST}/a.php", f"http://{HOST}/b.php"], delay=0.0
+        )
+        asked = [h.headers for h in server.hits(HOST)]
+    names = {name.lower() for name in first.response.headers}
+    assert names >= {"content-type", "x-powered-by", "etag"}
+    assert names.isdisjoint({"set-cookie", "authorization", "cookie"})
+    assert "5ecre7" not in repr(first.response.headers)
+    assert [("cookie" in headers) for headers in asked] == [False, False]
+    assert second.ok
+
+
+async def test_a_same_host_redirect_fault_keeps_the_final_url(site: Path) -> None:
+    fault = parse_fault(
+        "redirect=/mobile/mykpi.php?pid=0411-2031:path=/mobile/mykpi.php?pid=0411-2029"
+    )
+    with ReplayServer(site, faults=[fault]) as server:
+        [result] = await fetch_all(server, [PAGE], delay=0.0)
+    assert result.ok
+    assert result.response.url == PAGE
+    assert result.response.final_url == f"http://{HOST}/mobile/mykpi.php?pid=0411-2031"
+    assert result.response.body == b"<p>monitor.bangkok.go.th 2031</p>"
+
+
+def test_no_session_cookie_reaches_the_archive(tmp_path: Path) -> None:
+    page = "dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
+    sidecar = json.loads((RECORDED_SITE / (page + ".headers")).read_text())
+    sidecar["headers"]["Set-Cookie"] = "PHPSESSID=5ecre7; path=/; HttpOnly"
+    overlay = write_site(
+        tmp_path / "later", {page: (RECORDED_SITE / page).read_bytes()}, {page: sidecar}
+    )
+    db = tmp_path / "kpi.db"
+    with ReplayServer(RECORDED_SITE, overlays=[overlay]) as server:
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "kpi-archive"), "crawl", str(db), "--quiet",
+             "--seed", f"https://{page}", "--max-depth", "0", "--delay", "0",
+             "--map-host", f"dp.bangkok.go.th={server.base('dp.bangkok.go.th')}"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with closing(sqlite3.connect(db)) as conn:
+        [(headers,)] = conn.execute("SELECT headers FROM snapshots").fetchall()
+    assert "content-type" in json.loads(headers)
+    assert "5ecre7" not in headers
+    assert "cookie" not in headers.lower()

@@ -1,17 +1,16 @@
-"""Links worth crawling: parseable pages from any host, index pages of the same site."""
+"""Links worth crawling: parseable pages and index pages of the page's own site, one rule."""
 
 from __future__ import annotations
 
 from helpers import SEED_URL, get_fixture
 
-from parsers import extract_links
+from parsers import extract_links, parse
 from parsers.links import follow
 
 
-def test_kpi_page_links_its_index_and_project_pages() -> None:
+def test_kpi_page_links_its_index_but_not_a_project_on_another_host() -> None:
     assert extract_links(get_fixture("kpi/dp_0411-2029.table.utf8.html"), SEED_URL) == [
         "https://dp.bangkok.go.th/mobile/index.php",
-        "http://dp1.bangkok.go.th/mobile/myproject.php?pid=04110000-3766",
     ]
 
 
@@ -32,7 +31,7 @@ def test_relative_project_link_is_made_absolute() -> None:
     )
 
 
-def test_follow_keeps_kinds_and_same_site_index_pages_only() -> None:
+def test_follow_keeps_kinds_and_index_pages_of_the_same_host_only() -> None:
     url = "https://dp.bangkok.go.th/mobile/index102.php?selDEP=50350000"
     hrefs = [
         " mykpi.php?pid=5035-905#top ",
@@ -47,7 +46,43 @@ def test_follow_keeps_kinds_and_same_site_index_pages_only() -> None:
     ]
     assert follow(url, hrefs) == [
         "https://dp.bangkok.go.th/mobile/mykpi.php?pid=5035-905",
-        "http://monitor.bangkok.go.th/mobile/mykpi2563.php?pid=181",
         "https://dp.bangkok.go.th/mobile/index103.php?selDEP=50350000",
         "https://dp.bangkok.go.th/mobile62/index.php",
     ]
+
+
+def test_poisoned_hrefs_are_skipped_not_raised() -> None:
+    url = "http://dp.bangkok.go.th/mobile/index11.php"
+    hrefs = ["http://[object Object]", "http://[::1/x", "mykpi.php?pid=0411-2029"]
+    assert follow(url, hrefs) == ["http://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"]
+
+
+def test_page_with_a_poisoned_link_still_gives_its_record_and_links() -> None:
+    body = get_fixture("kpi/dp_0411-2029.table.utf8.html").replace(
+        b"<p>0</p>", b'<p>0</p><a href="http://[object Object]">x</a><base href="http://[x">'
+    )
+    parsed = parse(body, SEED_URL)
+    assert parsed.error is None
+    assert parsed.record is not None and parsed.record.pid == "0411-2029"
+    assert parsed.links == ["https://dp.bangkok.go.th/mobile/index.php"]
+
+
+def test_page_that_does_not_parse_still_gives_its_links() -> None:
+    body = (
+        "<p>ไม่พบข้อมูล</p><a href=mykpi.php?pid=0411-2029>x</a><a href=index11.php>y</a>"
+    ).encode()
+    parsed = parse(body, "http://dp.bangkok.go.th/mobile/index.php")
+    assert parsed.record is None
+    assert parsed.error is not None and parsed.error.missing == "page heading"
+    assert parsed.result is parsed.error
+    assert parsed.links == [
+        "http://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029",
+        "http://dp.bangkok.go.th/mobile/index11.php",
+    ]
+    assert parsed.encoding == "utf-8"
+
+
+def test_empty_body_gives_an_error_and_no_links() -> None:
+    parsed = parse(b"  ", SEED_URL)
+    assert (parsed.record, parsed.links, parsed.encoding) == (None, [], None)
+    assert parsed.error is not None and parsed.error.missing == "content"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import fuzz_pages
 import pytest
 from helpers import FIXTURES
 from hypothesis import HealthCheck, given, settings
@@ -69,3 +70,11 @@ def test_every_fixture_wrapped_in_a_layout_table_gives_the_same_record(name: str
 
 def test_the_fixture_set_covers_every_page_kind() -> None:
     assert {Path(p).parts[0] for p in PAGES} == {"kpi", "citydb", "project", "department"}
+
+
+def test_five_hundred_mutated_pages_give_a_record_or_a_parse_error() -> None:
+    outcomes = {"record": 0, "ParseError": 0}
+    for _, body, url in fuzz_pages.cases(500, seed=14):
+        outcomes[fuzz_pages.check(body, url)] += 1
+    assert outcomes["record"] > 0
+    assert outcomes["ParseError"] > 0

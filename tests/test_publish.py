@@ -2,7 +2,8 @@
 
 The archive is built with the archive's own ``save`` from records written out below (the seed KPI
 0411-2029, a district KPI that changed yesterday, an agency report, a page that failed to parse),
-then served in-process by ``serve.make_datasette``, configured exactly as ``kpi-archive serve``.
+then served in-process by ``serve.make_datasette``: a plain ``Datasette([path])`` plus settings, the
+plugin package supplying metadata, templates and routes exactly as under ``kpi-archive serve``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import archive
 from kpi_archive.cli import cli
 from kpi_archive.errors import ParseError
 from kpi_archive.publish import plugin, serve
+from kpi_archive.publish.plugin.metadata import metadata_for
 from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, Quarter, Report
 from scraper.models import FetchResult
 
@@ -272,28 +274,37 @@ async def test_parse_failures_lists_the_page_the_parser_could_not_read(ds: Any) 
     assert "no title" in rows[0]["last_error"]
 
 
-async def test_changes_feed_is_valid_atom(ds: Any) -> None:
-    response = await ds.client.get("/kpi/changes_feed.atom")
+async def test_changes_feed_has_one_thai_entry_per_changed_version_linking_to_our_page(
+    ds: Any,
+) -> None:
+    response = await ds.client.get("/changes.atom")
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("application/xml")
+    assert response.headers["content-type"] == "application/atom+xml; charset=utf-8"
     feed = ET.fromstring(response.content)
     assert feed.tag == f"{ATOM}feed"
-    for name in ("id", "title", "updated"):
-        assert feed.find(f"{ATOM}{name}") is not None, name
-    assert feed.findtext(f"{ATOM}title") == (
-        "ความเปลี่ยนแปลงล่าสุด / Bangkok KPI archive: latest changes"
-    )
+    assert feed.findtext(f"{ATOM}title") == "ตัวชี้วัดกรุงเทพมหานคร: ความเปลี่ยนแปลงล่าสุด"
     entries = feed.findall(f"{ATOM}entry")
-    titles = sorted(e.findtext(f"{ATOM}title") for e in entries)
-    assert titles == [
-        "5035-0100: quarters changed",
-        "5035-0100: result_text changed",
-        "5035-0100: result_value changed",
-        "Archive started",
+    assert [e.findtext(f"{ATOM}title") for e in entries] == [
+        "ร้อยละของถนนที่ได้รับการแก้ไขปัญหาการจราจร: ผลงาน 60 → 70 ร้อยละ (และอีก 1 รายการ)"
     ]
-    for entry in entries:
-        assert entry.findtext(f"{ATOM}id")
-        assert dt.datetime.fromisoformat(entry.findtext(f"{ATOM}updated") or "").tzinfo
+    entry = entries[0]
+    assert entry.find(f"{ATOM}link").get("href") == "http://localhost/kpi/5035-0100"
+    content = entry.findtext(f"{ATOM}content") or ""
+    assert "<tr><th>ผลงาน</th><td>60</td><td>70</td></tr>" in content
+    assert "<tr><th>ผลงานรายไตรมาส</th><td>2 รายการ</td><td>3 รายการ</td></tr>" in content
+    assert dt.datetime.fromisoformat(entry.findtext(f"{ATOM}updated") or "").tzinfo
+
+
+async def test_indicator_and_agency_feeds_hold_only_their_own_versions(ds: Any) -> None:
+    for path, count in [
+        ("/kpi/5035-0100.atom", 1),
+        ("/kpi/0411-2029.atom", 0),
+        ("/agency/5035.atom", 1),
+        ("/agency/0411.atom", 0),
+    ]:
+        response = await ds.client.get(path)
+        assert response.headers["content-type"].startswith("application/atom+xml"), path
+        assert len(ET.fromstring(response.content).findall(f"{ATOM}entry")) == count, path
 
 
 async def test_tables_offer_the_configured_facets(ds: Any) -> None:
@@ -354,7 +365,7 @@ async def test_metadata_applies_whatever_the_file_is_called(archive_dir: Path) -
     renamed.write_bytes((archive_dir / "kpi.db").read_bytes())
     ds = serve.make_datasette(renamed)
     data = (await ds.client.get("/archive-2567.json")).json()
-    assert {"search", "below_target", "changes_feed"} <= {q["name"] for q in data["queries"]}
+    assert {"search", "below_target", "page_as_of"} <= {q["name"] for q in data["queries"]}
     rows = await _rows(ds, "/archive-2567/kpi_progress.json?pid=5035-0100")
     assert [r["quarter"] for r in rows] == [1, 2, 3]
     page = await ds.client.get("/-/dashboards/kpi-dashboard?kpi=5035-0100")
@@ -365,8 +376,9 @@ async def test_metadata_applies_whatever_the_file_is_called(archive_dir: Path) -
 async def test_serving_is_read_only_with_the_configured_time_limit(ds: Any) -> None:
     settings = (await ds.client.get("/-/settings.json")).json()
     assert settings["sql_time_limit_ms"] == 2000
-    args = serve.datasette_args("data/demo.db", "/tmp/m.json", port=8123)
+    args = serve.datasette_args("data/demo.db", port=8123)
     assert args[:2] == ["serve", "data/demo.db"]
+    assert "--metadata" not in args and "--template-dir" not in args
     assert "-i" not in args and "--immutable" not in args
     assert args[args.index("--port") + 1] == "8123"
     assert args[args.index("--setting") + 1 : args.index("--setting") + 3] == [
@@ -375,8 +387,8 @@ async def test_serving_is_read_only_with_the_configured_time_limit(ds: Any) -> N
     ]
 
 
-def test_load_metadata_keys_the_database_and_dashboards_by_name() -> None:
-    metadata = serve.load_metadata("demo")
+def test_plugin_metadata_keys_the_database_and_dashboards_by_name() -> None:
+    metadata = metadata_for(["demo"])
     assert list(metadata["databases"]) == ["demo"]
     dashboard = metadata["plugins"]["datasette-dashboards"]["kpi-dashboard"]
     assert {c["db"] for c in dashboard["charts"].values()} == {"demo"}

@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kpi_archive.replay import ReplayServer, parse_fault
 from scraper.fetcher import Fetched, Fetcher, FetchOptions
-from scraper.replay import ReplayServer, parse_fault
 from scraper.robots import RobotsCache
 
 HOST = "dp.bangkok.go.th"
@@ -94,3 +94,18 @@ async def test_a_longer_crawl_delay_slows_the_host_down(
     with ReplayServer(root) as server:
         _, _, fetcher = await verdicts(server, URLS[:1], delay=0.5)
     assert fetcher._gate(HOST).delay == expected
+
+
+async def test_a_crawl_delay_over_the_cap_is_obeyed_only_up_to_the_cap(tmp_path: Path) -> None:
+    root = make_site(tmp_path, "User-agent: *\nCrawl-delay: 3600\n")
+    with ReplayServer(root) as server:
+        _, _, fetcher = await verdicts(server, URLS[:1], delay=0.5, max_crawl_delay=20.0)
+    assert fetcher._gate(HOST).delay == 20.0
+
+
+async def test_disallow_all_refuses_every_page(tmp_path: Path) -> None:
+    root = make_site(tmp_path, "User-agent: *\nDisallow:\n")
+    with ReplayServer(root, faults=[parse_fault("disallow-all")]) as server:
+        results, _, _ = await verdicts(server, URLS)
+    assert [v.allowed for v in results] == [False, False, False]
+    assert results[0].reason == "disallowed by robots.txt"

@@ -8,13 +8,13 @@ from parsers.detect import kind_from_url
 from parsers.sections import (
     Lines,
     label_value,
-    name_of,
     project_refs,
     quarter_table,
     reports_in,
     split_title,
     strategy_line,
 )
+from parsers.thai import name_of
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kpi_archive.errors import ConfigError
+from parsers.thai import fiscal_year
 from scraper import seeds
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "realpages" / "urls.txt"
@@ -98,8 +99,8 @@ def test_bad_pid_ranges_are_config_errors() -> None:
 
 
 def test_the_fiscal_year_turns_over_on_the_first_of_october() -> None:
-    assert seeds.current_fiscal_year(dt.date(2023, 9, 30)) == 2566
-    assert seeds.current_fiscal_year(dt.date(2023, 10, 1)) == 2567
+    assert fiscal_year(dt.date(2023, 9, 30)) == 2566
+    assert fiscal_year(dt.date(2023, 10, 1)) == 2567
 
 
 def test_a_seeds_file_skips_comments_and_rejects_relative_urls(tmp_path: Path) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from parsers.text import links, parse_html, visible_lines
+import pytest
+
+from kpi_archive.errors import ParseError
+from parsers.text import MAX_NODES, links, parse_html, visible_lines
 
 TABLE_MARKUP = """<html><head><title>KPI</title><style>p {color: red}</style>
 <script>document.write("<p>hidden</p>");</script></head>
@@ -136,3 +139,77 @@ def test_parse_html_gives_lines_and_links_from_one_parse() -> None:
 def test_empty_and_textless_documents_give_no_lines() -> None:
     assert visible_lines("") == []
     assert visible_lines("<html><head><title>x</title></head></html>") == []
+
+
+def test_hidden_attribute_and_display_none_never_count() -> None:
+    html = (
+        '<p>a<span hidden>x</span></p><div style="color:red; display: none">y</div>'
+        '<p style="display:block">b</p>'
+    )
+    assert visible_lines(html) == ["a", "b"]
+
+
+def test_visible_view_puts_a_rows_cells_on_one_line_like_inner_text() -> None:
+    page = parse_html("<p>head</p><table><tr><td>1</td><td>10.00</td><td></td><td>0 / 0</td></tr>")
+    assert page.visible == ["head", "1\t10.00\t\t0 / 0"]
+    assert page.lines == ["head", "1", "10.00", "", "0 / 0"]
+
+
+def test_label_row_of_cells_is_one_line() -> None:
+    html = (
+        "<table><tr><td>ค่าเป้าหมาย ร้อยละ</td><td>:</td><td>100</td></tr>"
+        "<tr><td>ผลงานที่ทำได้ ร้อยละ :</td><td>96</td></tr>"
+        "<tr><td>ลักษณะข้อมูล</td><td>: ตัวชี้วัดเป้าประสงค์</td></tr>"
+        "<tr><th>ประเภทตัวชี้วัด</th><td>ตัวชี้วัดงานประจำ</td></tr></table>"
+        '<div class="card"><div>รายละเอียดตัวชี้วัดฯ</div><div>:</div><div><a href="p">พิมพ์ข้อมูล</a>'
+        "</div></div><dl><dt>สำนักงานเขตลาดพร้าว :</dt><dd>(2564)</dd>"
+        "<dt>หน่วยนับ</dt><dd>แห่ง</dd></dl>"
+    )
+    assert visible_lines(html) == [
+        "ค่าเป้าหมาย ร้อยละ : 100",
+        "ผลงานที่ทำได้ ร้อยละ : 96",
+        "ลักษณะข้อมูล : ตัวชี้วัดเป้าประสงค์",
+        "ประเภทตัวชี้วัด : ตัวชี้วัดงานประจำ",
+        "รายละเอียดตัวชี้วัดฯ : พิมพ์ข้อมูล",
+        "สำนักงานเขตลาดพร้าว : (2564)",
+        "หน่วยนับ : แห่ง",
+    ]
+
+
+def test_label_with_empty_value_is_not_glued_to_the_next_label_line() -> None:
+    html = "<div><p>ผลงานที่ทำได้ ร้อยละ :</p><p>ประเภทตัวชี้วัด : ตัวชี้วัดงานประจำ</p></div>"
+    assert visible_lines(html) == ["ผลงานที่ทำได้ ร้อยละ :", "ประเภทตัวชี้วัด : ตัวชี้วัดงานประจำ"]
+
+
+def test_quarterly_grid_rows_stay_one_cell_a_line() -> None:
+    html = "<table><tr><td>1</td><td>10.00</td><td>100 / 100</td></tr></table>"
+    assert visible_lines(html) == ["1", "10.00", "100 / 100"]
+
+
+def nested_tables(depth: int) -> str:
+    return "<table><tr><td>" * depth + "x" + "</td></tr></table>" * depth
+
+
+def test_work_per_nesting_level_does_not_grow_with_depth() -> None:
+    # 10,000 nested tables took 68 s when each block's end was found by walking up its parents:
+    # work per level grew with depth (quadratic); now it is the same at 100 and 10,000 levels.
+    shallow, deep = parse_html(nested_tables(100)), parse_html(nested_tables(10_000))
+    assert shallow.lines == deep.lines == ["x"]
+    assert deep.work / 10_000 <= 1.1 * shallow.work / 100
+
+
+def test_page_over_the_node_budget_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="nodes"):
+        parse_html("<b>x</b>" * (MAX_NODES // 2 + 1), "http://dp.bangkok.go.th/mobile/index.php")
+
+
+def test_poisoned_href_is_skipped() -> None:
+    html = '<a href="http://[object Object]">x</a><a href="mykpi.php?pid=1">y</a>'
+    assert links(html, "http://dp.bangkok.go.th/mobile/") == [
+        ("http://dp.bangkok.go.th/mobile/mykpi.php?pid=1", "y")
+    ]
+
+
+def test_hidden_link_is_neither_a_line_nor_a_link() -> None:
+    page = parse_html('<p>a</p><a hidden href="mykpi.php?pid=1">x</a>', "http://dp.bangkok.go.th/")
+    assert (page.lines, page.links) == (["a"], [])

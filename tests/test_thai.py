@@ -1,13 +1,16 @@
-"""Thai digits, numbers, Buddhist-Era dates and the fiscal calendar."""
+"""Thai digits, numbers, Buddhist-Era dates, the fiscal calendar, search folding and words."""
 
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from parsers import thai
 from parsers.thai import (
     ThaiDate,
     arabic_digits,
@@ -157,3 +160,59 @@ def test_printed_dates_parse_back(d: dt.date) -> None:
 
 def test_collapse_space_handles_nbsp_and_zero_width_space() -> None:
     assert collapse_space("\u00a0 ผลงาน\u200b\u200b ที่ทำได้\n\t:\u3000100 ") == "ผลงาน ที่ทำได้ : 100"
+
+
+@pytest.mark.parametrize(
+    ("printed", "folded"),
+    [
+        ("ผู้ดำารงตำาแหน่ง", "ผู้ดำรงตำแหน่ง"),  # sara am typed, then sara aa again
+        ("ดํารง", "ดำรง"),  # nikhahit + sara aa
+        ("ต\uf70aอ ส\uf70aวนรวมมากกว\uf70aา", "ต่อ ส่วนรวมมากกว่า"),  # legacy PUA (seed page)
+        ("ก\uf70bา", "ก้า"),
+        ("ส\u200bวน\ufeffตัว", "สวนตัว"),  # zero-width characters
+        ("ก่่า", "ก่า"),  # a tone mark typed twice
+        ("ปี ๒๕๖๖", "ปี 2566"),
+        ("ฝุ่น PM 2.5", "ฝุ่น pm2.5"),
+        ("ฝุ่น PM2.5", "ฝุ่น pm2.5"),
+        ("  COVID-19\n", "covid19"),
+        ("", ""),
+    ],
+)
+def test_fold_makes_what_a_reader_sees_and_types_the_same(printed: str, folded: str) -> None:
+    assert thai.fold(printed) == folded
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "hit"),
+    [
+        ("ดำรงตำแหน่ง", "ผู้ดำารงตำาแหน่งทางการเมือง", "ดำารงตำาแหน่ง"),
+        ("PM2.5", "ปัญหาฝุ่น PM 2.5 ทาง", "PM 2.5"),
+        ("2566", "ปี ๒๕๖๖ นี้", "๒๕๖๖"),
+        ("ส่วนตัว", "มากกว\uf70aาส\uf70aวนตัว และ", "ส\uf70aวนตัว"),
+        ("ส่วนตัว", "มากกว่าส\uf70bวนตัว และ", None),  # another tone mark: another word
+        ("ต่อ", "ความรับผิดชอบต\uf70aอ", "ต\uf70aอ"),
+    ],
+)
+def test_fold_pattern_finds_the_printed_form_of_a_folded_query(
+    query: str, text: str, hit: str | None
+) -> None:
+    pattern = thai.fold_pattern(query)
+    assert pattern is not None
+    match = pattern.search(text)
+    assert (match.group(0) if match else None) == hit
+
+
+def test_segment_cuts_newmm_words_and_words_keep_every_character() -> None:
+    assert thai.segment("รู้ทันปัญหาฝุ่น  PM") == "รู้ทัน ปัญหา ฝุ่น PM"
+    assert "".join(thai.words("ร้อยละความสำเร็จ ของ")) == "ร้อยละความสำเร็จ ของ"
+
+
+def test_importing_the_thai_module_loads_no_pythainlp() -> None:
+    code = (
+        "import sys; import parsers.thai as t; t.parse_date('31 มี.ค. 2566');"
+        "print(sorted(m for m in sys.modules if m.startswith('pythainlp')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

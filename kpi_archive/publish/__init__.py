@@ -1,8 +1,7 @@
-"""Publishing: Datasette configuration for the archive, and the ``serve`` and ``demo`` entry points.
+"""Publishing: the Datasette plugin package for the archive, and ``serve`` and ``demo``.
 
-Nothing here writes to the archive. ``metadata.yml`` describes the tables, facets, canned queries
-and dashboard; ``serve.load_metadata(name)`` keys it by the database name Datasette will use (the
-file's stem), so it applies whatever the file is called. ``plugin`` is the Datasette plugin module
-(the ``kpi_archive`` entry point of the ``datasette`` group) with the Thai SQL functions;
-``demo`` runs ``make demo``.
+Nothing here writes to the archive. ``plugin`` is the Datasette plugin package (the ``kpi_archive``
+entry point of the ``datasette`` group): metadata, templates, static files, the journalist pages,
+feeds and Thai SQL functions, all through Datasette hooks. ``serve`` adds the settings and runs
+Datasette; ``demo`` runs ``make demo``.
 """

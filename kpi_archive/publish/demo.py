@@ -1,10 +1,10 @@
 """``make demo``: crawl the repository's recorded site twice into ``data/demo.db``, then serve it.
 
-1. Serve ``tests/fixtures/site`` with the replay server on a free 127.0.0.1 port and run
-   ``kpi-archive crawl`` on its seed list (``tests/fixtures/site-seeds.txt``), every recorded host
+1. Serve ``kpi_archive/replay_site/site`` with the replay server on a free 127.0.0.1 port and run
+   ``kpi-archive crawl`` on its seed list (``replay_site/seeds.txt``), every recorded host
    mapped to that server (``--map-host``), so no request leaves the machine while the archive
    keeps the real BMA URLs. Discovery never leaves the seed hosts.
-2. Serve the site again with ``tests/fixtures/site-later`` overlaid and crawl once more: the pages
+2. Serve the site again with ``replay_site/later`` overlaid and crawl once more: the pages
    that differ become new versions, so ``changes``, the feed and the history have real rows.
 3. ``kpi-archive serve data/demo.db`` on http://127.0.0.1:8001 until Ctrl-C.
 
@@ -25,14 +25,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kpi_archive import config
+from kpi_archive.replay import RECORDED_LATER, RECORDED_SEEDS, RECORDED_SITE
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[2]
-SITE = REPO / "tests" / "fixtures" / "site"
-LATER = REPO / "tests" / "fixtures" / "site-later"
+SITE = RECORDED_SITE
+LATER = RECORDED_LATER
 # The recorded pages only: the bundled list of every known URL would add ~1,200 misses.
-SITE_SEEDS = REPO / "tests" / "fixtures" / "site-seeds.txt"
+SITE_SEEDS = RECORDED_SEEDS
 DEMO_DB = Path("data/demo.db")
 # Our own loopback server: the politeness delay protects the BMA, not this process.
 DEMO_DELAY = "0"
@@ -59,7 +59,7 @@ def crawl_command(db: Path, host_map: dict[str, str]) -> list[str]:
 
 def crawl_recorded_site(db: Path, site: Path, overlays: Sequence[Path] = ()) -> int:
     """Serve ``site`` (and ``overlays``) on loopback, crawl it into ``db``; return the exit code."""
-    from scraper.replay import ReplayServer
+    from kpi_archive.replay import ReplayServer
 
     with ReplayServer(site, overlays=overlays) as server:
         command = crawl_command(db, server.host_map())
@@ -105,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.monotonic()
         build_demo(args.db)
         print(f"demo archive built in {time.monotonic() - started:.1f} s: {args.db}")
+        print(f"data release (CSV, SQLite, datapackage.json): kpi-archive export {args.db} OUTDIR")
         if args.no_serve:
             return 0
         url = f"http://127.0.0.1:{args.port}/{database_name(args.db)}"

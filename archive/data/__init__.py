@@ -1,0 +1,1 @@
+"""Reviewed data files the archive reads (indicator overrides)."""

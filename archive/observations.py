@@ -1,0 +1,147 @@
+"""Tidy data for researchers: the ``observations`` table, one value per row.
+
+One row per page × version × quarter × measure, read from the JSON records in ``kpi_versions``:
+
+========== ============================================================ =========
+measure    value                                                        quarter
+========== ============================================================ =========
+target     ค่าเป้าหมาย (``target_value`` / ``target_text``)               null
+result     ผลงานที่ทำได้ for the year (``result_value`` / ``result_text``)   null
+result     ผลงาน of one quarter (``quarters[].result``)                    1–4
+assessment ผลประเมินตัวชี้วัด of one quarter                                   1–4
+score_2_1  first number of the quarter's 2.1 / 2.2 pair                    1–4
+score_2_2  second number of the pair                                       1–4
+audit      สยป. audit score (``audit_score``) for ``audit_quarter``          1–4
+========== ============================================================ =========
+
+A cell the page leaves blank gives no row (blank is not zero). ``as_of`` is when the version was
+fetched. ``refresh_observations(db)`` adds the rows of versions it has not read yet, re-links
+all rows to their page's current indicator and stamps ``quarters`` and ``reports`` rows with
+their page's ``pid`` and ``as_of``, in one transaction; it is idempotent and runs after every
+load. Versions are read through ``VERSIONS``, so "only complete versions"
+(issue #8) is one condition there.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlite_utils import Database
+
+from archive.series import ensure_series_tables
+
+log = logging.getLogger(__name__)
+
+MEASURES = ("target", "result", "assessment", "score_2_1", "score_2_2", "audit")
+
+# Every version that counts as evidence. Issue #8 adds its completeness test here.
+VERSIONS = """
+SELECT v.id, v.url, v.pid, v.fetched_at, v.record FROM kpi_versions v
+WHERE v.page_kind IN ('kpi', 'citydb')
+"""
+
+_INSERT = f"""
+INSERT INTO observations (version_id, url, pid, indicator_id, agency_code, fiscal_year,
+                          quarter, measure, value, value_text, as_of)
+WITH v AS (SELECT * FROM ({VERSIONS}) n
+           WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE o.version_id = n.id)),
+cells AS (
+  SELECT v.id, v.url, v.pid, v.fetched_at, v.record, NULL AS quarter, 'target' AS measure,
+         json_extract(v.record, '$.target_value') AS value,
+         json_extract(v.record, '$.target_text') AS value_text
+  FROM v
+  UNION ALL
+  SELECT v.id, v.url, v.pid, v.fetched_at, v.record, NULL, 'result',
+         json_extract(v.record, '$.result_value'), json_extract(v.record, '$.result_text')
+  FROM v
+  UNION ALL
+  SELECT v.id, v.url, v.pid, v.fetched_at, v.record, json_extract(v.record, '$.audit_quarter'),
+         'audit', json_extract(v.record, '$.audit_score'),
+         json_extract(v.record, '$.audit_score_text')
+  FROM v
+  UNION ALL
+  SELECT v.id, v.url, v.pid, v.fetched_at, v.record, json_extract(q.value, '$.quarter'), m.measure,
+         json_extract(q.value, '$.' || m.measure),
+         CASE m.measure
+           WHEN 'result' THEN json_extract(q.value, '$.result_text')
+           WHEN 'assessment' THEN json_extract(q.value, '$.assessment_text')
+           ELSE json_extract(q.value, '$.scores_text')
+         END
+  FROM v, json_each(v.record, '$.quarters') q,
+       (SELECT 'result' AS measure UNION ALL SELECT 'assessment'
+        UNION ALL SELECT 'score_2_1' UNION ALL SELECT 'score_2_2') m
+)
+SELECT c.id, c.url, coalesce(c.pid, json_extract(c.record, '$.pid')), k.indicator_id,
+       k.agency_code, json_extract(c.record, '$.fiscal_year'), c.quarter, c.measure,
+       c.value, nullif(trim(c.value_text), ''), c.fetched_at
+FROM cells c LEFT JOIN kpis k ON k.url = c.url
+WHERE c.value IS NOT NULL OR nullif(trim(c.value_text), '') IS NOT NULL
+ORDER BY c.id, c.quarter IS NOT NULL, c.quarter,
+         CASE c.measure WHEN 'target' THEN 0 WHEN 'result' THEN 1 WHEN 'assessment' THEN 2
+           WHEN 'score_2_1' THEN 3 WHEN 'score_2_2' THEN 4 ELSE 5 END
+"""
+
+
+_CREATE = """
+CREATE TABLE observations (
+  version_id INTEGER NOT NULL REFERENCES kpi_versions(id) ON DELETE CASCADE,
+  url TEXT NOT NULL REFERENCES pages(url),
+  pid TEXT,
+  indicator_id INTEGER REFERENCES indicators(id),
+  agency_code TEXT,
+  fiscal_year INTEGER,
+  quarter INTEGER,
+  measure TEXT NOT NULL,
+  value FLOAT,
+  value_text TEXT,
+  as_of TEXT NOT NULL
+)
+"""
+
+
+def ensure_observations_table(db: Database) -> None:
+    """Create ``observations`` (with its foreign keys and indexes) if it is not there."""
+    ensure_series_tables(db)  # the indicators it points at, and kpis.indicator_id
+    keys = db.execute("PRAGMA foreign_key_list(observations)").fetchall()
+    if any(key[3] == "version_id" and key[6] == "CASCADE" for key in keys):
+        return
+    # Hand-written DDL for one clause sqlite-utils cannot express: reparse empties kpi_versions,
+    # and the rows derived from a version must go with it (they are rebuilt after the load).
+    db.execute("DROP TABLE IF EXISTS observations")
+    db.execute(_CREATE)
+    for columns in (["version_id"], ["indicator_id", "fiscal_year"], ["url", "measure"]):
+        db.table("observations").create_index(columns)
+
+
+def stamp_child_rows(db: Database) -> None:
+    """Give ``quarters`` and ``reports`` rows the ``pid`` and ``as_of`` of their page's record."""
+    for table in ("quarters", "reports"):
+        columns = db.table(table).columns_dict
+        for column in ("pid", "as_of"):
+            if column not in columns:
+                db.table(table).add_column(column, str)
+        # Only rows whose page changed since the last load are written.
+        db.execute(
+            f"""UPDATE [{table}] SET pid = s.pid, as_of = s.as_of
+            FROM (SELECT url, pid, as_of FROM kpis UNION ALL SELECT url, pid, as_of FROM projects) s
+            WHERE s.url = [{table}].url
+              AND ([{table}].pid IS NOT s.pid OR [{table}].as_of IS NOT s.as_of)"""
+        )
+
+
+def refresh_observations(db: Database) -> int:
+    """Add the rows of versions not read yet and re-link all to their indicators; return rows."""
+    ensure_observations_table(db)
+    with db.atomic():
+        stamp_child_rows(db)
+        # Versions never change once written (a reparse deletes them, and their rows cascade).
+        db.execute(_INSERT)
+        db.execute(
+            """UPDATE observations SET indicator_id = k.indicator_id, agency_code = k.agency_code
+            FROM kpis k WHERE k.url = observations.url
+              AND (observations.indicator_id IS NOT k.indicator_id
+                   OR observations.agency_code IS NOT k.agency_code)"""
+        )
+    count = db.table("observations").count
+    log.info("observations: %d rows", count)
+    return count

@@ -1,0 +1,295 @@
+"""One indicator across fiscal years and districts: the ``indicators`` and ``measures`` tables.
+
+The BMA gives an indicator a new pid every fiscal year and every edition, and each district
+reports the same indicator under its own pid. ``refresh_series(db)`` groups KPI pages:
+
+- an **indicator** is one agency's indicator over years, editions and mirror hosts: pages with
+  the same agency, the same name key and the same unit key;
+- a **measure** is one indicator across agencies: the same name key and unit key, so a league
+  table never ranks unlike quantities (green space in ร้อยละ and in แห่ง are two measures).
+
+``name_key`` drops what changes from year to year without changing the indicator (list numbers,
+``ปี 2564`` prefixes, ``(ผลลัพธ์)``-style tags, fiscal years, whitespace, Thai typing artefacts).
+A reviewed file, ``archive/data/indicator_overrides.csv``, maps name keys the rules cannot join
+(source typos) onto one key. Each page's ``kpis.indicator_match`` says how it was matched:
+``name`` (by its own name key), ``override`` (through the file), ``version`` (the current
+capture has no title, e.g. a compact rendering: the title of the page's latest titled version),
+``pid`` (no title in any version: joined to a titled page with the same pid) or ``pid-only``.
+
+Ids are stable: a group keeps its id across refreshes while its key exists. The refresh is
+idempotent and runs after every load.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from parsers.thai import arabic_digits, name_of
+
+log = logging.getLogger(__name__)
+
+OVERRIDES = Path(__file__).resolve().parent / "data" / "indicator_overrides.csv"
+
+# Source typing artefacts: ํ+า typed for ำ, a doubled ำา, a stray phinthu (U+0E3A), zero widths.
+_ARTEFACTS = (("\u0e4d\u0e32", "\u0e33"), ("\u0e33\u0e32", "\u0e33"), ("\u0e3a", ""))
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\ufeff]")
+# A trailing tag naming the level or the owning office: (ผลลัพธ์), (ผลผลิต), (เจรจาตกลง), (สจน.),
+# (สนท.2566), (ฝ่ายปกครอง). Only Thai letters, dots and a year fit, so (Best Service) stays.
+_TRAILING_TAG = re.compile(r"\s*\((?:ตัวชี้วัด)?[\u0e01-\u0e4e.\s]{2,14}(?:\s*\d{4})?\)\s*$")
+# "ประจำปีงบประมาณ พ.ศ. 2562" changes every year; a base year ("เทียบกับปี 2560") does not.
+_FISCAL_YEAR = re.compile(r"(?:ประจำปี(?:งบประมาณ)?|ปีงบประมาณ)\s*(?:พ\.\s*ศ\.)?\s*25\d\d")
+# Central offices write กทม. where districts spell out กรุงเทพมหานคร (2300-0839, 5045-0849).
+_ABBREVIATIONS = ((re.compile(r"กทม\.?"), "กรุงเทพมหานคร"),)
+_NOT_KEY = re.compile(r"[\s\-–—_/\\'\"“”‘’.,:;*()\[\]]+")
+_UNIT_NOISE = re.compile(r"[\d\s.,<>≤≥=%+*()\[\]-]+")
+
+
+@dataclass(frozen=True)
+class Page:
+    """What grouping needs to know about one KPI page."""
+
+    url: str
+    pid: str | None
+    agency_code: str | None
+    title: str | None
+    name: str | None
+    unit: str | None
+    earlier_title: bool = False
+
+
+def thai_clean(text: str) -> str:
+    """NFC, Arabic digits, no zero widths, no leading stray marks, typing artefacts repaired."""
+    text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFC", arabic_digits(text)))
+    for wrong, right in _ARTEFACTS:
+        text = text.replace(wrong, right)
+    # 5018-832 prints its unit as "้ร้อยละ": a tone mark with no consonant under it.
+    return re.sub(r"(?:(?<=\s)|^)[\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]+", "", text)
+
+
+def name_key(title: str | None) -> str | None:
+    """The matching key of a KPI title: no list numbers, tags, fiscal years, spaces or artefacts."""
+    if not title:
+        return None
+    text = thai_clean(name_of(title) or title)
+    while True:
+        stripped = _TRAILING_TAG.sub("", text)
+        if stripped == text:
+            break
+        text = stripped
+    text = _FISCAL_YEAR.sub("", text)
+    for pattern, full in _ABBREVIATIONS:
+        text = pattern.sub(full, text)
+    key = _NOT_KEY.sub("", text).lower()
+    return key or None
+
+
+def unit_key(unit: str | None) -> str:
+    """The unit without numbers, comparison signs or spaces (``ร้อยละ 100``, ``>ร้อยละ`` → ร้อยละ)."""
+    if not unit:
+        return ""
+    return _UNIT_NOISE.sub("", thai_clean(unit)).lower()
+
+
+@lru_cache(maxsize=4)
+def load_overrides(path: Path = OVERRIDES) -> dict[str, str]:
+    """The reviewed ``name_key → same_as`` map (a key the rules leave apart, onto another)."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return {row["name_key"]: row["same_as"] for row in csv.DictReader(handle)}
+
+
+@dataclass(frozen=True)
+class Match:
+    """Where one page goes: its indicator key parts and how they were found."""
+
+    agency_code: str
+    name_key: str
+    unit_key: str
+    method: str
+
+
+def match_pages(pages: list[Page], overrides: dict[str, str]) -> dict[str, Match]:
+    """Group pages into indicators: url → match (pure; ``refresh_series`` writes the result)."""
+    matches: dict[str, Match] = {}
+    by_pid: dict[tuple[str | None, str], Match] = {}
+    untitled: list[Page] = []
+    for page in sorted(pages, key=lambda p: p.url):
+        key = name_key(page.name or page.title)
+        if key is None:
+            untitled.append(page)
+            continue
+        method = "version" if page.earlier_title else "name"
+        if key in overrides:
+            key, method = overrides[key], "override"
+        match = Match(page.agency_code or "", key, unit_key(page.unit), method)
+        matches[page.url] = match
+        if page.pid:
+            by_pid.setdefault((page.agency_code, page.pid), match)
+    for page in untitled:
+        found = by_pid.get((page.agency_code, page.pid or page.url))
+        if found is not None:
+            matches[page.url] = Match(found.agency_code, found.name_key, found.unit_key, "pid")
+        else:
+            key = "pid:" + (page.pid or page.url)
+            matches[page.url] = Match(page.agency_code or "", key, unit_key(page.unit), "pid-only")
+    return matches
+
+
+def ensure_series_tables(db: Database) -> None:
+    """Create ``measures`` and ``indicators``; add ``kpis.indicator_id`` and ``indicator_match``."""
+    if not db.table("measures").exists():
+        db.table("measures").create(
+            {
+                "id": int,
+                "key": str,
+                "name": str,
+                "name_key": str,
+                "unit_key": str,
+                "unit": str,
+                "agencies": int,
+                "indicators": int,
+                "first_fiscal_year": int,
+                "last_fiscal_year": int,
+            },
+            pk="id",
+            not_null={"key"},
+        )
+        db.table("measures").create_index(["key"], unique=True)
+    if not db.table("indicators").exists():
+        db.table("indicators").create(
+            {
+                "id": int,
+                "key": str,
+                "agency_code": str,
+                "name": str,
+                "name_key": str,
+                "unit_key": str,
+                "unit": str,
+                "measure_id": int,
+                "match_methods": str,
+                "first_fiscal_year": int,
+                "last_fiscal_year": int,
+                "pages": int,
+                "pids": int,
+            },
+            pk="id",
+            not_null={"key"},
+            foreign_keys=[("measure_id", "measures", "id")],
+        )
+        db.table("indicators").create_index(["key"], unique=True)
+        db.table("indicators").create_index(["measure_id"])
+        db.table("indicators").create_index(["agency_code"])
+    columns = db.table("kpis").columns_dict
+    if "indicator_id" not in columns:
+        # ALTER TABLE … REFERENCES adds the foreign key without rebuilding kpis (and its FTS).
+        db.execute("ALTER TABLE kpis ADD COLUMN indicator_id INTEGER REFERENCES indicators(id)")
+        db.table("kpis").create_index(["indicator_id"], if_not_exists=True)
+    if "indicator_match" not in columns:
+        db.table("kpis").add_column("indicator_match", str)
+
+
+def refresh_series(db: Database, overrides: dict[str, str] | None = None) -> dict[str, int]:
+    """Rebuild indicators and measures from ``kpis``; return the three counts."""
+    ensure_series_tables(db)
+    rows = db.execute("SELECT url, pid, agency_code, title, name, unit FROM kpis").fetchall()
+    titled = {
+        url: (title, name)
+        for url, title, name in db.execute(
+            "SELECT url, json_extract(record, '$.title'), json_extract(record, '$.name') "
+            "FROM kpi_versions WHERE json_extract(record, '$.title') IS NOT NULL ORDER BY id"
+        )
+    }
+    pages = []
+    for url, pid, code, title, name, unit in rows:
+        if title is None and url in titled:
+            pages.append(Page(url, pid, code, *titled[url], unit, earlier_title=True))
+        else:
+            pages.append(Page(url, pid, code, title, name, unit))
+    matches = match_pages(pages, load_overrides() if overrides is None else overrides)
+    with db.atomic():
+        conn = db.conn
+        conn.execute("UPDATE indicators SET measure_id = NULL")
+        # Ids survive a refresh: rows are keyed, new keys are added, unused ones dropped.
+        keys = {m: f"{m.agency_code}|{m.name_key}|{m.unit_key}" for m in set(matches.values())}
+        conn.executemany(
+            "INSERT INTO indicators (key, agency_code, name_key, unit_key) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (key) DO NOTHING",
+            [
+                (k, m.agency_code or None, m.name_key, m.unit_key)
+                for m, k in sorted(keys.items(), key=lambda item: item[1])
+            ],
+        )
+        ids = dict(db.execute("SELECT key, id FROM indicators").fetchall())
+        conn.executemany(
+            "UPDATE kpis SET indicator_id = ?1, indicator_match = ?2 WHERE url = ?3 "
+            "AND (indicator_id IS NOT ?1 OR indicator_match IS NOT ?2)",
+            [(ids[keys[m]], m.method, url) for url, m in matches.items()],
+        )
+        used = "(SELECT indicator_id FROM kpis WHERE indicator_id IS NOT NULL)"
+        if db.table("observations").exists():
+            # Rebuilt right after by refresh_observations; until then, no link to a dropped id.
+            conn.execute(
+                f"UPDATE observations SET indicator_id = NULL WHERE indicator_id NOT IN {used}"
+            )
+        conn.execute(f"DELETE FROM indicators WHERE id NOT IN {used}")
+        conn.execute(_INDICATOR_FACTS)
+        conn.execute(
+            "INSERT INTO measures (key, name_key, unit_key) SELECT DISTINCT "
+            "name_key || '|' || unit_key, name_key, unit_key FROM indicators "
+            "WHERE name_key NOT LIKE 'pid:%' ORDER BY 1 LIMIT -1 "
+            "ON CONFLICT (key) DO NOTHING"
+        )
+        conn.execute(
+            "UPDATE indicators SET measure_id = (SELECT id FROM measures m "
+            "WHERE m.key = indicators.name_key || '|' || indicators.unit_key)"
+        )
+        conn.execute(
+            "DELETE FROM measures WHERE id NOT IN "
+            "(SELECT measure_id FROM indicators WHERE measure_id IS NOT NULL)"
+        )
+        conn.execute(_MEASURE_FACTS)
+    counts = {
+        "pages": len(matches),
+        "indicators": db.table("indicators").count,
+        "measures": db.table("measures").count,
+    }
+    log.info("series: %(pages)d pages, %(indicators)d indicators, %(measures)d measures", counts)
+    return counts
+
+
+# The most common printed name and unit stand for the group (ties: the shortest, then first).
+_INDICATOR_FACTS = """
+UPDATE indicators SET
+  name = (SELECT coalesce(k.name, k.title) AS n FROM kpis k WHERE k.indicator_id = indicators.id
+          AND n IS NOT NULL GROUP BY n ORDER BY count(*) DESC, length(n), n LIMIT 1),
+  unit = (SELECT k.unit FROM kpis k WHERE k.indicator_id = indicators.id AND k.unit IS NOT NULL
+          GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1),
+  match_methods = (SELECT group_concat(method, ',') FROM (SELECT DISTINCT k.indicator_match
+          AS method FROM kpis k WHERE k.indicator_id = indicators.id ORDER BY 1)),
+  first_fiscal_year = (SELECT min(k.fiscal_year) FROM kpis k WHERE k.indicator_id = indicators.id),
+  last_fiscal_year = (SELECT max(k.fiscal_year) FROM kpis k WHERE k.indicator_id = indicators.id),
+  pages = (SELECT count(*) FROM kpis k WHERE k.indicator_id = indicators.id),
+  pids = (SELECT count(DISTINCT k.pid) FROM kpis k WHERE k.indicator_id = indicators.id)
+"""
+
+_MEASURE_FACTS = """
+UPDATE measures SET
+  name = (SELECT i.name FROM indicators i WHERE i.measure_id = measures.id
+          GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1),
+  unit = (SELECT i.unit FROM indicators i WHERE i.measure_id = measures.id AND i.unit IS NOT NULL
+          GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1),
+  agencies = (SELECT count(DISTINCT i.agency_code) FROM indicators i
+              WHERE i.measure_id = measures.id),
+  indicators = (SELECT count(*) FROM indicators i WHERE i.measure_id = measures.id),
+  first_fiscal_year = (SELECT min(i.first_fiscal_year) FROM indicators i
+                       WHERE i.measure_id = measures.id),
+  last_fiscal_year = (SELECT max(i.last_fiscal_year) FROM indicators i
+                      WHERE i.measure_id = measures.id)
+"""

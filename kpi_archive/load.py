@@ -1,0 +1,145 @@
+"""The one load loop: a source of responses → one reading of each page → archive save → shape.
+
+Crawl, ``import`` and ``reparse`` differ only in where the bytes come from (the fetcher, WARC or
+saved HTML files, the archive's own snapshots); each goes through ``read_page`` and the archive's
+save functions here, and its caller ends it with ``finish`` (``ensure_db_shape`` plus word search,
+left to the caller so that tests can compare archives before the slow segmentation).
+
+- ``read_page(response, parse)`` → ``Parsed``: the record (or the ``ParseError``, or None when no
+  parser applies) and the page's links, from the one adapter that reads a page.
+- ``load_one`` (crawl: one page, one transaction) and ``load_many`` (import: batched commits).
+- ``import_paths`` and ``reparse`` are the two other sources.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlite_utils import Database
+
+import archive
+import parsers
+from archive import SaveOutcome
+from archive.reparse import ReparseCounts
+from kpi_archive.config import GONE_AFTER
+from kpi_archive.errors import ConfigError, ParseError
+from parsers.models import DepartmentPage, KpiPage, ProjectPage
+from scraper.models import FetchResult
+
+log = logging.getLogger(__name__)
+
+AnyRecord = KpiPage | ProjectPage | DepartmentPage
+Parse = Callable[[bytes, str, Mapping[str, str]], AnyRecord]
+ImportCounts = Counter[str]
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What one reading of a page gives: its record (or why not) and the links it holds."""
+
+    record: AnyRecord | ParseError | None
+    links: tuple[str, ...] = ()
+
+
+def parse_or_error(
+    parse: Parse, body: bytes, url: str, headers: Mapping[str, str]
+) -> AnyRecord | ParseError:
+    """``parse`` the body; a ``ParseError``, or any crash of the parser, comes back as the error."""
+    try:
+        return parse(body, url, headers)
+    except ParseError as exc:
+        return exc
+    except Exception as exc:
+        # A parser bug on one odd page must not stop a crawl, an import or a reparse: the body is
+        # kept as a parse error and a later `kpi-archive reparse` recovers it once it is fixed.
+        log.exception("parser crashed on %s", url)
+        return ParseError(f"parser crashed: {exc!r}", url=url)
+
+
+def page_links(body: bytes, url: str) -> tuple[str, ...]:
+    """The followable links of a page; none when it cannot be read."""
+    if not body:
+        return ()
+    try:
+        return tuple(parsers.extract_links(body, url))
+    except ParseError:
+        return ()
+
+
+def read_page(response: FetchResult, parse: Parse | None = None, *, links: bool = False) -> Parsed:
+    """Read a 2xx response once: its record and (if asked) its links; other statuses: nothing."""
+    if not 200 <= response.status < 300:
+        return Parsed(None)
+    record = parse_or_error(parse or parsers.parse_page, response.body, response.url,
+                            response.headers)  # fmt: skip
+    return Parsed(record, page_links(response.body, response.url) if links else ())
+
+
+def load_one(
+    db: Database,
+    response: FetchResult,
+    parse: Parse | None = None,
+    *,
+    links: bool = True,
+    gone_after: int = GONE_AFTER,
+) -> tuple[SaveOutcome, Parsed]:
+    """Read and save one response in one transaction (the caller may wrap more in it)."""
+    parsed = read_page(response, parse, links=links)
+    return archive.save(db, response, parsed.record, gone_after=gone_after), parsed
+
+
+def load_many(
+    db: Database,
+    responses: Iterable[FetchResult],
+    parse: Parse | None = None,
+    *,
+    gone_after: int = GONE_AFTER,
+) -> ImportCounts:
+    """Read and save many responses, committing in batches; count each save status."""
+    pairs = ((response, read_page(response, parse).record) for response in responses)
+    saved = archive.save_many(db, pairs, gone_after=gone_after)
+    return Counter(outcome.status for outcome in saved)
+
+
+def import_paths(
+    db: Database,
+    paths: Sequence[str | Path],
+    url: str | None = None,
+    parse: Parse | None = None,
+    *,
+    gone_after: int = GONE_AFTER,
+) -> ImportCounts:
+    """Parse and save every response in WARC files or one saved HTML file (which needs ``url``)."""
+    html = [Path(p) for p in paths if not archive.is_warc(p)]
+    if html and url is None:
+        raise ConfigError(f"{html[0]}: an HTML file needs its page URL (--url)")
+    if len(html) > 1:
+        raise ConfigError("--url names one page: import HTML files one at a time")
+    counts: ImportCounts = Counter()
+    for path in paths:
+        responses = archive.read_responses(path, url)
+        counts.update(load_many(db, responses, parse, gone_after=gone_after))
+    return counts
+
+
+def reparse(db: Database, parse: Parse | None = None) -> ReparseCounts:
+    """Re-parse every stored capture in time order, in one transaction; no network."""
+    parse = parse or parsers.parse_page
+    with db.atomic():
+        state = archive.begin_reparse(db)
+        for capture in archive.iter_captures(db):
+            parsed = parse_or_error(parse, capture.body, capture.url, capture.headers)
+            archive.replay_capture(db, state, capture, parsed)
+        return archive.end_reparse(db, state)
+
+
+def finish(db: Database) -> None:
+    """What every load ends with: the archive's shape checked, word search and the tables derived
+    across pages (indicators, measures, observations) brought up to date."""
+    archive.ensure_db_shape(db)
+    archive.refresh_search(db)
+    archive.refresh_derived(db)

@@ -1,0 +1,136 @@
+"""The Datasette plugin package: metadata, Thai SQL functions, journalist pages, feeds, hardening.
+
+Registered as the ``kpi_archive`` entry point of the ``datasette`` group, so ``kpi-archive serve``,
+the tests' ``Datasette([path])`` and a plain ``datasette data/demo.db`` all get the same site:
+
+- ``get_metadata``: the packaged ``metadata.yml``, keyed by the name of every served database
+  that is an archive (no metadata file, no second configuration path);
+- ``templates/`` and ``static/`` beside this file (Datasette finds them for a plugin package);
+- ``register_routes``: ``/kpi/<pid>``, ``/citydb/<pid>``, ``/project/<pid>``, ``/agency/<code>``,
+  ``/search``, ``/capture/<id>`` (and ``.raw``), and Atom feeds (``routes``, ``feeds``);
+- ``prepare_connection``: the SQL functions of ``functions`` and an authorizer that reads crawl
+  bookkeeping (``runs``, ``fetch_log``, ``frontier``, ``crawl_lock``) and stored HTTP headers
+  (``snapshots.headers``: cookies) as NULL on every connection, so neither ``?sql=`` nor a table
+  page can show them; ``permission_allowed`` hides those tables too.
+
+Everything is inert on a database that is not a KPI archive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from datasette import hookimpl
+from markupsafe import Markup
+
+from archive.schema import PRIVATE_TABLES
+from kpi_archive.publish.plugin import feeds, routes
+from kpi_archive.publish.plugin.functions import (
+    register,
+    thai_fold,
+    thai_normalize,
+    thai_rank,
+    thai_segment,
+    thai_snippet,
+)
+from kpi_archive.publish.plugin.metadata import metadata_for
+from parsers import thai
+
+__all__ = ["thai_fold", "thai_normalize", "thai_rank", "thai_segment", "thai_snippet"]
+
+# Crawl bookkeeping and raw HTTP headers: kept in the file for the operator, never served.
+PRIVATE_COLUMNS = frozenset((("snapshots", "headers"),))
+
+
+def _authorizer(action: int, arg1: str | None, arg2: str | None, *_: Any) -> int:
+    if action == sqlite3.SQLITE_READ and (
+        arg1 in PRIVATE_TABLES or (arg1, arg2) in PRIVATE_COLUMNS
+    ):
+        return sqlite3.SQLITE_IGNORE
+    return sqlite3.SQLITE_OK
+
+
+@hookimpl
+def prepare_connection(conn: sqlite3.Connection) -> None:
+    """Register the Thai SQL functions and the authorizer that blanks private columns."""
+    register(conn)
+    conn.set_authorizer(_authorizer)
+
+
+@hookimpl
+def get_metadata(datasette: Any, key: Any, database: Any, table: Any) -> dict[str, Any]:
+    """The packaged metadata for every served database (Datasette merges it)."""
+    names = [name for name in datasette.databases if not name.startswith("_")]
+    return metadata_for(names)
+
+
+@hookimpl
+def permission_allowed(action: str, resource: Any) -> bool | None:
+    """Refuse the private tables' pages (their data is blank anyway)."""
+    if action == "view-table" and isinstance(resource, tuple) and resource[1] in PRIVATE_TABLES:
+        return False
+    return None
+
+
+_KPI_PID = re.compile(r"[0-9]{4}-[0-9A-Za-z]+")
+_PROJECT_PID = re.compile(r"[0-9]{8}-[0-9]+")
+
+
+@hookimpl
+def render_cell(value: Any, column: str, table: str | None) -> Markup | None:
+    """A ``pid`` cell, in any table or canned query, links to our page for it."""
+    if column not in ("pid", "project_pid") or not isinstance(value, str):
+        return None
+    if _PROJECT_PID.fullmatch(value):
+        return Markup('<a href="/project/{0}">{0}</a>').format(value)
+    if _KPI_PID.fullmatch(value):
+        return Markup('<a href="/kpi/{0}">{0}</a>').format(value)
+    return None
+
+
+@hookimpl
+def register_routes() -> list[tuple[str, Callable[..., Awaitable[Any]]]]:
+    """The journalist pages and feeds."""
+    return [*feeds.ROUTES, *routes.ROUTES]
+
+
+@hookimpl
+def extra_template_vars(
+    view_name: str, table: str | None, database: str | None, request: Any, datasette: Any
+) -> Callable[[], Awaitable[dict[str, Any]]] | None:
+    """On a ``kpis`` row page: its quarters and target, and the link to its indicator page."""
+    if view_name != "row" or table != "kpis" or database is None or request is None:
+        return None
+
+    async def quarters() -> dict[str, Any]:
+        from datasette.utils import tilde_decode
+
+        db = datasette.get_database(database)
+        url = tilde_decode(request.url_vars.get("pks", ""))
+        rows = await db.execute(
+            "select q.quarter, q.result, q.result_text, q.assessment, q.score_2_1, q.score_2_2,"
+            " k.target_value, k.target_text, k.unit, k.pid, k.page_kind"
+            " from kpis k left join quarters q on q.url = k.url where k.url = ? order by q.quarter",
+            [url],
+        )
+        found = [dict(r) for r in rows.rows]
+        return {
+            "kpi_quarters": [r for r in found if r["quarter"] is not None],
+            "kpi_page": f"/{found[0]['page_kind']}/{found[0]['pid']}" if found else None,
+        }
+
+    return quarters
+
+
+@hookimpl
+def startup(datasette: Any) -> Callable[[], Awaitable[None]]:
+    """Load the segmenter's dictionary before the first search instead of during it."""
+
+    async def warm_up() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, thai.words, "ค้นหา")
+
+    return warm_up

@@ -1,0 +1,273 @@
+"""The journalist pages: what each route reads from the archive, as plain dicts for a template.
+
+Every function takes a Datasette ``Database`` and returns data or ``None`` when nothing matches;
+rendering and HTTP live in ``routes``. Field names stay those of the archive's tables; Thai labels
+are the templates' business. A pid on several mirror hosts is one page: its editions are ordered
+newest fiscal year first, then most recent capture.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from parsers import thai
+
+Row = dict[str, Any]
+
+# Record fields shown in a version's "what changed" table, with their Thai labels; a change in
+# any other field is listed by name only.
+FIELD_LABELS = {
+    "title": "ชื่อตัวชี้วัด",
+    "target_text": "ค่าเป้าหมาย",
+    "target_value": "ค่าเป้าหมาย",
+    "result_text": "ผลงาน",
+    "result_value": "ผลงาน",
+    "unit": "หน่วยนับ",
+    "fiscal_year": "ปีงบประมาณ",
+    "quarters": "ผลงานรายไตรมาส",
+    "reports": "รายงานผล",
+    "audit_score": "ผล สยป. ตรวจประเมิน",
+    "definition": "นิยาม",
+    "calculation": "วิธีการคำนวณ",
+    "data_sources": "แหล่งข้อมูล",
+    "progress": "ความก้าวหน้า",
+    "summary": "สรุปผล",
+}
+# Of a changed field pair (text as printed, number), show the printed one.
+_SHADOWED = {"target_value": "target_text", "result_value": "result_text"}
+RECENT_CHANGES = 20
+
+
+async def _rows(db: Any, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[Row]:
+    return [dict(r) for r in (await db.execute(sql, params or [])).rows]
+
+
+async def agency_name(db: Any, code: str | None) -> str | None:
+    """The agency's name for a 4-digit code (or an 8-digit department code), if known."""
+    if not code:
+        return None
+    rows = await _rows(
+        db,
+        "select name from agencies where (code = ? or dep_code = ?) and name is not null",
+        [code[:4], code],
+    )
+    return rows[0]["name"] if rows else None
+
+
+def _short(value: Any) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, dict)):
+        return f"{len(value)} รายการ" if isinstance(value, list) else "…"
+    return str(value)
+
+
+def version_changes(record: Row, previous: Row | None, changed: list[str]) -> list[Row]:
+    """``changed`` fields as ``{field, label, old, new}`` rows, printed text over numbers."""
+    fields = [f for f in changed if not (f in _SHADOWED and _SHADOWED[f] in changed)]
+    return [
+        {
+            "field": field,
+            "label": FIELD_LABELS.get(field, field),
+            "old": _short((previous or {}).get(field)),
+            "new": _short(record.get(field)),
+        }
+        for field in fields
+    ]
+
+
+def headline(name: str, changes: list[Row], unit: str | None) -> str:
+    """A version's headline: ``<name>: ผลงาน 50 → 60 ร้อยละ`` from its most telling change."""
+    order = ["result_text", "result_value", "target_text", "target_value", "fiscal_year", "title"]
+    ranked = sorted(changes, key=lambda c: order.index(c["field"]) if c["field"] in order else 99)
+    if not ranked:
+        return f"{name}: บันทึกครั้งแรก"
+    top = ranked[0]
+    suffix = f" {unit}" if unit and top["field"] in _SHADOWED.values() | _SHADOWED.keys() else ""
+    more = f" (และอีก {len(ranked) - 1} รายการ)" if len(ranked) > 1 else ""
+    return f"{name}: {top['label']} {top['old']} → {top['new']}{suffix}{more}"
+
+
+async def versions(db: Any, url: str) -> list[Row]:
+    """Every version of ``url``, newest first, each with its changes and its capture."""
+    rows = await _rows(
+        db,
+        "select v.id, v.fetched_at, v.change_kind, v.changed, v.record, v.snapshot_id,"
+        " p.record as previous from kpi_versions v left join kpi_versions p on p.id = v.previous_id"
+        " where v.url = ? order by v.fetched_at desc, v.id desc",
+        [url],
+    )
+    out = []
+    for row in rows:
+        record = json.loads(row["record"])
+        previous = json.loads(row["previous"]) if row["previous"] else None
+        changes = version_changes(record, previous, json.loads(row["changed"] or "[]"))
+        out.append({**row, "changes": changes, "record": record, "previous": None})
+    return out
+
+
+async def kpi_page(db: Any, pid: str, url: str | None = None, kind: str = "kpi") -> Row | None:
+    """Everything the indicator page shows for ``pid`` (the edition at ``url`` if given)."""
+    editions = await _rows(
+        db,
+        "select k.*, p.host, p.first_seen, p.last_fetched, p.status as page_status from kpis k"
+        " join pages p on p.url = k.url where k.pid = ? and k.page_kind = ?"
+        " order by k.fiscal_year is null, k.fiscal_year desc, k.as_of desc, k.url",
+        [pid, kind],
+    )
+    if not editions:
+        return None
+    kpi = next((e for e in editions if e["url"] == url), editions[0])
+    url = kpi["url"]
+    quarters = await _rows(db, "select * from quarters where url = ? order by quarter", [url])
+    reports = await _rows(
+        db,
+        "select * from reports where url = ? order by quarter is null, quarter, seq, position",
+        [url],
+    )
+    strategies = await _rows(
+        db,
+        "select s.code, s.title, s.level from kpi_strategies ks join strategies s"
+        " on s.id = ks.strategy_id where ks.url = ? order by ks.position",
+        [url],
+    )
+    projects = await _rows(
+        db,
+        "select pk.project_pid, pk.project_name, pk.project_url, pr.progress from project_kpis pk"
+        " left join projects pr on pr.url = pk.project_url where pk.kpi_url = ?"
+        " order by pk.position",
+        [url],
+    )
+    captures = await _rows(
+        db,
+        "select c.fetched_at, s.id as snapshot_id, s.size, s.status from captures c"
+        " join snapshots s on s.id = c.snapshot_id where c.url = ? order by c.fetched_at desc",
+        [url],
+    )
+    return {
+        "kpi": kpi,
+        "editions": editions,
+        "agency": await agency_name(db, kpi["agency_code"]),
+        "quarters": quarters,
+        "chart": quarter_chart(quarters, kpi.get("target_value")),
+        "reports": reports,
+        "strategies": strategies,
+        "projects": projects,
+        "versions": await versions(db, url),
+        "captures": captures,
+    }
+
+
+def quarter_chart(quarters: list[Row], target: float | None) -> Row | None:
+    """Bar positions (percent of the chart's height) for an inline SVG; None without results."""
+    values = [q["result"] for q in quarters if q.get("result") is not None]
+    if not values:
+        return None
+    top = max([*values, target or 0]) or 1.0
+    bars = [
+        {"quarter": q["quarter"], "value": q["result"], "height": round(80 * q["result"] / top, 2)}
+        for q in quarters
+        if q.get("result") is not None
+    ]
+    target_y = None if target is None else round(90 - 80 * target / top, 2)
+    return {"bars": bars, "target_y": target_y, "width": 100 / max(4, len(bars))}
+
+
+async def project_page(db: Any, pid: str) -> Row | None:
+    """The project page's rows for ``pid`` (every mirror), newest capture first."""
+    rows = await _rows(db, "select * from projects where pid = ? order by as_of desc, url", [pid])
+    if not rows:
+        return None
+    project = rows[0]
+    kpis = await _rows(
+        db,
+        "select distinct k.pid, k.title from project_kpis pk join kpis k on k.url = pk.kpi_url"
+        " where pk.project_pid = ? order by k.pid",
+        [pid],
+    )
+    return {
+        "project": project,
+        "editions": rows,
+        "agency": await agency_name(db, project.get("agency_code")),
+        "kpis": kpis,
+        "versions": await versions(db, project["url"]),
+    }
+
+
+async def agency_page(db: Any, code: str) -> Row | None:
+    """An agency's name, its indicators by fiscal year with on-target counts, recent changes."""
+    kpis = await _rows(
+        db,
+        "select pid, title, fiscal_year, unit, target_text, result_text, on_target, page_kind"
+        " from kpis where agency_code = ? order by fiscal_year is null, fiscal_year desc, pid",
+        [code],
+    )
+    name = await agency_name(db, code)
+    if not kpis and name is None:
+        return None
+    years: dict[Any, Row] = {}
+    for kpi in kpis:
+        year = years.setdefault(
+            kpi["fiscal_year"],
+            {"fiscal_year": kpi["fiscal_year"], "kpis": [], "scored": 0, "on": 0},
+        )
+        year["kpis"].append(kpi)
+        if kpi["on_target"] is not None:
+            year["scored"] += 1
+            year["on"] += kpi["on_target"]
+    changes = await _rows(
+        db,
+        "select v.pid, v.fetched_at, v.change_kind, k.title from kpi_versions v"
+        " join kpis k on k.url = v.url where k.agency_code = ? and v.change_kind != 'new'"
+        " order by v.fetched_at desc limit ?",
+        [code, RECENT_CHANGES],
+    )
+    return {"code": code, "name": name, "years": list(years.values()), "changes": changes}
+
+
+SEARCH_LIMIT = 50
+# The trigram index cannot match a term under three characters; those fall back to a scan with
+# instr() (LIKE on a trigram table returns no row for such a pattern on SQLite 3.40).
+TRIGRAM_MIN = 3
+
+
+async def search(db: Any, query: str) -> list[Row]:
+    """Indicators and reports matching ``query`` after folding; one row per pid, best first."""
+    folded = thai.fold(query)
+    if not folded:
+        return []
+    if not await db.table_exists("search_index"):
+        return []
+    if len(folded) >= TRIGRAM_MIN:
+        phrase = '"' + folded.replace('"', '""') + '"'
+        where, params = "search_index match ?", [phrase]
+    else:
+        where, params = "instr(s.folded, ?) > 0", [folded]
+    rows = await _rows(
+        db,
+        "select s.kind, s.url, s.position, s.folded, s.text, k.pid, k.title, k.fiscal_year,"
+        " k.page_kind,"
+        " r.date_text, thai_rank(s.folded, ?) as score from search_index s"
+        " join kpis k on k.url = s.url"
+        " left join reports r on r.url = s.url and r.position = s.position"
+        f" where {where} order by score desc, k.fiscal_year desc, k.pid limit 500",
+        [folded, *params],
+    )
+    merged: dict[str, Row] = {}
+    from kpi_archive.publish.plugin.functions import snippet
+
+    for row in rows:
+        hit = merged.get(row["pid"])
+        if hit is None:
+            before, match, after = snippet(row["text"], query)
+            hit = merged[row["pid"]] = {
+                **row, "before": before, "match": match, "after": after, "reports": 0
+            }  # fmt: skip
+        if row["kind"] == "report":
+            hit["reports"] += 1
+        if len(merged) >= SEARCH_LIMIT:
+            break
+    return list(merged.values())
