@@ -263,7 +263,22 @@ def m002_drop_per_row_fts_triggers(db: Database) -> None:
             db.execute(f"DROP TRIGGER IF EXISTS [{table}_{suffix}]")
 
 
-STEPS = (m001_create_archive, m002_drop_per_row_fts_triggers)
+# Added to the crawl's tables by m003 (and created with them on a new archive).
+RUN_VERDICT: dict[str, type] = {"outcome": str, "reason": str}
+LOCK_BEAT: dict[str, type] = {"heartbeat": str}
+
+
+def m003_run_outcome_and_lock_heartbeat(db: Database) -> None:
+    # A run records why it exited as it did; the lock carries a heartbeat (issue #9).
+    for table, columns in (("runs", RUN_VERDICT), ("crawl_lock", LOCK_BEAT)):
+        if db.table(table).exists():
+            existing = db.table(table).columns_dict
+            for name, kind in columns.items():
+                if name not in existing:
+                    db.table(table).add_column(name, kind)
+
+
+STEPS = (m001_create_archive, m002_drop_per_row_fts_triggers, m003_run_outcome_and_lock_heartbeat)
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
     MIGRATIONS()(_step)
@@ -365,6 +380,7 @@ def _ensure_crawl_tables(db: Database) -> None:
             **counts,
             "seconds": float,
             "exit_code": int,
+            **RUN_VERDICT,
         },
         pk="id",
         if_not_exists=True,
@@ -394,7 +410,7 @@ def _ensure_crawl_tables(db: Database) -> None:
         if_not_exists=True,
     )
     db.table("crawl_lock").create(
-        {"id": int, "pid": int, "hostname": str, "started_at": str, "run_id": int},
+        {"id": int, "pid": int, "hostname": str, "started_at": str, "run_id": int, **LOCK_BEAT},
         pk="id",
         if_not_exists=True,
     )

@@ -86,9 +86,11 @@ def load_one(
     *,
     links: bool = True,
     gone_after: int = GONE_AFTER,
+    parsed: Parsed | None = None,
 ) -> tuple[SaveOutcome, Parsed]:
-    """Read and save one response in one transaction (the caller may wrap more in it)."""
-    parsed = read_page(response, parse, links=links)
+    """Read (unless ``parsed`` is the reading) and save one response in one transaction."""
+    if parsed is None:
+        parsed = read_page(response, parse, links=links)
     return archive.save(db, response, parsed.record, gone_after=gone_after), parsed
 
 
