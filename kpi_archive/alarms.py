@@ -153,8 +153,11 @@ def crawl_outcome(
     failed: int,
     deadline_reached: bool = False,
     signal_number: int | None = None,
+    lock_lost: bool = False,
 ) -> tuple[str, int, str | None]:
     """A finished run's (outcome, exit code, reason), the most serious first."""
+    if lock_lost:
+        return "failed", PAGES_FAILED, "another crawl took the lock over; this one stopped early"
     if signal_number is not None:
         name = signal.Signals(signal_number).name
         return "interrupted", 128 + signal_number, f"stopped by {name}"

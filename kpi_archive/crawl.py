@@ -11,12 +11,11 @@
 - Work lives in the archive (``frontier``); each page is fetched (conditional GET), parsed and
   saved with its ``fetch_log`` rows and frontier update in one transaction, so a crawl killed at
   any moment loses at most the pages in flight and the next run resumes the pass.
-- One asyncio task per host (``concurrency`` hosts at once); SQLite and parsing run on one
-  worker thread that owns the connection, so the event loop only waits on the network.
-- One page never stops the crawl: whatever any stage raises for it (fetch, parse, links, save)
-  rolls back that page's transaction, is written to ``fetch_log`` (outcome ``error``) and the
-  frontier, and the page is failed and retried next run. Parsing runs on a worker of its own, so
-  a slow page never holds up the thread that writes the archive.
+- One asyncio task per host (``concurrency`` hosts at once); SQLite runs on one worker thread
+  that owns the connection and parsing on another, so the event loop only waits on the network.
+- One page never stops the crawl: whatever any stage raises for it (fetch, links, save) rolls
+  back that page's transaction, is written to ``fetch_log`` (outcome ``error``) and the frontier,
+  and the page is failed and retried next run; a parser crash is the page's parse error.
 - ``--deadline``, SIGINT and SIGTERM (``kpi_archive.runcontrol``) stop the crawl from taking new
   pages; the pages in hand are finished and committed, the rest stays queued for the next run.
   While it runs, the crawl refreshes its lock's heartbeat every ``heartbeat_seconds``.
@@ -202,9 +201,8 @@ class _Crawl:
                 )
                 lock = await self.call(acquire)
                 beats = asyncio.create_task(
-                    heartbeat(partial(self.call, crawlstate.beat, lock),
-                              self.options.heartbeat_seconds)
-                )  # fmt: skip
+                    heartbeat(partial(self._beat, lock), self.options.heartbeat_seconds)
+                )
                 try:
                     return await self._run_locked(lock)
                 finally:
@@ -217,6 +215,10 @@ class _Crawl:
                 await loop.run_in_executor(self.executor, self.db.close)
             self.executor.shutdown(wait=True)
             self.parser.shutdown(wait=True)
+
+    async def _beat(self, lock: crawlstate.LockInfo) -> None:
+        if not await self.call(crawlstate.beat, lock):
+            self.stop.lock_lost()
 
     async def _run_locked(self, lock: crawlstate.LockInfo) -> CrawlSummary:
         args = {k: v for k, v in asdict(self.options).items() if k != "on_page"}
@@ -245,8 +247,11 @@ class _Crawl:
                 failed=self.counts["failed"],
                 deadline_reached=left and self.stop.deadline_reached,
                 signal_number=self.stop.signal_number,
+                lock_lost=self.stop.lost_lock,
             )
         except BaseException as exc:
+            if self.stop.signal_number is not None:  # a second signal: stopped at once
+                outcome, exit_code = "interrupted", 128 + self.stop.signal_number
             reason = f"the crawl itself crashed: {exc!r}"
             raise
         finally:

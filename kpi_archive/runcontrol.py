@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
@@ -33,6 +34,7 @@ class StopControl:
         self.clock = clock
         self.ends_at = None if deadline is None else clock() + deadline
         self.signal_number: int | None = None
+        self.lost_lock = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -43,7 +45,12 @@ class StopControl:
     @property
     def stopping(self) -> bool:
         """Whether to take no new page."""
-        return self.signal_number is not None or self.deadline_reached
+        return self.signal_number is not None or self.lost_lock or self.deadline_reached
+
+    def lock_lost(self) -> None:
+        """Stop taking pages: another crawl took the lock over (this one stopped beating)."""
+        log.error("another crawl took the lock over: finishing the pages in hand, then stopping")
+        self.lost_lock = True
 
     def request(self, signal_number: int) -> None:
         """Stop taking pages because of ``signal_number``; a second signal acts as usual."""
@@ -57,10 +64,12 @@ class StopControl:
 
     @contextlib.contextmanager
     def installed(self, loop: asyncio.AbstractEventLoop) -> Iterator[StopControl]:
-        """Catch SIGINT and SIGTERM on ``loop`` (main thread) while the block runs."""
-        self._loop = loop
-        for number in SIGNALS:
-            loop.add_signal_handler(number, self.request, number)
+        """Catch SIGINT and SIGTERM on ``loop`` while the block runs (main thread only)."""
+        if threading.current_thread() is threading.main_thread():
+            # Elsewhere (a crawl run from a worker thread) signals stay with the main thread.
+            self._loop = loop
+            for number in SIGNALS:
+                loop.add_signal_handler(number, self.request, number)
         try:
             yield self
         finally:

@@ -167,3 +167,12 @@ def test_a_tally_turns_page_outcomes_into_evidence() -> None:
         seeds=2,
         seeds_blocked=1,
     )
+
+
+def test_a_crawl_that_lost_its_lock_failed_whatever_else_happened() -> None:
+    assert crawl_outcome(
+        verdict=Verdict(True, "robots.txt disallows every seed (6 of 6)"),
+        failed=0,
+        signal_number=signal.SIGTERM,
+        lock_lost=True,
+    ) == ("failed", 1, "another crawl took the lock over; this one stopped early")

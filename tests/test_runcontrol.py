@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 
 import pytest
 
@@ -87,3 +88,26 @@ def test_the_heartbeat_beats_until_cancelled_and_survives_a_failed_beat(
     asyncio.run(main())
     assert beats[:4] == [0, 1, 2, 3]
     assert "could not update the crawl lock's heartbeat" in caplog.text
+
+
+def test_a_lost_lock_stops_new_pages() -> None:
+    control = StopControl()
+    control.lock_lost()
+    assert (control.stopping, control.lost_lock, control.signal_number) == (True, True, None)
+
+
+def test_outside_the_main_thread_signals_are_left_alone() -> None:
+    seen: list[bool] = []
+
+    def worker() -> None:
+        async def main() -> None:
+            with StopControl().installed(asyncio.get_running_loop()) as control:
+                seen.append(control.stopping)
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == [False]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
