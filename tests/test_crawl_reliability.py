@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -292,3 +293,15 @@ def test_status_reports_the_runs_the_crawl_recorded(tmp_path: Path) -> None:
     assert result.returncode == 4
     report = json.loads(result.stdout)
     assert (report["healthy"], report["last_run"]["outcome"]) == (False, "site_problem")
+
+
+def test_every_test_the_readme_names_as_proof_exists() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Reliability", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(?:test_\w+\.py::)?(test_\w+)`", section))
+    tests = Path(__file__).resolve().parent
+    defined = {
+        m for p in tests.glob("test_*.py") for m in re.findall(r"def (test_\w+)", p.read_text())
+    }
+    assert len(named) >= 10
+    assert named - {p.stem for p in tests.glob("test_*.py")} <= defined
