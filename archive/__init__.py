@@ -6,8 +6,8 @@ only these; nobody else writes SQL into the archive's tables):
 - ``open_db(path)``: open or create the archive (parent folder, WAL, foreign keys, schema).
 - ``save(db, response, record_or_error) -> SaveOutcome``: one page, one transaction;
   ``save_many(db, pairs)`` commits in batches (each page still atomic) for bulk loads.
-- ``last_validators(db, url)`` / ``current_body(db, url)``: the current snapshot's validators
-  and bytes.
+- ``last_validators(db, url)`` / ``current_body(db, url)`` / ``current_links(db, url)``: the
+  current snapshot's validators, bytes and links (``save_links`` keeps them beside it).
 - ``begin_reparse`` / ``iter_captures`` / ``replay_capture`` / ``end_reparse``: the archive's half
   of a reparse (typed tables and versions rebuilt from the snapshots).
 - ``refresh_search(db)``: segment Thai text for word search (after a crawl or import).
@@ -33,7 +33,15 @@ from archive.reparse import (
     iter_captures,
     replay_capture,
 )
-from archive.save import SaveOutcome, current_body, last_validators, save, save_many
+from archive.save import (
+    SaveOutcome,
+    current_body,
+    current_links,
+    last_validators,
+    save,
+    save_links,
+    save_many,
+)
 from archive.schema import SCHEMA_VERSION, ensure_db_shape, utc_iso
 from archive.search import refresh_search, search, search_words
 from archive.series import refresh_series
@@ -93,6 +101,7 @@ __all__ = [
     "begin_reparse",
     "check_archive_file",
     "current_body",
+    "current_links",
     "end_reparse",
     "ensure_db_shape",
     "export_warc",
@@ -107,6 +116,7 @@ __all__ = [
     "refresh_series",
     "replay_capture",
     "save",
+    "save_links",
     "save_many",
     "search",
     "search_words",

@@ -139,6 +139,32 @@ def current_body(db: Database, url: str, *, fetched_since: str | None = None) ->
     return decompress(row[0]) if row else None
 
 
+def current_links(
+    db: Database, url: str, *, fetched_since: str | None = None
+) -> tuple[int, tuple[str, ...] | None] | None:
+    """``url``'s current snapshot (if fetched at or after ``fetched_since``) and the links saved
+    with it: None for links stored before links were kept; None for no such snapshot."""
+    sql = (
+        "SELECT s.id, s.links FROM pages p JOIN snapshots s ON s.id = p.snapshot_id WHERE p.url = ?"
+    )
+    params = [url]
+    if fetched_since is not None:
+        sql += " AND p.last_fetched >= ?"
+        params.append(fetched_since)
+    row = db.execute(sql, params).fetchone()
+    if row is None:
+        return None
+    return int(row[0]), (tuple(json.loads(row[1])) if row[1] is not None else None)
+
+
+def save_links(db: Database, snapshot_id: int, links: Iterable[str]) -> None:
+    """Keep the links read from a snapshot's body beside it (once: the body never changes)."""
+    db.execute(
+        "UPDATE snapshots SET links = ? WHERE id = ? AND links IS NULL",
+        [json.dumps(list(links), ensure_ascii=False), snapshot_id],
+    )
+
+
 def compress(body: bytes) -> bytes:
     """zstd-compress a body for the ``snapshots.body`` column."""
     # Building a compressor allocates its window each time; one per thread is reused.

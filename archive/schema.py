@@ -263,12 +263,18 @@ def m002_drop_per_row_fts_triggers(db: Database) -> None:
             db.execute(f"DROP TRIGGER IF EXISTS [{table}_{suffix}]")
 
 
-# Added to the crawl's tables by m003 (and created with them on a new archive).
+def m003_snapshot_links(db: Database) -> None:
+    # The links a body holds, read with it: a 304 or a fresh page re-queues them without a reparse.
+    if "links" not in db.table("snapshots").columns_dict:
+        db.table("snapshots").add_column("links", str)
+
+
+# Added to the crawl's tables by m004 (and created with them on a new archive).
 RUN_VERDICT: dict[str, type] = {"outcome": str, "reason": str}
 LOCK_BEAT: dict[str, type] = {"heartbeat": str}
 
 
-def m003_run_outcome_and_lock_heartbeat(db: Database) -> None:
+def m004_run_outcome_and_lock_heartbeat(db: Database) -> None:
     # A run records why it exited as it did; the lock carries a heartbeat (issue #9).
     for table, columns in (("runs", RUN_VERDICT), ("crawl_lock", LOCK_BEAT)):
         if db.table(table).exists():
@@ -278,7 +284,12 @@ def m003_run_outcome_and_lock_heartbeat(db: Database) -> None:
                     db.table(table).add_column(name, kind)
 
 
-STEPS = (m001_create_archive, m002_drop_per_row_fts_triggers, m003_run_outcome_and_lock_heartbeat)
+STEPS = (
+    m001_create_archive,
+    m002_drop_per_row_fts_triggers,
+    m003_snapshot_links,
+    m004_run_outcome_and_lock_heartbeat,
+)
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
     MIGRATIONS()(_step)

@@ -184,13 +184,14 @@ def parse(files: tuple[Path, ...], url: str | None) -> None:
     show_default=True,
     help="Port (KPI_ARCHIVE_SERVE_PORT).",
 )
-def serve(db: Path, host: str, port: int) -> None:
+@click.pass_obj
+def serve(settings: Settings, db: Path, host: str, port: int) -> None:
     """Publish an archive read-only with Datasette (search, facets, canned queries, feed)."""
     import archive
     from kpi_archive.publish.serve import serve as run_datasette
 
     archive.check_archive_file(db)
-    run_datasette(db, host=host, port=port)
+    run_datasette(db, host=host, port=port, sql_time_limit_ms=settings.sql_time_limit_ms)
 
 
 @cli.command()
@@ -382,6 +383,9 @@ def crawl(ctx: click.Context, db: Path, seed_urls: tuple[str, ...], seeds_file: 
             "max_body_bytes": settings.max_body_bytes,
             "max_redirects": settings.max_redirects,
             "user_agent": settings.user_agent,
+            "max_retry_after": settings.max_retry_after,
+            "max_crawl_delay": settings.max_crawl_delay,
+            "page_deadline": settings.page_deadline,
         },
         on_page=None if quiet else _page_reporter(log_json),
     )

@@ -111,6 +111,9 @@ class Settings:
     heartbeat_seconds: float
     serve_port: int
     sql_time_limit_ms: int
+    max_retry_after: float
+    max_crawl_delay: float
+    page_deadline: float
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -136,3 +139,6 @@ LOCK_STALE_SECONDS: int = _BY_NAME["lock_stale_seconds"].default
 HEARTBEAT_SECONDS: float = _BY_NAME["heartbeat_seconds"].default
 SERVE_PORT: int = _BY_NAME["serve_port"].default
 SQL_TIME_LIMIT_MS: int = _BY_NAME["sql_time_limit_ms"].default
+MAX_RETRY_AFTER: float = _BY_NAME["max_retry_after"].default
+MAX_CRAWL_DELAY: float = _BY_NAME["max_crawl_delay"].default
+PAGE_DEADLINE: float = _BY_NAME["page_deadline"].default

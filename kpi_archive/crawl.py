@@ -6,8 +6,9 @@
 
 - Seeds: ``--seed`` / ``--seeds-file`` / ``--pid-range`` / ``--agencies`` / ``--years`` if any are
   given, else the bundled list plus every agency's annual reports. The crawl never leaves the
-  seed hosts; links (``parsers.extract_links``) are followed on the page's own host up to
-  ``max_depth``.
+  seed hosts: the links ``parsers.parse`` reads with each record (the one link rule: the page's
+  own host, page kinds we parse) are followed up to ``max_depth``; a page answered 304, or still
+  fresh, gives the links saved with its snapshot, so no page is read twice.
 - Work lives in the archive (``frontier``); each page is fetched (conditional GET), parsed and
   saved with its ``fetch_log`` rows and frontier update in one transaction, so a crawl killed at
   any moment loses at most the pages in flight and the next run resumes the pass.
@@ -357,7 +358,7 @@ class _Crawl:
             self.tally.record(item.url, state)
             await self.call(_mark, item.url, state, verdict.reason, self.run_id)
             return state, verdict.reason
-        fresh = await self.call(_fresh_body, item.url, self.options.refresh_older_than)
+        fresh = await self.call(_fresh_links, item.url, self.options.refresh_older_than)
         if fresh is not None:
             self.counts["skipped"] += 1
             links = await self.call(_skip_fresh, item, fresh, self._link_depth(item), self.run_id)
@@ -369,7 +370,7 @@ class _Crawl:
         etag, modified = await self.call(archive.last_validators, item.url)
         fetched = await fetcher.fetch(item.url, etag=etag, last_modified=modified)
         depth = self._link_depth(item)
-        parsed = await self._read(item, fetched, depth)
+        parsed = await self._read(fetched)
         store = partial(_store, gone_after=self.options.gone_after)
         outcome, error, links, unusable = await self.call(
             store, item, fetched, parsed, depth, self.run_id
@@ -387,17 +388,14 @@ class _Crawl:
                 self._background(archive.refresh_search)
         return outcome, error
 
-    async def _read(
-        self, item: crawlstate.FrontierItem, fetched: Fetched, depth: int | None
-    ) -> load.Parsed | None:
-        """Read the page (record and links) on the parse worker; None when there is no body."""
+    async def _read(self, fetched: Fetched) -> load.Parsed | None:
+        """Read a 2xx page (record and links) on the parse worker; None when nothing came."""
         response = fetched.response
         if response is None or fetched.error is not None:
             return None
-        if response.status == 304:
-            body = await self.call(archive.current_body, item.url)
-            return load.Parsed(None, await self.parse(_links_of, body, item.url, depth))
-        return await self.parse(load.read_page, response, links=depth is not None)
+        if not 200 <= response.status < 300:
+            return load.Parsed(None)  # a 304's links are the stored ones (``_store``)
+        return await self.parse(load.read_page, response)
 
     def _link_depth(self, item: crawlstate.FrontierItem) -> int | None:
         """Depth for links found on ``item``, or None when they are not to be followed."""
@@ -415,12 +413,12 @@ def _record_crash(db: Database, url: str, error: str, run_id: int) -> None:
         crawlstate.mark(db, url, "failed", error=error, run_id=run_id)
 
 
-def _fresh_body(db: Database, url: str, max_age: float | None) -> bytes | None:
-    """The current body of ``url`` if it was fetched less than ``max_age`` seconds ago."""
+def _fresh_links(db: Database, url: str, max_age: float | None) -> tuple[str, ...] | None:
+    """The links of ``url``'s current page if it was fetched less than ``max_age`` seconds ago."""
     if max_age is None:
         return None
     since = archive.utc_iso(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=max_age))
-    return archive.current_body(db, url, fetched_since=since)
+    return load.stored_links(db, url, fetched_since=since)
 
 
 def _follow(
@@ -430,29 +428,26 @@ def _follow(
     depth: int | None,
     run_id: int,
 ) -> list[crawlstate.FrontierItem]:
-    """Push same-host ``links`` to the frontier; return the newly queued ones."""
+    """Push a page's ``links`` (already the ones to follow) to the frontier; return the new ones."""
     if depth is None:
         return []
-    host = urlsplit(item.url).hostname
-    found = [u for u in links if urlsplit(u).hostname == host]
-    known = crawlstate.known_urls(db, found)
-    new = [u for u in found if u not in known]
+    known = crawlstate.known_urls(db, list(links))
+    new = [u for u in links if u not in known]
     crawlstate.push(db, [(u, depth, item.url) for u in new], run_id=run_id)
     return [crawlstate.FrontierItem(u, depth, item.url, 0) for u in new]
 
 
 def _skip_fresh(
-    db: Database, item: crawlstate.FrontierItem, body: bytes, depth: int | None, run_id: int
+    db: Database,
+    item: crawlstate.FrontierItem,
+    links: tuple[str, ...],
+    depth: int | None,
+    run_id: int,
 ) -> list[crawlstate.FrontierItem]:
     with db.atomic():
-        links = _follow(db, item, _links_of(body, item.url, depth), depth, run_id)
+        queued = _follow(db, item, links, depth, run_id)
         crawlstate.mark(db, item.url, "done", run_id=run_id, counts_attempt=False)
-    return links
-
-
-def _links_of(body: bytes | None, url: str, depth: int | None) -> tuple[str, ...]:
-    # Reading a page only for its links is wasted when they will not be followed.
-    return load.page_links(body or b"", url) if depth is not None else ()
+    return queued
 
 
 def _store(
@@ -480,7 +475,10 @@ def _store(
             crawlstate.mark(db, item.url, "failed", error=failure, run_id=run_id)
             return "failed", failure, [], False
         outcome, parsed = load.load_one(db, response, parsed=parsed, gone_after=gone_after)
-        queued = _follow(db, item, parsed.links, depth, run_id)
+        links = parsed.links
+        if response.status == 304:
+            links = load.stored_links(db, item.url) or ()
+        queued = _follow(db, item, links, depth, run_id)
         crawlstate.mark(db, item.url, "done", run_id=run_id)
         error = str(parsed.record) if isinstance(parsed.record, ParseError) else None
         unusable = outcome.status == "unchanged" and _page_status(db, item.url) == "parse_error"

@@ -6,7 +6,9 @@ save functions here, and its caller ends it with ``finish`` (``ensure_db_shape``
 left to the caller so that tests can compare archives before the slow segmentation).
 
 - ``read_page(response, parse)`` → ``Parsed``: the record (or the ``ParseError``, or None when no
-  parser applies) and the page's links, from the one adapter that reads a page.
+  parser applies) and the page's links, from one reading (``parsers.parse``); the links are kept
+  beside a new snapshot, so a 304 or a fresh page gives its links without reading it again
+  (``stored_links``).
 - ``load_one`` (crawl: one page, one transaction) and ``load_many`` (import: batched commits).
 - ``import_paths`` and ``reparse`` are the two other sources.
 """
@@ -54,29 +56,49 @@ def parse_or_error(
     except ParseError as exc:
         return exc
     except Exception as exc:
-        # A parser bug on one odd page must not stop a crawl, an import or a reparse: the body is
-        # kept as a parse error and a later `kpi-archive reparse` recovers it once it is fixed.
-        log.exception("parser crashed on %s", url)
-        return ParseError(f"parser crashed: {exc!r}", url=url)
+        return _crashed(exc, url)
 
 
-def page_links(body: bytes, url: str) -> tuple[str, ...]:
-    """The followable links of a page; none when it cannot be read."""
-    if not body:
-        return ()
+def _crashed(exc: Exception, url: str) -> ParseError:
+    # A parser bug on one odd page must not stop a crawl, an import or a reparse: the body is
+    # kept as a parse error and a later `kpi-archive reparse` recovers it once it is fixed.
+    log.exception("parser crashed on %s", url)
+    return ParseError(f"parser crashed: {exc!r}", url=url)
+
+
+def read_body(body: bytes, url: str, headers: Mapping[str, str]) -> Parsed:
+    """One reading of a page with the project's parsers: its record (or error) and its links."""
     try:
-        return tuple(parsers.extract_links(body, url))
-    except ParseError:
-        return ()
+        reading = parsers.parse(body, url, headers)
+    except Exception as exc:
+        return Parsed(_crashed(exc, url))
+    return Parsed(reading.result, tuple(reading.links))
 
 
-def read_page(response: FetchResult, parse: Parse | None = None, *, links: bool = False) -> Parsed:
-    """Read a 2xx response once: its record and (if asked) its links; other statuses: nothing."""
+def read_page(response: FetchResult, parse: Parse | None = None) -> Parsed:
+    """Read a 2xx response once: its record and links; other statuses: nothing.
+
+    A ``parse`` other than the project's own (tests, benchmarks) gives no links."""
     if not 200 <= response.status < 300:
         return Parsed(None)
-    record = parse_or_error(parse or parsers.parse_page, response.body, response.url,
-                            response.headers)  # fmt: skip
-    return Parsed(record, page_links(response.body, response.url) if links else ())
+    if parse is None:
+        return read_body(response.body, response.url, response.headers)
+    return Parsed(parse_or_error(parse, response.body, response.url, response.headers))
+
+
+def stored_links(
+    db: Database, url: str, *, fetched_since: str | None = None
+) -> tuple[str, ...] | None:
+    """The links of ``url``'s current snapshot (None if there is none, or not fetched since):
+    as saved with it, else read once from its body and saved, for snapshots older than that."""
+    current = archive.current_links(db, url, fetched_since=fetched_since)
+    if current is None:
+        return None
+    snapshot_id, links = current
+    if links is None:
+        links = read_body(archive.current_body(db, url) or b"", url, {}).links
+        archive.save_links(db, snapshot_id, links)
+    return links
 
 
 def load_one(
@@ -84,14 +106,17 @@ def load_one(
     response: FetchResult,
     parse: Parse | None = None,
     *,
-    links: bool = True,
     gone_after: int = GONE_AFTER,
     parsed: Parsed | None = None,
 ) -> tuple[SaveOutcome, Parsed]:
-    """Read (unless ``parsed`` is the reading) and save one response in one transaction."""
+    """Read (unless ``parsed`` is that reading) and save one response, with its links beside a
+    new snapshot, in one transaction."""
     if parsed is None:
-        parsed = read_page(response, parse, links=links)
-    return archive.save(db, response, parsed.record, gone_after=gone_after), parsed
+        parsed = read_page(response, parse)
+    outcome = archive.save(db, response, parsed.record, gone_after=gone_after)
+    if outcome.new_snapshot and outcome.snapshot_id is not None and parse is None:
+        archive.save_links(db, outcome.snapshot_id, parsed.links)
+    return outcome, parsed
 
 
 def load_many(

@@ -59,17 +59,17 @@ CREDENTIAL_HEADERS = frozenset(
 class FetchOptions:
     """Every knob of the fetcher; the defaults come from ``kpi_archive.config``."""
 
-    delay: float = field(default_factory=lambda: float(config.get("host_delay")))
-    timeout: float = field(default_factory=lambda: float(config.get("request_timeout")))
-    max_retries: int = field(default_factory=lambda: int(config.get("max_retries")))
-    backoff_base: float = field(default_factory=lambda: float(config.get("backoff_base")))
-    backoff_max: float = field(default_factory=lambda: float(config.get("backoff_max")))
-    max_body_bytes: int = field(default_factory=lambda: int(config.get("max_body_bytes")))
-    max_redirects: int = field(default_factory=lambda: int(config.get("max_redirects")))
-    max_retry_after: float = field(default_factory=lambda: float(config.get("max_retry_after")))
-    max_crawl_delay: float = field(default_factory=lambda: float(config.get("max_crawl_delay")))
-    page_deadline: float = field(default_factory=lambda: float(config.get("page_deadline")))
-    user_agent: str = field(default_factory=lambda: str(config.get("user_agent")))
+    delay: float = config.HOST_DELAY
+    timeout: float = config.REQUEST_TIMEOUT
+    max_retries: int = config.MAX_RETRIES
+    backoff_base: float = config.BACKOFF_BASE
+    backoff_max: float = config.BACKOFF_MAX
+    max_body_bytes: int = config.MAX_BODY_BYTES
+    max_redirects: int = config.MAX_REDIRECTS
+    max_retry_after: float = config.MAX_RETRY_AFTER
+    max_crawl_delay: float = config.MAX_CRAWL_DELAY
+    page_deadline: float = config.PAGE_DEADLINE
+    user_agent: str = config.USER_AGENT
     host_map: Mapping[str, str] = field(default_factory=dict)
     allowed_hosts: frozenset[str] | None = None
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import frontier_counts
 
+import parsers
 from archive import open_db
 from kpi_archive import crawlstate
 from kpi_archive.crawl import CrawlOptions, CrawlSummary, crawl
@@ -163,6 +164,28 @@ def test_a_second_crawl_of_an_unchanged_site_writes_no_snapshot_or_version(crawl
         crawled, "SELECT count(*) FROM kpi_versions"
     )
     assert after == before
+
+
+def test_a_page_answered_304_gives_its_saved_links_without_being_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "kpi.db"
+    listing = "http://monitor.bangkok.go.th/mobile/index11.php?selDEP=23000000&selYear=2564"
+    with ReplayServer(SITE) as server:
+        first = run(db, server, seeds=[listing], max_depth=1)
+        read: list[str] = []
+        real_parse = parsers.parse
+        monkeypatch.setattr(
+            parsers,
+            "parse",
+            lambda body, url, headers: read.append(url) or real_parse(body, url, headers),
+        )
+        second = run(db, server, seeds=[listing], max_depth=1)
+    # the listing, then the two pages it links to on its own host (index.php and KPI 2300-0813,
+    # neither recorded): the second time the listing answers 304 and its saved links are followed
+    assert dict(first.counts) == {"fetched": 3, "new": 1, "missing": 2}
+    assert dict(second.counts) == {"fetched": 3, "unchanged": 1, "missing": 2}
+    assert read == []
 
 
 def test_a_crawl_of_the_later_site_finds_the_real_changes(crawled: Path) -> None:

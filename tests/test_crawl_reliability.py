@@ -24,6 +24,7 @@ import pytest
 
 import archive
 import parsers
+from kpi_archive import crawl as crawl_module
 from kpi_archive.crawl import CrawlOptions, CrawlSummary, crawl
 from kpi_archive.replay import RECORDED_SEEDS, RECORDED_SITE, ReplayServer, parse_fault
 from scraper.fetcher import Fetcher
@@ -77,7 +78,7 @@ def _raise_for(url: str, original: Any, exc: Exception) -> Any:
     ("stage", "target", "attribute"),
     [
         ("fetch", Fetcher, "fetch"),
-        ("links", parsers, "extract_links"),
+        ("links", crawl_module, "_follow"),
         ("save", archive, "save"),
     ],
 )
@@ -116,9 +117,7 @@ def test_a_parser_crash_keeps_the_page_as_a_parse_error_and_the_crawl_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "kpi.db"
-    monkeypatch.setattr(
-        parsers, "parse_page", _raise_for(OTHER, parsers.parse_page, RuntimeError("boom"))
-    )
+    monkeypatch.setattr(parsers, "parse", _raise_for(OTHER, parsers.parse, RuntimeError("boom")))
     with ReplayServer(RECORDED_SITE) as server:
         summary = run(db, server)
     assert (summary.exit_code, summary.counts["parse_error"], summary.counts["new"]) == (0, 1, 2)

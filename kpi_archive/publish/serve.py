@@ -29,24 +29,20 @@ def database_name(db_path: str | Path) -> str:
     return Path(db_path).stem
 
 
-def settings() -> dict[str, Any]:
-    """Datasette settings for publishing: the SQL time limit from ``config``."""
-    return {"sql_time_limit_ms": config.get("sql_time_limit_ms")}
+def settings(sql_time_limit_ms: int = config.SQL_TIME_LIMIT_MS) -> dict[str, Any]:
+    """Datasette settings for publishing: the SQL time limit."""
+    return {"sql_time_limit_ms": sql_time_limit_ms}
 
 
 def datasette_args(
-    db_path: str | Path, host: str = DEFAULT_HOST, port: int | None = None
+    db_path: str | Path,
+    host: str = DEFAULT_HOST,
+    port: int = config.SERVE_PORT,
+    sql_time_limit_ms: int = config.SQL_TIME_LIMIT_MS,
 ) -> list[str]:
     """Build the ``datasette serve`` arguments for ``db_path`` (without the program name)."""
-    args = [
-        "serve",
-        str(db_path),
-        "--host",
-        host,
-        "--port",
-        str(port if port is not None else config.get("serve_port")),
-    ]
-    for name, value in settings().items():
+    args = ["serve", str(db_path), "--host", host, "--port", str(port)]
+    for name, value in settings(sql_time_limit_ms).items():
         args += ["--setting", name, str(value)]
     return args
 
@@ -58,10 +54,15 @@ def make_datasette(db_path: str | Path) -> Any:
     return Datasette([str(db_path)], settings=settings())
 
 
-def serve(db_path: str | Path, host: str = DEFAULT_HOST, port: int | None = None) -> None:
+def serve(
+    db_path: str | Path,
+    host: str = DEFAULT_HOST,
+    port: int = config.SERVE_PORT,
+    sql_time_limit_ms: int = config.SQL_TIME_LIMIT_MS,
+) -> None:
     """Run Datasette on ``db_path`` until interrupted (blocks)."""
     from datasette.cli import cli as datasette_cli
 
-    args = datasette_args(db_path, host, port)
+    args = datasette_args(db_path, host, port, sql_time_limit_ms)
     log.info("datasette %s", " ".join(args))
     datasette_cli.main(args=args, prog_name="datasette", standalone_mode=False)
