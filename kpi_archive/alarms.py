@@ -164,10 +164,18 @@ def crawl_outcome(
     if verdict.site_problem:
         return "site_problem", SITE_PROBLEM, verdict.reason
     if deadline_reached:
-        return "deadline", DEADLINE, "deadline reached; the rest stays queued"
+        return "deadline", DEADLINE, "the rest stays queued for the next run"
     if failed:
         return "pages_failed", PAGES_FAILED, f"{failed} page{'s' if failed > 1 else ''} failed"
     return "ok", OK, None
+
+
+OUTCOME_LABELS = {
+    "site_problem": "site problem",
+    "deadline": "deadline reached",
+    "interrupted": "interrupted",
+    "failed": "crawl failed",
+}
 
 
 def outcome_of(exit_code: int | None, finished: str | None) -> str:

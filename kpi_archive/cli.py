@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from kpi_archive import __version__, config
+from kpi_archive import __version__, alarms, config
 from kpi_archive.config import Settings
 from kpi_archive.errors import ArchiveError, ConfigError, KpiArchiveError, LockError, ParseError
 from kpi_archive.replay import FAULT_HELP
@@ -393,8 +393,8 @@ def crawl(ctx: click.Context, db: Path, seed_urls: tuple[str, ...], seeds_file: 
     if sys.stderr.isatty() and not (quiet or log_json):
         click.echo("\r\033[K", nl=False, err=True)
     click.echo(json.dumps(summary.as_dict()) if log_json else summary.line())
-    if summary.outcome not in ("ok", "pages_failed") and not log_json:
-        click.echo(f"{summary.outcome.replace('_', ' ')}: {summary.reason}", err=True)
+    if summary.outcome in alarms.OUTCOME_LABELS and not log_json:
+        click.echo(f"{alarms.OUTCOME_LABELS[summary.outcome]}: {summary.reason}", err=True)
     ctx.exit(summary.exit_code)
 
 

@@ -116,7 +116,7 @@ def test_the_most_serious_outcome_decides_the_exit_code() -> None:
     assert crawl_outcome(verdict=fine, failed=3, deadline_reached=True) == (
         "deadline",
         5,
-        "deadline reached; the rest stays queued",
+        "the rest stays queued for the next run",
     )
     assert crawl_outcome(verdict=fine, failed=3) == ("pages_failed", 1, "3 pages failed")
     assert crawl_outcome(verdict=fine, failed=1) == ("pages_failed", 1, "1 page failed")

@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 import archive
 import parsers
 from kpi_archive import crawl as crawl_module
+from kpi_archive.cli import cli
 from kpi_archive.crawl import CrawlOptions, CrawlSummary, crawl
 from kpi_archive.replay import RECORDED_SEEDS, RECORDED_SITE, ReplayServer, parse_fault
 from scraper.fetcher import Fetcher
@@ -304,3 +306,13 @@ def test_every_test_the_readme_names_as_proof_exists() -> None:
     }
     assert len(named) >= 10
     assert named - {p.stem for p in tests.glob("test_*.py")} <= defined
+
+
+def test_the_cli_says_why_a_crawl_stopped_at_its_deadline(tmp_path: Path) -> None:
+    with ReplayServer(RECORDED_SITE) as server:
+        maps = [f"--map-host={h}={b}" for h, b in server.host_map().items()]
+        command = ["crawl", str(tmp_path / "kpi.db"), "--seed", SEED, "--deadline", "0", *maps]
+        result = CliRunner().invoke(cli, [*command, "--quiet"])
+    assert result.exit_code == 5
+    assert result.stdout.startswith("fetched 0, unchanged 0, new 0, changed 0, failed 0, gone 0")
+    assert result.stderr == "deadline reached: the rest stays queued for the next run\n"
