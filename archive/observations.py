@@ -38,6 +38,7 @@ MEASURES = ("target", "result", "assessment", "score_2_1", "score_2_2", "audit")
 VERSIONS = """
 SELECT v.id, v.url, v.pid, v.fetched_at, v.record FROM kpi_versions v
 WHERE v.page_kind IN ('kpi', 'citydb')
+  AND v.change_kind != 'gone'  -- repeats the record the page had before it went
 """
 
 _INSERT = f"""

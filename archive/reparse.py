@@ -11,6 +11,7 @@ give identical databases.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sqlite3
@@ -21,10 +22,13 @@ from typing import Any
 from sqlite_utils import Database
 
 from archive import fastpath
-from archive.save import AnyRecord, apply_parse, changed_fields, decompress
+from archive.admit import admit, mark_gone, page_row, seen_ok, update_page
+from archive.changes import field_changes
+from archive.save import AnyRecord, decompress
 from archive.schema import TRIGRAM_FTS, WORDS_FTS
 from archive.search import forget_pending
 from kpi_archive.errors import ParseError
+from scraper.models import FetchResult
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +72,7 @@ class ReparseState:
 
 @dataclass(frozen=True)
 class Capture:
-    """One stored capture: the page, when, and the snapshot's bytes and headers."""
+    """One stored capture: the page, when, where it ended up, the snapshot's bytes and headers."""
 
     url: str
     snapshot_id: int
@@ -76,6 +80,21 @@ class Capture:
     sha256: str
     body: bytes
     headers: dict[str, str]
+    id: int = 0
+    final_url: str | None = None
+    status: int = 200
+    revisit: bool = False
+
+    def response(self) -> FetchResult:
+        """The capture as the fetcher handed it on, for judging it again."""
+        return FetchResult(
+            url=self.url,
+            final_url=self.final_url or self.url,
+            status=self.status,
+            headers=self.headers,
+            body=self.body,
+            fetched_at=dt.datetime.fromisoformat(self.fetched_at),
+        )
 
 
 def begin_reparse(db: Database) -> ReparseState:
@@ -89,7 +108,10 @@ def begin_reparse(db: Database) -> ReparseState:
             "WHERE status IN ('missing', 'gone', 'failed')"
         )
     }
-    conn.execute("UPDATE pages SET snapshot_id = NULL, sha256 = NULL, last_changed = NULL")
+    conn.execute(
+        "UPDATE pages SET snapshot_id = NULL, sha256 = NULL, last_changed = NULL, status = NULL, "
+        "last_error = NULL, last_error_at = NULL"
+    )
     for table in DERIVED_TABLES:
         conn.execute(f"DELETE FROM [{table}]")
     return ReparseState(before, kept)
@@ -98,22 +120,29 @@ def begin_reparse(db: Database) -> ReparseState:
 def iter_captures(db: Database) -> Iterator[Capture]:
     """Every capture in replay order, one at a time (bodies decompressed as they are read)."""
     rows = db.execute(
-        "SELECT c.url, c.snapshot_id, c.fetched_at, s.sha256, s.body, s.headers "
+        "SELECT c.url, c.snapshot_id, c.fetched_at, s.sha256, s.body, s.headers, c.id, "
+        "coalesce(c.final_url, s.final_url), s.status, c.revisit "
         "FROM captures c JOIN snapshots s ON s.id = c.snapshot_id "
         "ORDER BY c.fetched_at, s.sha256, c.id"
     )
-    for url, snapshot_id, fetched_at, sha, blob, headers in rows:
+    for url, snapshot_id, fetched_at, sha, blob, headers, cid, final, status, revisit in rows:
         yield Capture(url, snapshot_id, fetched_at, sha, decompress(blob),
-                      json.loads(headers or "{}"))  # fmt: skip
+                      json.loads(headers or "{}"), cid, final, status or 200,
+                      bool(revisit))  # fmt: skip
 
 
 def replay_capture(
     db: Database, state: ReparseState, capture: Capture, parsed: AnyRecord | ParseError | None
 ) -> None:
-    """Apply one capture's parse as ``save`` would have when it was fetched."""
-    first = capture.url not in state.seen
-    apply_parse(db.conn, capture.url, capture.snapshot_id, capture.sha256, capture.fetched_at,
-                parsed, first_body=first)  # fmt: skip
+    """Judge and apply one capture's parse as ``save`` did when it was fetched."""
+    page = page_row(db.conn, capture.url)
+    assert page is not None
+    if capture.revisit and page["snapshot_id"] == capture.snapshot_id:
+        # As when it was saved: the page looked as its current snapshot does; only seen again.
+        update_page(db.conn, page, seen_ok(page, capture.fetched_at))
+    else:
+        admit(db.conn, capture.id, capture.snapshot_id, capture.response(), capture.fetched_at,
+              parsed, page=page)  # fmt: skip
     state.seen.add(capture.url)
     state.captures += 1
 
@@ -123,6 +152,9 @@ def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
     conn = db.conn
     for url, kept in state.kept.items():
         fastpath.update(conn, "pages", ("url", url), kept)
+        if kept["status"] == "gone" and kept["gone_since"]:
+            # 404s are not captures: only the page's last disappearance can be told again.
+            mark_gone(conn, url, kept["gone_since"])
     # A full rebuild gives the same index bytes every time, unlike trigger-by-trigger updates.
     for table in TRIGRAM_FTS:
         conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('rebuild')")
@@ -136,7 +168,7 @@ def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
     changed = sum(
         1
         for url in before.keys() | after.keys()
-        if url not in before or url not in after or changed_fields(before[url], after[url])
+        if url not in before or url not in after or field_changes(before[url], after[url])
     )
     errors = conn.execute("SELECT count(*) FROM pages WHERE status = 'parse_error'").fetchone()[0]
     counts = ReparseCounts(state.captures, len(after), changed, errors)

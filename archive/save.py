@@ -1,16 +1,19 @@
 """Save one fetched page and its parse into the archive, keeping every version.
 
-``save(db, response, record_or_error)`` runs in one transaction and is idempotent:
+``save(db, response, record_or_error, visible=…)`` runs in one transaction and is idempotent:
 
 - 304, or a body identical to the current snapshot → ``unchanged``; only ``pages.last_fetched``
   moves. A body seen before for this URL (A → B → A) reuses its snapshot and adds a capture.
-- a new body → a new ``snapshots`` row (zstd-compressed) and a ``captures`` row; then
-  - a record → typed tables rewritten for that URL; a ``kpi_versions`` row when the record differs
-    from the last version in anything but ``warnings`` / ``encoding`` (they describe the parse,
-    not the page) → ``new`` or ``changed``, else ``unchanged``;
-  - a ``ParseError`` → ``parse_error``: the snapshot and the error are kept, the last good record
-    stays current;
-  - ``None`` (no parser applies) → the snapshot is kept, ``new`` or ``changed``.
+- a new body is judged first (``archive.judge``: complete, partial, foreign, error_page,
+  unparseable; class and reason kept on its ``captures`` row), then
+  - a complete body that shows a reader exactly what the current snapshot does (same visible
+    text and record: a timestamp in a comment, a session id) is a *revisit*: a ``captures`` row
+    pointing at the current snapshot (``revisit = 1``, ``body_sha256`` of the bytes received), no
+    new snapshot → ``unchanged``;
+  - otherwise a new ``snapshots`` row (zstd-compressed) and a ``captures`` row, then
+    ``archive.admit``: a complete capture becomes the record (merged, versioned only when
+    something substantive changed → ``new`` / ``changed`` / ``unchanged``); any other is held
+    (``held``, or ``parse_error`` for an unparseable page) and nothing current changes.
 - 404 / 410 → ``missing``, then ``gone`` after ``gone_after`` consecutive misses (with
   ``gone_since``); any other status → ``failed``, recorded in ``pages.last_error``.
 
@@ -25,34 +28,44 @@ import itertools
 import json
 import logging
 import sqlite3
-import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
-import zstandard
 from sqlite_utils import Database
 
 from archive import fastpath
+from archive.admit import (
+    Status,
+    admit,
+    baseline,
+    confirm,
+    mark_gone,
+    page_row,
+    record_data,
+    seen_ok,
+    update_page,
+)
+from archive.bodies import compress as compress
+from archive.bodies import decompress as decompress  # re-exported: snapshot readers import it here
+from archive.judge import Verdict, fingerprint, judge
 from archive.schema import PAGE_COLUMNS, utc_iso
 from archive.search import sync_index
-from archive.tables import agency_code, write_record
+from archive.tables import agency_code
 from kpi_archive.config import GONE_AFTER
 from kpi_archive.errors import ParseError
 from kpi_archive.web import kind_from_url, pid_from_url, query_value
-from parsers.models import PARSER_VERSION, DepartmentPage, KpiPage, ProjectPage
+from parsers.models import DepartmentPage, KpiPage, ProjectPage
 from scraper.models import FetchResult
 
 log = logging.getLogger(__name__)
 
 AnyRecord = KpiPage | ProjectPage | DepartmentPage
-Status = Literal["new", "changed", "unchanged", "parse_error", "missing", "gone", "failed"]
-
-IGNORED_IN_VERSIONS = frozenset({"warnings", "encoding"})
-ZSTD_LEVEL = 3  # level 9: 5x the time (72 vs 14 µs a page) for 4 % smaller bodies
-_local = threading.local()
+SaveItem = (
+    tuple[FetchResult, AnyRecord | ParseError | None]
+    | tuple[FetchResult, AnyRecord | ParseError | None, Sequence[str] | None]
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,13 @@ class SaveOutcome:
     snapshot_id: int | None = None
     new_snapshot: bool = False
     changed: tuple[str, ...] = ()
+    revisit: bool = False
+    verdict: Verdict | None = None
+
+    @property
+    def capture_class(self) -> str | None:
+        """How the capture was judged (``archive.judge``), if a body was judged."""
+        return self.verdict.capture_class if self.verdict else None
 
 
 def save(
@@ -73,17 +93,21 @@ def save(
     record_or_error: AnyRecord | ParseError | None,
     *,
     gone_after: int = GONE_AFTER,
+    visible: Sequence[str] | None = None,
 ) -> SaveOutcome:
-    """Store one response and its parse in one transaction; see the module docstring."""
+    """Store one response and its parse in one transaction; see the module docstring.
+
+    ``visible``: the page's visible lines, for telling a revisit from a new snapshot.
+    """
     with db.atomic():
-        outcome = _save(db.conn, response, record_or_error, gone_after)
+        outcome = _save(db.conn, response, record_or_error, gone_after, visible)
         sync_index(db.conn)
     return outcome
 
 
 def save_many(
     db: Database,
-    items: Iterable[tuple[FetchResult, AnyRecord | ParseError | None]],
+    items: Iterable[SaveItem],
     batch: int = 500,
     *,
     gone_after: int = GONE_AFTER,
@@ -93,8 +117,9 @@ def save_many(
     pending = iter(items)
     while chunk := list(itertools.islice(pending, batch)):
         with db.atomic():
-            for response, parsed in chunk:
-                outcomes.append(_save_point(db.conn, response, parsed, gone_after))
+            for response, parsed, *visible in chunk:
+                lines = visible[0] if visible else None
+                outcomes.append(_save_point(db.conn, response, parsed, gone_after, lines))
             sync_index(db.conn)
     return outcomes
 
@@ -104,11 +129,12 @@ def _save_point(
     response: FetchResult,
     parsed: AnyRecord | ParseError | None,
     gone_after: int,
+    visible: Sequence[str] | None = None,
 ) -> SaveOutcome:
     # sqlite-utils names each savepoint at random, so SQLite prepares it afresh every page.
     conn.execute("SAVEPOINT archive_page")
     try:
-        outcome = _save(conn, response, parsed, gone_after)
+        outcome = _save(conn, response, parsed, gone_after, visible)
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK TO SAVEPOINT archive_page")
@@ -165,20 +191,6 @@ def save_links(db: Database, snapshot_id: int, links: Iterable[str]) -> None:
     )
 
 
-def compress(body: bytes) -> bytes:
-    """zstd-compress a body for the ``snapshots.body`` column."""
-    # Building a compressor allocates its window each time; one per thread is reused.
-    compressor = getattr(_local, "compressor", None)
-    if compressor is None:
-        compressor = _local.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-    return compressor.compress(body)
-
-
-def decompress(blob: bytes) -> bytes:
-    """The body stored in ``snapshots.body``."""
-    return zstandard.ZstdDecompressor().decompress(blob)
-
-
 def url_facts(url: str) -> dict[str, str | None]:
     """host, page_kind, pid and agency_code as far as the URL alone tells them."""
     kind = kind_from_url(url)
@@ -188,31 +200,21 @@ def url_facts(url: str) -> dict[str, str | None]:
     return {"host": host, "page_kind": kind, "pid": pid, "agency_code": agency}
 
 
-def record_data(record: AnyRecord) -> dict[str, Any]:
-    """The record as JSON-ready data (dates as ISO strings), in the model's field order."""
-    return record.model_dump(mode="json")
-
-
-def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Top-level field names whose values differ, ignoring ``IGNORED_IN_VERSIONS``."""
-    names = list(new) + [k for k in old if k not in new]
-    return [k for k in names if k not in IGNORED_IN_VERSIONS and old.get(k) != new.get(k)]
-
-
 def _save(
     conn: sqlite3.Connection,
     response: FetchResult,
     parsed: AnyRecord | ParseError | None,
     gone_after: int,
+    visible: Sequence[str] | None = None,
 ) -> SaveOutcome:
     url = response.url
     at = utc_iso(response.fetched_at)
-    page = _page(conn, url)
+    page = page_row(conn, url)
     fresh = page is None  # a page first seen now has no snapshots, captures or versions yet
     if page is None:
         page = _new_page(conn, url, at)
     if response.status == 304:
-        _update_page(conn, page, _seen_ok(page, at))
+        update_page(conn, page, seen_ok(page, at))
         return SaveOutcome("unchanged", url, page["sha256"], page["snapshot_id"])
     if response.status in (404, 410):
         return _miss(conn, page, response, at, gone_after)
@@ -220,14 +222,21 @@ def _save(
         changes: dict[str, Any] = {"last_error": f"HTTP {response.status}", "last_error_at": at}
         if page["status"] is None:
             changes["status"] = "failed"
-        _update_page(conn, page, changes)
+        update_page(conn, page, changes)
         return SaveOutcome("failed", url, page["sha256"], page["snapshot_id"])
 
     sha = response.sha256
     if sha == page["sha256"]:
-        _update_page(conn, page, _seen_ok(page, at))
+        update_page(conn, page, seen_ok(page, at))
         return SaveOutcome("unchanged", url, sha, page["snapshot_id"])
-    snapshot_id, new_snapshot = _store_snapshot(conn, response, parsed, at, sha, fresh)
+    verdict = judge(response, parsed, None if fresh else baseline(conn, url, response.body))
+    print_ = fingerprint(_plain(parsed), visible) if visible is not None else None
+    readable = verdict.complete or verdict.capture_class == "unparseable"
+    if readable and print_ is not None and _revisits(conn, page, print_, at):
+        _capture(conn, url, page["snapshot_id"], response, verdict, revisit=True)
+        update_page(conn, page, seen_ok(page, at))
+        return SaveOutcome("unchanged", url, page["sha256"], page["snapshot_id"], revisit=True)
+    snapshot_id, new_snapshot = _store_snapshot(conn, response, parsed, at, sha, fresh, print_)
     if (
         not fresh
         and conn.execute(
@@ -236,97 +245,59 @@ def _save(
         ).fetchone()
     ):
         return SaveOutcome("unchanged", url, sha, snapshot_id)
-    fastpath.insert(conn, "captures", {"url": url, "snapshot_id": snapshot_id, "fetched_at": at})
+    verdict = confirm(conn, url, snapshot_id, at, verdict)
+    capture_id = _capture(conn, url, snapshot_id, response, verdict)
     if page["last_changed"] is not None and at < page["last_changed"]:
         log.info("%s: capture of %s is older than the current one; kept as history", url, at)
         return SaveOutcome("unchanged", url, sha, snapshot_id, new_snapshot)
-    first = page["snapshot_id"] is None
-    outcome = apply_parse(conn, url, snapshot_id, sha, at, parsed, first_body=first, page=page)
-    return SaveOutcome(outcome[0], url, sha, snapshot_id, new_snapshot, outcome[1])
+    done = admit(conn, capture_id, snapshot_id, response, at, parsed, verdict=verdict, page=page)
+    return SaveOutcome(
+        done.status,
+        url,
+        sha,
+        snapshot_id,
+        new_snapshot,
+        done.changed,
+        verdict=verdict,
+    )
 
 
-def apply_parse(
+def _plain(parsed: AnyRecord | ParseError | None) -> dict[str, Any] | None:
+    return (
+        record_data(parsed) if isinstance(parsed, KpiPage | ProjectPage | DepartmentPage) else None
+    )
+
+
+def _revisits(conn: sqlite3.Connection, page: dict[str, Any], print_: str, at: str) -> bool:
+    """Whether the page's current snapshot shows a reader what this body does (and is older)."""
+    if page["snapshot_id"] is None or (page["last_changed"] and at < page["last_changed"]):
+        return False
+    row = conn.execute(
+        "SELECT fingerprint FROM snapshots WHERE id = ?", [page["snapshot_id"]]
+    ).fetchone()
+    return row is not None and row[0] == print_
+
+
+def _capture(
     conn: sqlite3.Connection,
     url: str,
     snapshot_id: int,
-    sha: str,
-    at: str,
-    parsed: AnyRecord | ParseError | None,
+    response: FetchResult,
+    verdict: Verdict,
     *,
-    first_body: bool,
-    page: dict[str, Any] | None = None,
-) -> tuple[Status, tuple[str, ...]]:
-    """Make a snapshot current for its page and apply its parse to the typed tables and versions."""
-    if page is None:
-        page = _page(conn, url)
-        assert page is not None
-    changes: dict[str, Any] = {
-        "snapshot_id": snapshot_id,
-        "sha256": sha,
-        "last_changed": at,
-        "miss_count": 0,
-        "gone_since": None,
-    }
-    changes.update(_seen_ok(page, at))
-    if isinstance(parsed, ParseError):
-        changes.update(status="parse_error", last_error=str(parsed), last_error_at=at)
-        _update_page(conn, page, changes)
-        return "parse_error", ()
-    changes.update(status="ok", last_error=None, last_error_at=None)
-    if parsed is None:
-        _update_page(conn, page, changes)
-        return ("new" if first_body else "changed"), ()
-    data = record_data(parsed)
-    pid = data.get("pid") or page["pid"]
-    code = agency_code(pid) or page["agency_code"]
-    if isinstance(parsed, DepartmentPage):
-        code = agency_code(parsed.agency_code) or code
-    changes.update(page_kind=data["page_kind"], pid=pid, agency_code=code)
-    _update_page(conn, page, changes)
-    status, changed = _version(conn, url, pid, snapshot_id, sha, at, data, first_body)
-    write_record(conn, url, parsed, data, snapshot_id, at, code, first=first_body)
-    return status, changed
-
-
-def _version(
-    conn: sqlite3.Connection,
-    url: str,
-    pid: str | None,
-    snapshot_id: int,
-    sha: str,
-    at: str,
-    data: dict[str, Any],
-    first_body: bool,
-) -> tuple[Status, tuple[str, ...]]:
-    # A page's first body follows no record (a reparse empties kpi_versions before replaying).
-    previous = None
-    if not first_body:
-        previous = conn.execute(
-            "SELECT id, record FROM kpi_versions WHERE url = ? ORDER BY id DESC LIMIT 1", [url]
-        ).fetchone()
-    if previous is None:
-        kind: Status = "new"
-        changed: list[str] = []
-    else:
-        changed = changed_fields(json.loads(previous[1]), data)
-        if not changed:
-            return "unchanged", ()
-        kind = "changed"
-    version = {
+    revisit: bool = False,
+) -> int:
+    capture = {
         "url": url,
-        "pid": pid,
-        "page_kind": data["page_kind"],
         "snapshot_id": snapshot_id,
-        "sha256": sha,
-        "fetched_at": at,
-        "parser_version": PARSER_VERSION,
-        "previous_id": previous[0] if previous else None,
-        "change_kind": kind,
-        "changed": json.dumps(changed),
-        "record": json.dumps(data, ensure_ascii=False),
+        "fetched_at": utc_iso(response.fetched_at),
+        "final_url": response.final_url,
+        "capture_class": verdict.capture_class,
+        "capture_reason": verdict.reason,
+        "body_sha256": response.sha256,
+        "revisit": int(revisit),
     }
-    fastpath.insert(conn, "kpi_versions", version)
-    return kind, tuple(changed)
+    return fastpath.insert(conn, "captures", capture)
 
 
 def _store_snapshot(
@@ -336,6 +307,7 @@ def _store_snapshot(
     at: str,
     sha: str,
     fresh: bool,
+    print_: str | None = None,
 ) -> tuple[int, bool]:
     if not fresh:
         row = conn.execute(
@@ -362,6 +334,7 @@ def _store_snapshot(
         "size": len(response.body),
         "compression": "zstd",
         "body": compress(response.body),
+        "fingerprint": print_,
     }
     return fastpath.insert(conn, "snapshots", snapshot), True
 
@@ -382,15 +355,9 @@ def _miss(
     changes = {"miss_count": misses, "status": status, "last_error": error, "last_error_at": at}
     if status == "gone" and page["gone_since"] is None:
         changes["gone_since"] = at
-    _update_page(conn, page, changes)
+        mark_gone(conn, page["url"], at)
+    update_page(conn, page, changes)
     return SaveOutcome(status, page["url"], page["sha256"], page["snapshot_id"])
-
-
-def _seen_ok(page: dict[str, Any], at: str) -> dict[str, Any]:
-    changes: dict[str, Any] = {"last_fetched": max(at, page["last_fetched"] or at)}
-    if page["status"] in ("missing", "gone", "failed") or page["miss_count"]:
-        changes.update(status="ok", miss_count=0, gone_since=None)
-    return changes
 
 
 def _new_page(conn: sqlite3.Connection, url: str, at: str) -> dict[str, Any]:
@@ -399,25 +366,3 @@ def _new_page(conn: sqlite3.Connection, url: str, at: str) -> dict[str, Any]:
     page.update(facts, url=url, first_seen=at, miss_count=0)
     fastpath.insert(conn, "pages", {"url": url, **facts, "first_seen": at, "miss_count": 0})
     return page
-
-
-def _page(conn: sqlite3.Connection, url: str) -> dict[str, Any] | None:
-    cursor = conn.execute("SELECT * FROM pages WHERE url = ?", [url])
-    row = cursor.fetchone()
-    if row is None:
-        return None
-    return dict(zip(_column_names(cursor.description), row, strict=True))
-
-
-@lru_cache(maxsize=8)
-def _column_names(description: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
-    return tuple(d[0] for d in description)
-
-
-def _update_page(conn: sqlite3.Connection, page: dict[str, Any], changes: dict[str, Any]) -> None:
-    """Write only the columns that differ, so a repeated save leaves total_changes unchanged."""
-    diff = {k: v for k, v in changes.items() if page.get(k) != v}
-    if not diff:
-        return
-    fastpath.update(conn, "pages", ("url", page["url"]), diff)
-    page.update(diff)

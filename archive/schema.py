@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from archive.changes import FIELD_LABELS
 from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, ProjectPage, Quarter, Report
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ FETCH_LOG_COLUMNS: dict[str, type] = {
 }
 # One counter column per crawl outcome in ``runs``.
 RUN_COUNTS = (
-    "fetched", "unchanged", "new", "changed", "failed", "gone", "missing", "parse_error", "skipped"
+    "fetched", "unchanged", "new", "changed", "held", "failed", "gone", "missing", "parse_error",
+    "skipped",
 )  # fmt: skip
 
 _PAGE_EXTRA: dict[str, type] = {
@@ -269,12 +271,37 @@ def m003_snapshot_links(db: Database) -> None:
         db.table("snapshots").add_column("links", str)
 
 
-# Added to the crawl's tables by m004 (and created with them on a new archive).
+def m004_judged_captures(db: Database) -> None:
+    # Issue 8: a capture is judged before it becomes the record; held ones say why. A revisit
+    # (same visible text and record, other bytes) points at the earlier snapshot and keeps only
+    # the digest of the bytes it received.
+    added: dict[str, dict[str, type]] = {
+        "captures": {
+            "final_url": str,
+            "capture_class": str,
+            "capture_reason": str,
+            "body_sha256": str,
+            "revisit": int,
+        },
+        "snapshots": {"fingerprint": str},
+        "kpi_versions": {"sources": str},
+    }
+    for name, columns in added.items():
+        table = db.table(name)
+        for column, kind in columns.items():
+            if column not in table.columns_dict:
+                table.add_column(column, kind)
+    db.table("captures").create_index(["capture_class"], if_not_exists=True)
+    if db.table("runs").exists() and "held" not in db.table("runs").columns_dict:
+        db.table("runs").add_column("held", int)
+
+
+# Added to the crawl's tables by m005 (and created with them on a new archive).
 RUN_VERDICT: dict[str, type] = {"outcome": str, "reason": str}
 LOCK_BEAT: dict[str, type] = {"heartbeat": str}
 
 
-def m004_run_outcome_and_lock_heartbeat(db: Database) -> None:
+def m005_run_outcome_and_lock_heartbeat(db: Database) -> None:
     # A run records why it exited as it did; the lock carries a heartbeat (issue #9).
     for table, columns in (("runs", RUN_VERDICT), ("crawl_lock", LOCK_BEAT)):
         if db.table(table).exists():
@@ -288,7 +315,8 @@ STEPS = (
     m001_create_archive,
     m002_drop_per_row_fts_triggers,
     m003_snapshot_links,
-    m004_run_outcome_and_lock_heartbeat,
+    m004_judged_captures,
+    m005_run_outcome_and_lock_heartbeat,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
@@ -356,11 +384,18 @@ def _ensure_fts(db: Database) -> None:
         )
 
 
+def _label_sql() -> str:
+    """A SQL CASE giving the Thai label of the field named by ``j.value``."""
+    whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in FIELD_LABELS.items())
+    return f"CASE j.value {whens} END"
+
+
 VIEWS = {
-    # One row per changed top-level field of each version, with the values before and after.
-    "changes": """
-        SELECT v.id AS version_id, v.url, v.pid, v.page_kind, v.fetched_at,
-               j.value AS field,
+    # One row per substantive change of a field (archive.changes.field_changes), with the Thai
+    # label the page prints beside the field name and the values before and after.
+    "changes": f"""
+        SELECT v.id AS version_id, v.url, v.pid, v.page_kind, v.fetched_at, v.change_kind,
+               j.value AS field, {_label_sql()} AS label,
                json_extract(p.record, '$.' || j.value) AS old,
                json_extract(v.record, '$.' || j.value) AS new
         FROM kpi_versions v

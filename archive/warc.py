@@ -3,7 +3,10 @@
 - ``export_warc(db, path)`` writes every capture in time order: the first capture of a body as a
   WARC ``response`` record (HTTP status line and the stored headers, minus the transfer and
   content encodings the fetcher already undid), every later capture of the same body (a page that
-  went A → B → A) as a ``revisit`` record pointing at it. ``.gz`` names are gzipped per record.
+  went A → B → A) as a ``revisit`` record pointing at it (profile ``identical-payload-digest``),
+  and a capture saved as a revisit (other bytes showing the same visible text and record, issue
+  8) as a ``revisit`` record with the profile ``SAME_VISIBLE_TEXT`` and the received bytes'
+  sha256. ``.gz`` names are gzipped per record.
 - ``read_responses(path, url=None)`` reads a WARC file (``.warc``, ``.warc.gz``; the page URL is
   each record's ``WARC-Target-URI``) or a saved HTML file (its URL given with ``url``; its
   modification time is its fetch time) as ``FetchResult``s; ``kpi_archive.load.import_paths``
@@ -33,6 +36,10 @@ from scraper.models import FetchResult
 log = logging.getLogger(__name__)
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
+IDENTICAL_PAYLOAD = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+# Issue 8: a body that differed only in what no reader sees (a timestamp in a comment) was not
+# stored; its revisit record names this profile and the digest of the bytes actually received.
+SAME_VISIBLE_TEXT = "urn:kpi-archive:revisit:identical-visible-text"
 # The stored body is already decoded; these headers would make a replay tool decode it again.
 DROPPED_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 
@@ -44,15 +51,19 @@ def export_warc(db: Database, path: str | Path) -> int:
     written: dict[int, tuple[str, str, str]] = {}
     count = 0
     rows = db.execute(
-        "SELECT c.url, c.fetched_at, s.id, s.status, s.headers, s.body FROM captures c "
-        "JOIN snapshots s ON s.id = c.snapshot_id ORDER BY c.fetched_at, c.id"
+        "SELECT c.url, c.fetched_at, s.id, s.status, s.headers, s.body, c.revisit, c.body_sha256 "
+        "FROM captures c JOIN snapshots s ON s.id = c.snapshot_id ORDER BY c.fetched_at, c.id"
     )
     with path.open("wb") as out:
         writer = WARCWriter(out, gzip=path.name.endswith(".gz"), warc_version="1.1")
-        for url, fetched_at, snapshot_id, status, headers_json, blob in rows:
+        for url, fetched_at, snapshot_id, status, headers_json, blob, revisit, sha in rows:
             date = fetched_at.replace("+00:00", "Z")
             if snapshot_id in written:
                 target_url, target_date, digest = written[snapshot_id]
+                profile = IDENTICAL_PAYLOAD
+                if revisit and sha:
+                    # Other bytes, same visible text and record: say so, with their own digest.
+                    profile, digest = SAME_VISIBLE_TEXT, "sha256:" + sha
                 record = writer.create_revisit_record(
                     url,
                     digest=digest,
@@ -60,10 +71,7 @@ def export_warc(db: Database, path: str | Path) -> int:
                     refers_to_date=target_date,
                     warc_headers_dict={"WARC-Date": date},
                 )
-                record.rec_headers.replace_header(
-                    "WARC-Profile",
-                    "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest",
-                )
+                record.rec_headers.replace_header("WARC-Profile", profile)
             else:
                 body = decompress(blob)
                 record = writer.create_warc_record(

@@ -77,7 +77,7 @@ T = TypeVar("T")
 # worker (73.5 s). Set for the crawl only, then restored.
 SWITCH_INTERVAL = 0.0005
 SEARCH_EVERY = 5  # pages saved between two incremental refreshes of the word-search column
-SUMMARY_FIELDS = ("fetched", "unchanged", "new", "changed", "failed", "gone")
+SUMMARY_FIELDS = ("fetched", "unchanged", "new", "changed", "held", "failed", "gone")
 
 
 @dataclass
@@ -148,7 +148,7 @@ class CrawlSummary:
     reason: str | None = None
 
     def line(self) -> str:
-        """``fetched 12, unchanged 3, new 8, changed 1, failed 0, gone 0 in 4.2 s``."""
+        """``fetched 12, unchanged 3, new 8, changed 1, held 0, failed 0, gone 0 in 4.2 s``."""
         parts = ", ".join(f"{name} {self.counts[name]}" for name in SUMMARY_FIELDS)
         extra = [f"{n} {name.replace('_', ' ')}" for name in ("missing", "parse_error", "skipped")
                  if (n := self.counts[name])]  # fmt: skip
@@ -481,6 +481,8 @@ def _store(
         queued = _follow(db, item, links, depth, run_id)
         crawlstate.mark(db, item.url, "done", run_id=run_id)
         error = str(parsed.record) if isinstance(parsed.record, ParseError) else None
+        if outcome.status == "held" and outcome.verdict is not None:
+            error = f"{outcome.verdict.capture_class}: {outcome.verdict.reason_en}"
         unusable = outcome.status == "unchanged" and _page_status(db, item.url) == "parse_error"
         return outcome.status, error, queued, unusable
 

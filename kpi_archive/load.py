@@ -6,9 +6,9 @@ save functions here, and its caller ends it with ``finish`` (``ensure_db_shape``
 left to the caller so that tests can compare archives before the slow segmentation).
 
 - ``read_page(response, parse)`` → ``Parsed``: the record (or the ``ParseError``, or None when no
-  parser applies) and the page's links, from one reading (``parsers.parse``); the links are kept
-  beside a new snapshot, so a 304 or a fresh page gives its links without reading it again
-  (``stored_links``).
+  parser applies), the page's links and its visible lines (for telling a revisit), from one
+  reading (``parsers.read``); the links are kept beside a new snapshot, so a 304 or a fresh page
+  gives its links without reading it again (``stored_links``).
 - ``load_one`` (crawl: one page, one transaction) and ``load_many`` (import: batched commits).
 - ``import_paths`` and ``reparse`` are the two other sources.
 """
@@ -41,10 +41,11 @@ ImportCounts = Counter[str]
 
 @dataclass(frozen=True)
 class Parsed:
-    """What one reading of a page gives: its record (or why not) and the links it holds."""
+    """What one reading of a page gives: its record (or why not), its links, its visible lines."""
 
     record: AnyRecord | ParseError | None
     links: tuple[str, ...] = ()
+    visible: tuple[str, ...] | None = None
 
 
 def parse_or_error(
@@ -67,12 +68,22 @@ def _crashed(exc: Exception, url: str) -> ParseError:
 
 
 def read_body(body: bytes, url: str, headers: Mapping[str, str]) -> Parsed:
-    """One reading of a page with the project's parsers: its record (or error) and its links."""
+    """One reading of a page with the project's parsers: its record (or error), its links and the
+    lines a reader sees (for telling a revisit from a new snapshot)."""
     try:
-        reading = parsers.parse(body, url, headers)
+        reading = parsers.read(body, url, headers)
+    except ParseError as exc:  # empty or binary: nothing a reader sees
+        return Parsed(exc)
     except Exception as exc:
         return Parsed(_crashed(exc, url))
-    return Parsed(reading.result, tuple(reading.links))
+    record: AnyRecord | ParseError
+    try:
+        record = reading.record()
+    except ParseError as exc:
+        record = exc
+    except Exception as exc:
+        record = _crashed(exc, url)
+    return Parsed(record, tuple(reading.follow()), tuple(reading.visible))
 
 
 def read_page(response: FetchResult, parse: Parse | None = None) -> Parsed:
@@ -113,7 +124,9 @@ def load_one(
     new snapshot, in one transaction."""
     if parsed is None:
         parsed = read_page(response, parse)
-    outcome = archive.save(db, response, parsed.record, gone_after=gone_after)
+    outcome = archive.save(
+        db, response, parsed.record, gone_after=gone_after, visible=parsed.visible
+    )
     if outcome.new_snapshot and outcome.snapshot_id is not None and parse is None:
         archive.save_links(db, outcome.snapshot_id, parsed.links)
     return outcome, parsed
@@ -127,8 +140,8 @@ def load_many(
     gone_after: int = GONE_AFTER,
 ) -> ImportCounts:
     """Read and save many responses, committing in batches; count each save status."""
-    pairs = ((response, read_page(response, parse).record) for response in responses)
-    saved = archive.save_many(db, pairs, gone_after=gone_after)
+    items = ((r, (p := read_page(r, parse)).record, p.visible) for r in responses)
+    saved = archive.save_many(db, items, gone_after=gone_after)
     return Counter(outcome.status for outcome in saved)
 
 

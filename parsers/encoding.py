@@ -65,11 +65,22 @@ def _meta_charset(body: bytes) -> str | None:
     return codec_name(html_body_declared_encoding(head))
 
 
+def _decode(body: bytes, codec: str) -> str:
+    """``body.decode(codec)``, except that a multi-byte character cut off by the end of the body
+    (a truncated download) is dropped instead of making the whole body undecodable."""
+    try:
+        return body.decode(codec)
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.end == len(body):
+            return body[: exc.start].decode(codec)
+        raise
+
+
 def _try(body: bytes, codec: str | None, source: str) -> str | None:
     if codec is None:
         return None
     try:
-        return body.decode(codec)
+        return _decode(body, codec)
     except UnicodeDecodeError as exc:
         logger.debug("%s charset %s does not fit the body: %s", source, codec, exc)
         return None
@@ -78,7 +89,7 @@ def _try(body: bytes, codec: str | None, source: str) -> str | None:
 def sniff(body: bytes) -> tuple[str, str]:
     """Decode undeclared bytes: valid UTF-8 as ``utf-8``, anything else as Thai ``cp874``."""
     try:
-        return body.decode("utf-8"), "utf-8"
+        return _decode(body, "utf-8"), "utf-8"
     except UnicodeDecodeError:
         return body.decode(THAI_CODEC, errors="replace"), THAI_CODEC
 

@@ -175,7 +175,8 @@ def test_missing_page_becomes_gone_and_keeps_history(db):
     page = db.table("pages").get(SEED_URL)
     assert (page["status"], page["miss_count"], page["last_error"]) == ("gone", 3, "HTTP 404")
     assert page["gone_since"] == "2023-06-03T10:00:00.000000Z"
-    assert counts(db) == {"pages": 1, "snapshots": 1, "captures": 1, "kpi_versions": 1}
+    # the disappearance is a version of its own, repeating the last record (issue 8)
+    assert counts(db) == {"pages": 1, "snapshots": 1, "captures": 1, "kpi_versions": 2}
     assert db.table("kpis").count == 1
 
 
@@ -186,11 +187,12 @@ def test_gone_page_that_returns_is_ok_again(db):
     outcome = archive.save(db, response(body=b"<html>back</html>", at=SEPTEMBER), seed_kpi())
     page = db.table("pages").get(SEED_URL)
     assert (outcome.status, page["status"], page["gone_since"], page["miss_count"]) == (
-        "unchanged",
+        "changed",
         "ok",
         None,
         0,
     )
+    assert [r["change_kind"] for r in db.table("kpi_versions").rows] == ["new", "gone", "returned"]
 
 
 def test_server_error_is_recorded_and_nothing_deleted(db):
@@ -396,11 +398,9 @@ def test_later_fixture_captures_version_only_real_changes(db):
     seed, alt = load_fixtures(db, LATER_FIXTURES, JUNE)
     # the same page in other markup and encoding: a new snapshot, not a new version
     assert (seed.status, seed.new_snapshot) == ("unchanged", True)
-    assert (alt.status, alt.changed) == (
-        "changed",
-        ("title", "name", "audit_score", "audit_score_text", "quarters", "reports", "rendering"),
-    )
-    assert db.table("kpi_versions").count == 6
+    # the compact rendering shows no title, quarters or score: it keeps them, so nothing changed
+    assert (alt.status, alt.changed, alt.capture_class) == ("unchanged", (), "complete")
+    assert db.table("kpi_versions").count == 5
 
 
 def test_snapshot_encoding_is_the_codec_the_parser_used_not_the_header_label(db):

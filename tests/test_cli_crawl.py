@@ -23,7 +23,8 @@ SITE = RECORDED_SITE
 KPI_ARCHIVE = str(Path(sys.executable).parent / "kpi-archive")
 SEED = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
 SUMMARY = re.compile(
-    r"^fetched \d+, unchanged \d+, new \d+, changed \d+, failed \d+, gone \d+ in \d+\.\d s"
+    r"^fetched \d+, unchanged \d+, new \d+, changed \d+, held \d+, failed \d+, gone \d+ "
+    r"in \d+\.\d s"
 )
 
 
@@ -43,7 +44,9 @@ def test_a_good_crawl_prints_the_summary_line_and_exits_0(tmp_path: Path, server
     result = crawl(tmp_path / "kpi.db", server, "--quiet")
     assert result.exit_code == 0, result.output
     assert SUMMARY.match(result.stdout)
-    assert result.stdout.startswith("fetched 1, unchanged 0, new 1, changed 0, failed 0, gone 0")
+    assert result.stdout.startswith(
+        "fetched 1, unchanged 0, new 1, changed 0, held 0, failed 0, gone 0"
+    )
     assert result.stderr == ""
 
 

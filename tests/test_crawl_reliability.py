@@ -119,7 +119,7 @@ def test_a_parser_crash_keeps_the_page_as_a_parse_error_and_the_crawl_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "kpi.db"
-    monkeypatch.setattr(parsers, "parse", _raise_for(OTHER, parsers.parse, RuntimeError("boom")))
+    monkeypatch.setattr(parsers, "read", _raise_for(OTHER, parsers.read, RuntimeError("boom")))
     with ReplayServer(RECORDED_SITE) as server:
         summary = run(db, server)
     assert (summary.exit_code, summary.counts["parse_error"], summary.counts["new"]) == (0, 1, 2)
@@ -314,5 +314,7 @@ def test_the_cli_says_why_a_crawl_stopped_at_its_deadline(tmp_path: Path) -> Non
         command = ["crawl", str(tmp_path / "kpi.db"), "--seed", SEED, "--deadline", "0", *maps]
         result = CliRunner().invoke(cli, [*command, "--quiet"])
     assert result.exit_code == 5
-    assert result.stdout.startswith("fetched 0, unchanged 0, new 0, changed 0, failed 0, gone 0")
+    assert result.stdout.startswith(
+        "fetched 0, unchanged 0, new 0, changed 0, held 0, failed 0, gone 0"
+    )
     assert result.stderr == "deadline reached: the rest stays queued for the next run\n"

@@ -114,7 +114,9 @@ def test_the_cron_crawl_line_runs_on_a_fresh_machine(tmp_path: Path) -> None:
     assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
     assert asked == ["/robots.txt", "/mobile/mykpi.php?pid=0411-2029"]
     log = (install / "logs" / "crawl.log").read_text().splitlines()
-    assert log[-1].startswith("fetched 1, unchanged 0, new 1, changed 0, failed 0, gone 0 in ")
+    assert log[-1].startswith(
+        "fetched 1, unchanged 0, new 1, changed 0, held 0, failed 0, gone 0 in "
+    )
     assert (install / "data" / "kpi.db").is_file()
     assert list(home.iterdir()) == []
     assert sorted(p.name for p in install.iterdir()) == [".venv", "data", "logs"]

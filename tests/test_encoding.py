@@ -93,3 +93,10 @@ def test_codec_names_are_normalised() -> None:
 )
 def test_binary_bodies_are_recognised(body: bytes, binary: bool) -> None:
     assert is_probably_binary(body) is binary
+
+
+def test_a_utf8_body_cut_inside_a_character_is_still_utf8() -> None:
+    body = "<p>ค่าเป้าหมาย ร้อยละ</p>".encode()[:-6]  # cut inside the last "ะ"
+    assert decode(body) == ("<p>ค่าเป้าหมาย ร้อยล", "utf-8")
+    header = {"Content-Type": "text/html; charset=utf-8"}
+    assert decode(body, header) == ("<p>ค่าเป้าหมาย ร้อยล", "utf-8")

@@ -83,6 +83,7 @@ def test_a_crawl_that_finished_within_max_age_is_healthy(db: Database) -> None:
             "gone": 0,
             "missing": 0,
             "parse_error": 0,
+            "held": 0,
             "skipped": 0,
         },
         "seconds": 3600.5,
@@ -308,8 +309,9 @@ def test_held_pages_are_the_ones_whose_latest_capture_is_not_complete(db: Databa
     archive.save(db, response(url=SEED_URL, body=b"<html>v1</html>", at=NOW - 30 * HOUR), None)
     archive.save(db, response(url=SEED_URL, body=b"<html>v</html>", at=NOW - 6 * HOUR), None)
     archive.save(db, response(url=PROJECT_URL, at=NOW - 6 * HOUR), None)
-    db["captures"].add_column("capture_class", str)
-    db["captures"].add_column("capture_reason", str)
+    for column in ("capture_class", "capture_reason"):
+        if column not in db["captures"].columns_dict:
+            db["captures"].add_column(column, str)
     db.execute(
         "UPDATE captures SET capture_class = 'partial', capture_reason = 'no </html>' "
         "WHERE url = ? AND fetched_at = ?",

@@ -1,0 +1,273 @@
+"""Admit a stored capture into the record: judged first, then merged, versioned and written.
+
+``admit(conn, capture, response, parsed, …)`` is the one step ``save`` and ``reparse`` share, so a
+reparse judges every capture exactly as the crawl did:
+
+- ``archive.judge`` classifies the capture against the last complete one (its record and body).
+  The class and reason go on the ``captures`` row.
+- Anything but ``complete`` is *held*: the bytes stay as evidence, nothing current changes (not
+  the typed tables, not ``kpi_versions``, not ``pages.snapshot_id``); ``pages.last_error`` says
+  why, and a page with no record yet has the status ``held``. An ``unparseable`` capture keeps
+  the ``parse_error`` behaviour it always had: its snapshot becomes the page's current one (the
+  site most likely changed the page beyond the parser; ``reparse`` with a fixed parser reads it),
+  the last record stays current.
+- A ``complete`` capture becomes current: its record is merged into the current one
+  (``archive.changes.merge``: a short rendering keeps the fields it cannot show), the typed tables
+  are rewritten, and a ``kpi_versions`` row is written only for a substantive change
+  (``archive.changes``), with its ``change_kind`` and per-field ``sources`` (capture ids).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+from archive import fastpath
+from archive.bodies import decompress
+from archive.changes import change_kind, field_changes, merge
+from archive.judge import COMPLETE, Baseline, Verdict, ends_page, judge
+from archive.tables import agency_code, write_record
+from kpi_archive.errors import ParseError
+from parsers.models import PARSER_VERSION, DepartmentPage, KpiPage, ProjectPage
+from scraper.models import FetchResult
+
+AnyRecord = KpiPage | ProjectPage | DepartmentPage
+CONFIRMATIONS = 2  # earlier identical held captures after which a shorter section is believed
+Status = Literal["new", "changed", "unchanged", "parse_error", "held", "missing", "gone", "failed"]
+log = logging.getLogger(__name__)
+_MODELS: dict[str, type[AnyRecord]] = {
+    "kpi": KpiPage,
+    "citydb": KpiPage,
+    "project": ProjectPage,
+    "department": DepartmentPage,
+}
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """What admitting one capture did: the save status, the fields that changed, the verdict."""
+
+    status: Status
+    changed: tuple[str, ...]
+    verdict: Verdict
+
+
+def record_data(record: AnyRecord) -> dict[str, Any]:
+    """The record as JSON-ready data (dates as ISO strings), in the model's field order."""
+    return record.model_dump(mode="json")
+
+
+def confirm(
+    conn: sqlite3.Connection, url: str, snapshot_id: int, at: str, verdict: Verdict
+) -> Verdict:
+    """A capture held only for its sections is complete once the same bytes come back again.
+
+    A database hiccup that drops reports does not repeat byte for byte on three fetches; an
+    agency that really deleted a report does, and must not be held for ever.
+    """
+    if not verdict.by_sections:
+        return verdict
+    (earlier,) = conn.execute(
+        "SELECT count(*) FROM captures WHERE url = ? AND snapshot_id = ? AND fetched_at < ? "
+        "AND capture_class = 'partial'",
+        [url, snapshot_id, at],
+    ).fetchone()
+    if earlier < CONFIRMATIONS:
+        return verdict
+    log.info("%s: %s, seen %d times before: accepted", url, verdict.reason_en, earlier)
+    return COMPLETE
+
+
+def baseline(conn: sqlite3.Connection, url: str, body: bytes) -> Baseline | None:
+    """The current record of ``url`` and the size of the last complete body, if any.
+
+    Whether that body closed its ``<html>`` matters only when the new ``body`` does not, so only
+    then is it read back.
+    """
+    version = conn.execute(
+        "SELECT record FROM kpi_versions WHERE url = ? ORDER BY id DESC LIMIT 1", [url]
+    ).fetchone()
+    if version is None:
+        return None
+    last = conn.execute(
+        "SELECT s.id, s.size, s.encoding FROM captures c "
+        "JOIN snapshots s ON s.id = c.snapshot_id WHERE c.url = ? "
+        "AND c.capture_class = 'complete' ORDER BY c.fetched_at DESC, c.id DESC LIMIT 1",
+        [url],
+    ).fetchone()
+    record = json.loads(version[0])
+    if last is None:
+        return Baseline(record, 0)
+    ended = True
+    if not ends_page(body):
+        (blob,) = conn.execute("SELECT body FROM snapshots WHERE id = ?", [last[0]]).fetchone()
+        ended = ends_page(decompress(blob))
+    return Baseline(record, int(last[1] or 0), ended, last[2])
+
+
+def admit(
+    conn: sqlite3.Connection,
+    capture_id: int,
+    snapshot_id: int,
+    response: FetchResult,
+    at: str,
+    parsed: AnyRecord | ParseError | None,
+    *,
+    verdict: Verdict | None = None,
+    page: dict[str, Any] | None = None,
+) -> Admitted:
+    """Judge one stored capture and, if complete, make it the page's current record."""
+    url = response.url
+    if page is None:
+        page = page_row(conn, url)
+        assert page is not None
+    if verdict is None:
+        verdict = judge(response, parsed, baseline(conn, url, response.body))
+        verdict = confirm(conn, url, snapshot_id, at, verdict)
+        conn.execute(
+            "UPDATE captures SET capture_class = ?, capture_reason = ? WHERE id = ?",
+            [verdict.capture_class, verdict.reason, capture_id],
+        )
+    if not verdict.complete:
+        current = {"snapshot_id": snapshot_id, "sha256": response.sha256, "last_changed": at}
+        return Admitted(_hold(conn, page, verdict, parsed, at, current), (), verdict)
+    assert not isinstance(parsed, ParseError)
+    was_gone = page["status"] == "gone"
+    first_body = page["snapshot_id"] is None
+    changes: dict[str, Any] = {
+        "snapshot_id": snapshot_id,
+        "sha256": response.sha256,
+        "last_changed": at,
+        "miss_count": 0,
+        "gone_since": None,
+        "status": "ok",
+        "last_error": None,
+        "last_error_at": None,
+    }
+    changes.update(seen_ok(page, at))
+    changes["status"] = "ok"
+    if parsed is None:
+        update_page(conn, page, changes)
+        return Admitted("new" if first_body else "changed", (), verdict)
+    previous = None if first_body else _last_version(conn, url)
+    new_data = record_data(parsed)
+    merged = merge(
+        previous["record"] if previous else None,
+        previous["sources"] if previous else None,
+        new_data,
+        capture_id,
+    )
+    data = merged.record
+    record = parsed if data == new_data else _MODELS[str(data["page_kind"])].model_validate(data)
+    pid = data.get("pid") or page["pid"]
+    code = agency_code(pid) or page["agency_code"]
+    if isinstance(record, DepartmentPage):
+        code = agency_code(record.agency_code) or code
+    changes.update(page_kind=data["page_kind"], pid=pid, agency_code=code)
+    update_page(conn, page, changes)
+    write_record(conn, url, record, data, snapshot_id, at, code, first=first_body)
+    kind = change_kind(previous["record"] if previous else None, data, was_gone=was_gone)
+    if kind is None:
+        return Admitted("unchanged", (), verdict)
+    changed = [c.field for c in field_changes(previous["record"], data)] if previous else []
+    version = {
+        "url": url,
+        "pid": pid,
+        "page_kind": data["page_kind"],
+        "snapshot_id": snapshot_id,
+        "sha256": response.sha256,
+        "fetched_at": at,
+        "parser_version": PARSER_VERSION,
+        "previous_id": previous["id"] if previous else None,
+        "change_kind": kind,
+        "changed": json.dumps(changed),
+        "record": json.dumps(data, ensure_ascii=False),
+        "sources": json.dumps(merged.sources),
+    }
+    fastpath.insert(conn, "kpi_versions", version)
+    return Admitted("new" if kind == "new" else "changed", tuple(changed), verdict)
+
+
+def mark_gone(conn: sqlite3.Connection, url: str, at: str) -> None:
+    """Record that a page has gone: a ``gone`` version repeating its last record, if it had one."""
+    last = conn.execute(
+        "SELECT id, pid, page_kind, snapshot_id, sha256, record, sources, change_kind "
+        "FROM kpi_versions WHERE url = ? ORDER BY id DESC LIMIT 1",
+        [url],
+    ).fetchone()
+    if last is None or last[7] == "gone":
+        return
+    conn.execute(
+        "INSERT INTO kpi_versions (url, pid, page_kind, snapshot_id, sha256, fetched_at, "
+        "parser_version, previous_id, change_kind, changed, record, sources) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'gone', '[]', ?, ?)",
+        [url, last[1], last[2], last[3], last[4], at, PARSER_VERSION, last[0], last[5], last[6]],
+    )
+
+
+def _last_version(conn: sqlite3.Connection, url: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT id, record, sources FROM kpi_versions WHERE url = ? ORDER BY id DESC LIMIT 1",
+        [url],
+    ).fetchone()
+    if row is None:
+        return None
+    return {"id": row[0], "record": json.loads(row[1]), "sources": json.loads(row[2] or "{}")}
+
+
+def _hold(
+    conn: sqlite3.Connection,
+    page: dict[str, Any],
+    verdict: Verdict,
+    parsed: AnyRecord | ParseError | None,
+    at: str,
+    current: dict[str, Any],
+) -> Status:
+    changes: dict[str, Any] = {"last_fetched": max(at, page["last_fetched"] or at)}
+    if verdict.capture_class == "unparseable" and isinstance(parsed, ParseError):
+        # Most likely the page itself changed beyond the parser: these bytes are the page now
+        # (a fixed parser and `reparse` read them), but the last record stays the current one.
+        changes.update(current, status="parse_error", last_error=str(parsed), last_error_at=at)
+        update_page(conn, page, changes)
+        return "parse_error"
+    changes.update(last_error=f"held ({verdict.capture_class}): {verdict.reason_en}",
+                   last_error_at=at)  # fmt: skip
+    if page["snapshot_id"] is None and page["status"] in (None, "parse_error", "held"):
+        changes["status"] = "held"
+    update_page(conn, page, changes)
+    return "held"
+
+
+def seen_ok(page: dict[str, Any], at: str) -> dict[str, Any]:
+    """The page columns a successful fetch at ``at`` updates (a missing page is back)."""
+    changes: dict[str, Any] = {"last_fetched": max(at, page["last_fetched"] or at)}
+    if page["status"] in ("missing", "gone", "failed") or page["miss_count"]:
+        changes.update(status="ok", miss_count=0, gone_since=None)
+    return changes
+
+
+def page_row(conn: sqlite3.Connection, url: str) -> dict[str, Any] | None:
+    """The ``pages`` row of ``url`` as a dict, or None."""
+    cursor = conn.execute("SELECT * FROM pages WHERE url = ?", [url])
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip(_column_names(cursor.description), row, strict=True))
+
+
+@lru_cache(maxsize=8)
+def _column_names(description: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    return tuple(d[0] for d in description)
+
+
+def update_page(conn: sqlite3.Connection, page: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Write only the columns that differ, so a repeated save leaves total_changes unchanged."""
+    diff = {k: v for k, v in changes.items() if page.get(k) != v}
+    if not diff:
+        return
+    fastpath.update(conn, "pages", ("url", page["url"]), diff)
+    page.update(diff)
