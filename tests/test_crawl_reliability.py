@@ -29,6 +29,7 @@ from kpi_archive import crawl as crawl_module
 from kpi_archive.cli import cli
 from kpi_archive.crawl import CrawlOptions, CrawlSummary, crawl
 from kpi_archive.replay import RECORDED_SEEDS, RECORDED_SITE, ReplayServer, parse_fault
+from kpi_archive.status import open_readonly, status
 from scraper.fetcher import Fetcher
 
 KPI_ARCHIVE = str(Path(sys.executable).parent / "kpi-archive")
@@ -318,3 +319,16 @@ def test_the_cli_says_why_a_crawl_stopped_at_its_deadline(tmp_path: Path) -> Non
         "fetched 0, unchanged 0, new 0, changed 0, held 0, failed 0, gone 0"
     )
     assert result.stderr == "deadline reached: the rest stays queued for the next run\n"
+
+
+def test_status_lists_a_capture_the_crawl_held(tmp_path: Path) -> None:
+    db = tmp_path / "kpi.db"
+    with ReplayServer(RECORDED_SITE) as server:
+        run(db, server)
+    fault = parse_fault("cut=55:path=/mobile/mykpi.php?pid=0411-2029")
+    with ReplayServer(RECORDED_SITE, faults=[fault]) as server:
+        summary = run(db, server)
+    assert (summary.counts["held"], summary.exit_code) == (1, 0)
+    with closing(open_readonly(db)) as database:
+        held = status(database).held
+    assert [(p.url, p.state) for p in held.pages] == [(SEED, "partial")]
