@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 DB ?= data/kpi.db
+BENCH_PAGES ?= 30000
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -38,11 +39,8 @@ lock: install ## pin every runtime dependency in requirements.lock (pip-tools), 
 fuzz: install ## 10,000 mutated pages through parse_page; reports the slowest (make fuzz ARGS="--count 50000")
 	$(BIN)/python tests/fuzz_pages.py $(ARGS)
 
-bench: install ## run the benchmarks and write benchmarks/results.json
-	$(BIN)/python benchmarks/bench_parse.py
-	$(BIN)/python benchmarks/bench_archive.py
-	$(BIN)/python benchmarks/bench_crawl.py
-	$(BIN)/python benchmarks/bench_thai.py
+bench: install ## BMA-scale figures vs this machine's floors: one table + benchmarks/results.json (BENCH_PAGES=2000)
+	$(BIN)/python benchmarks/bench.py --pages $(BENCH_PAGES)
 
 demo: install ## crawl the recorded site twice into data/demo.db and serve it on http://127.0.0.1:8001
 	$(BIN)/python -m kpi_archive.publish.demo

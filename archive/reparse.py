@@ -25,7 +25,7 @@ from archive import fastpath
 from archive.admit import admit, mark_gone, page_row, seen_ok, update_page
 from archive.changes import field_changes
 from archive.save import AnyRecord, decompress
-from archive.schema import TRIGRAM_FTS, WORDS_FTS
+from archive.schema import TRIGRAM_FTS, WORDS_FTS, index_trigram
 from archive.search import forget_pending
 from kpi_archive.errors import ParseError
 from scraper.models import FetchResult
@@ -157,11 +157,13 @@ def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
             mark_gone(conn, url, kept["gone_since"])
     # A full rebuild gives the same index bytes every time, unlike trigger-by-trigger updates.
     for table in TRIGRAM_FTS:
+        conn.execute(f"DELETE FROM [{table}_fts]")
+        index_trigram(conn, table)
         conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('rebuild')")
     forget_pending(conn)
     for table in WORDS_FTS:
         fts = f"{table}_words_fts"
-        conn.execute(f"DELETE FROM [{fts}]")  # empty already: every words column is NULL now
+        conn.execute(f"DELETE FROM [{fts}]")  # refresh_search segments every row again
         conn.execute(f"INSERT INTO [{fts}] ([{fts}]) VALUES ('rebuild')")
     after = _current_records(conn)
     before = state.before

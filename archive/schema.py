@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+import sqlite3
 import types
 import typing
 from typing import Any
@@ -25,6 +27,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from archive.changes import FIELD_LABELS
+from parsers import thai
 from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, ProjectPage, Quarter, Report
 
 log = logging.getLogger(__name__)
@@ -33,11 +36,17 @@ log = logging.getLogger(__name__)
 # unicode61 treats Thai vowel and tone marks (category M) as separators unless told otherwise.
 WORDS_TOKENIZER = "unicode61 categories 'L* N* Co M*'"
 
+# Search helpers live only in these side tables, never as columns of the tables readers see: the
+# trigram tables keep their own copy of the text (no ``content=``) plus a last column with the
+# same text in Arabic digits; ``<table>_words_fts`` holds the PyThaiNLP words, keyed by rowid.
 TRIGRAM_FTS: dict[str, list[str]] = {
     "kpis": ["title", "definition", "calculation", "data_sources", "search_digits"],
     "reports": ["text", "text_digits"],
 }
 WORDS_FTS = ("kpis", "reports")
+SEARCH_HELPERS = {"kpis": ("search_digits", "words"), "reports": ("text_digits", "words")}
+ROW_KEYS = {"kpis": ("url",), "reports": ("url", "position")}
+_THAI_DIGIT = re.compile("[๐-๙]")
 PAGE_COLUMNS: dict[str, type] = {
     "url": str,
     "host": str,
@@ -86,7 +95,7 @@ MODEL_TABLES: dict[str, TableSpec] = {
     "kpis": (
         KpiPage,
         "url",
-        {**_PAGE_EXTRA, "on_target": int, "search_digits": str, "words": str},
+        {**_PAGE_EXTRA, "on_target": int},
         set(),
     ),
     "projects": (ProjectPage, "url", dict(_PAGE_EXTRA), set()),
@@ -106,8 +115,6 @@ MODEL_TABLES: dict[str, TableSpec] = {
             "position": int,
             "date_fiscal_year": int,
             "date_fiscal_quarter": int,
-            "text_digits": str,
-            "words": str,
         },
         set(),
     ),
@@ -296,12 +303,47 @@ def m004_judged_captures(db: Database) -> None:
         db.table("runs").add_column("held", int)
 
 
-# Added to the crawl's tables by m005 (and created with them on a new archive).
+def m005_search_helpers_out_of_tables(db: Database) -> None:
+    # kpis/reports lose their search helper columns (issue 10 §3) and kpis.agency_code becomes a
+    # foreign key to agencies (issue 11 §4). transform renumbers rowids, so the search tables
+    # are rebuilt, keeping the words already segmented (by each row's key) instead of redoing them.
+    kept: dict[str, list[tuple[Any, ...]]] = {}
+    for table, helpers in SEARCH_HELPERS.items():
+        keys = ", ".join(ROW_KEYS[table])
+        if "words" in db.table(table).columns_dict:
+            kept[table] = db.execute(
+                f"SELECT {keys}, words FROM [{table}] WHERE words IS NOT NULL"
+            ).fetchall()
+        for suffix in ("_words_ai", "_words_au", "_words_ad"):
+            db.execute(f"DROP TRIGGER IF EXISTS [{table}{suffix}]")
+        for fts in (f"{table}_fts", f"{table}_words_fts"):
+            db.execute(f"DROP TABLE IF EXISTS [{fts}]")
+        present = [c for c in helpers if c in db.table(table).columns_dict]
+        if present:
+            db.table(table).transform(drop=present)
+    db.execute(
+        "INSERT INTO agencies (code, dep_code) SELECT DISTINCT agency_code, agency_code || '0000' "
+        "FROM kpis WHERE agency_code IS NOT NULL ON CONFLICT (code) DO NOTHING"
+    )
+    if not any(fk.column == "agency_code" for fk in db.table("kpis").foreign_keys):
+        db.table("kpis").transform(add_foreign_keys=[("agency_code", "agencies", "code")])
+    _ensure_fts(db)
+    for table, rows in kept.items():
+        on = " AND ".join(f"t.[{k}] = ?" for k in ROW_KEYS[table])
+        for *key, words in rows:
+            db.execute(
+                f"INSERT INTO [{table}_words_fts] (rowid, words) "
+                f"SELECT t.rowid, ? FROM [{table}] t WHERE {on}",
+                [words, *key],
+            )
+
+
+# Added to the crawl's tables by m006 (and created with them on a new archive).
 RUN_VERDICT: dict[str, type] = {"outcome": str, "reason": str}
 LOCK_BEAT: dict[str, type] = {"heartbeat": str}
 
 
-def m005_run_outcome_and_lock_heartbeat(db: Database) -> None:
+def m006_run_outcome_and_lock_heartbeat(db: Database) -> None:
     # A run records why it exited as it did; the lock carries a heartbeat (issue #9).
     for table, columns in (("runs", RUN_VERDICT), ("crawl_lock", LOCK_BEAT)):
         if db.table(table).exists():
@@ -316,7 +358,8 @@ STEPS = (
     m002_drop_per_row_fts_triggers,
     m003_snapshot_links,
     m004_judged_captures,
-    m005_run_outcome_and_lock_heartbeat,
+    m005_search_helpers_out_of_tables,
+    m006_run_outcome_and_lock_heartbeat,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
@@ -353,33 +396,45 @@ def _sync_model_columns(db: Database) -> None:
                 db.table(table).add_column(name, col_type)
 
 
+def digits_variant(*texts: str | None) -> str | None:
+    """The texts joined with Thai digits made Arabic, or None when none of them has a Thai digit."""
+    present = [t for t in texts if t]
+    if not any(_THAI_DIGIT.search(t) for t in present):
+        return None
+    return "\n".join(thai.arabic_digits(t) for t in present)
+
+
+def index_trigram(conn: sqlite3.Connection, table: str, where: str = "", params: Any = ()) -> None:
+    """Add the rows of ``table`` matching ``where`` to its trigram index, with their digit copy."""
+    text_columns = TRIGRAM_FTS[table][:-1]
+    names = ", ".join(f"[{c}]" for c in text_columns)
+    rows = conn.execute(f"SELECT rowid, {names} FROM [{table}] {where}", params).fetchall()
+    conn.executemany(
+        f"INSERT INTO [{table}_fts] (rowid, {names}, [{TRIGRAM_FTS[table][-1]}]) "
+        f"VALUES ({', '.join('?' * (len(text_columns) + 2))})",
+        [(*row, digits_variant(*row[1:])) for row in rows],
+    )
+
+
 def _ensure_fts(db: Database) -> None:
     names = set(db.table_names())
     for table, columns in TRIGRAM_FTS.items():
         if f"{table}_fts" not in names:
-            db.table(table).enable_fts(columns, tokenize="trigram")
+            db.execute(
+                f"CREATE VIRTUAL TABLE [{table}_fts] USING fts5("
+                f"{', '.join(f'[{c}]' for c in columns)}, tokenize='trigram')"
+            )
+            index_trigram(db.conn, table)
     for table in WORDS_FTS:
-        fts = f"{table}_words_fts"
-        if fts in names:
-            continue
-        # A table of its own (not content=<table>), so Datasette's search box keeps the trigram one.
+        # A table of its own, so Datasette's search box keeps the trigram one; refresh_search
+        # fills it for the rows it lacks, and a deleted row takes its words with it.
         db.executescript(
             f"""
-            CREATE VIRTUAL TABLE [{fts}] USING fts5(words, tokenize="{WORDS_TOKENIZER}");
-            CREATE TRIGGER [{table}_words_ad] AFTER DELETE ON [{table}] BEGIN
-              DELETE FROM [{fts}] WHERE rowid = old.rowid;
+            CREATE VIRTUAL TABLE IF NOT EXISTS [{table}_words_fts]
+              USING fts5(words, tokenize="{WORDS_TOKENIZER}");
+            CREATE TRIGGER IF NOT EXISTS [{table}_words_ad] AFTER DELETE ON [{table}] BEGIN
+              DELETE FROM [{table}_words_fts] WHERE rowid = old.rowid;
             END;
-            CREATE TRIGGER [{table}_words_au] AFTER UPDATE OF words ON [{table}] BEGIN
-              DELETE FROM [{fts}] WHERE rowid = old.rowid;
-              INSERT INTO [{fts}] (rowid, words) SELECT new.rowid, new.words
-                WHERE new.words IS NOT NULL;
-            END;
-            CREATE TRIGGER [{table}_words_ai] AFTER INSERT ON [{table}]
-              WHEN new.words IS NOT NULL BEGIN
-              INSERT INTO [{fts}] (rowid, words) VALUES (new.rowid, new.words);
-            END;
-            INSERT INTO [{fts}] (rowid, words)
-              SELECT rowid, words FROM [{table}] WHERE words IS NOT NULL;
             """
         )
 

@@ -2,21 +2,24 @@
 
 Three layers, each a column or table the archive keeps in sync:
 
-- ``kpis_fts`` / ``reports_fts``: trigram FTS5 with ``content=<table>``, the tables Datasette's
-  search box uses. Trigram needs no word breaks, so any Thai substring of 3+ characters matches.
-  A term of 1–2 characters matches nothing (an FTS5 trigram limit); use ``LIKE`` for those.
+None of them is a column of ``kpis`` or ``reports``: readers see the text as printed, and the
+helpers live in side tables keyed by the row's rowid (``archive.schema``).
+
+- ``kpis_fts`` / ``reports_fts``: trigram FTS5 tables holding their own copy of the text, the
+  tables Datasette's search box uses (``fts_table`` in the plugin's metadata). Trigram needs no
+  word breaks, so any Thai substring of 3+ characters matches. A term of 1–2 characters matches
+  nothing (an FTS5 trigram limit); use ``LIKE`` for those. Their last column (``search_digits`` /
+  ``text_digits``) is the same text with Thai digits made Arabic, filled only where the text has
+  Thai digits, so ``2566`` finds ``๒๕๖๖``, and ``๒๕๖๖`` still finds the text as printed.
   No triggers keep them in sync: ``unindex(conn, url)`` drops a page's entries before its rows
-  change and queues the page, and ``sync_index(conn)`` indexes every queued page in one statement
-  per table. ``save`` and each ``save_many`` batch call it before they commit, so the index is
-  never out of step with a committed row. (Per-row triggers made FTS5 flush a tiny segment at
-  every page's savepoint; that cost more than the rest of a save.)
-- ``search_digits`` / ``text_digits``: the same text with Thai digits turned into Arabic ones,
-  filled only where the text has Thai digits, so ``2566`` finds ``๒๕๖๖``; the raw text stays as
-  printed in its own column, so ``๒๕๖๖`` finds it too.
-- ``words`` plus ``kpis_words_fts`` / ``reports_words_fts``: the text segmented by PyThaiNLP's
-  ``newmm`` engine (words joined by spaces) under a unicode61 FTS5 table, for ranked whole-word
-  search. Segmenting costs about 10 ms per page, so ``save`` leaves ``words`` empty and
-  ``refresh_search(db)`` fills it for every row that lacks it (call it after a crawl or import).
+  change and queues the page, and ``sync_index(conn)`` indexes every queued page. ``save`` and
+  each ``save_many`` batch call it before they commit, so the index is never out of step with a
+  committed row. (Per-row triggers made FTS5 flush a tiny segment at every page's savepoint;
+  that cost more than the rest of a save.)
+- ``kpis_words_fts`` / ``reports_words_fts``: the text segmented by PyThaiNLP's ``newmm`` engine
+  (words joined by spaces) under a unicode61 FTS5 table, for ranked whole-word search.
+  Segmenting costs about 10 ms per page, so ``save`` leaves a changed row out and
+  ``refresh_search(db)`` segments every row the table lacks (call it after a crawl or import).
 - ``search_index``: a trigram FTS5 table of each KPI's texts and each report *folded* by
   ``parsers.thai.fold`` (``ดำารง`` → ``ดำรง``, legacy PUA tone marks, zero-width characters, Thai
   digits, ``PM 2.5`` → ``pm2.5``), so a search finds what a reader sees; the tables keep the text
@@ -30,32 +33,25 @@ Three layers, each a column or table the archive keeps in sync:
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 from typing import Any
 
 from sqlite_utils import Database
 
 from archive import agencies
-from archive.schema import TRIGRAM_FTS
+from archive.schema import TRIGRAM_FTS, WORDS_FTS, digits_variant, index_trigram
 from parsers import thai
 
 log = logging.getLogger(__name__)
 
 THAI_DIGITS = thai.THAI_DIGITS
-_THAI_DIGIT = re.compile("[๐-๙]")
 KPI_TEXT_COLUMNS = ("title", "definition", "calculation", "data_sources")
 SEARCH_INDEX = "search_index"
 
 normalise_digits = thai.arabic_digits
 
 
-def digits_variant(*texts: str | None) -> str | None:
-    """The texts joined with Thai digits normalised, or None when none of them has a Thai digit."""
-    present = [t for t in texts if t]
-    if not any(_THAI_DIGIT.search(t) for t in present):
-        return None
-    return "\n".join(normalise_digits(t) for t in present)
+__all__ = ["digits_variant", "refresh_search", "search", "search_words", "sync_index", "unindex"]
 
 
 # Pages whose rows changed in the open transaction and are not yet in the trigram index. A temp
@@ -76,13 +72,10 @@ def unindex(conn: sqlite3.Connection, url: str, *, first: bool = False) -> None:
     if pending:
         return  # its current rows were never indexed
     if not first:
-        for table, columns in TRIGRAM_FTS.items():
-            names = ", ".join(f"[{c}]" for c in columns)
-            conn.execute(
-                f"INSERT INTO [{table}_fts] ([{table}_fts], rowid, {names}) "
-                f"SELECT 'delete', rowid, {names} FROM [{table}] WHERE url = ?",
-                [url],
-            )
+        for table in TRIGRAM_FTS:
+            for fts in (f"{table}_fts", *([f"{table}_words_fts"] if table in WORDS_FTS else [])):
+                rows = f"SELECT rowid FROM [{table}] WHERE url = ?"
+                conn.execute(f"DELETE FROM [{fts}] WHERE rowid IN ({rows})", [url])
     conn.execute("INSERT INTO temp.fts_pending (url) VALUES (?)", [url])
 
 
@@ -91,12 +84,8 @@ def sync_index(conn: sqlite3.Connection) -> None:
     conn.execute(_PENDING)
     if conn.execute("SELECT 1 FROM temp.fts_pending LIMIT 1").fetchone() is None:
         return
-    for table, columns in TRIGRAM_FTS.items():
-        names = ", ".join(f"[{c}]" for c in columns)
-        conn.execute(
-            f"INSERT INTO [{table}_fts] (rowid, {names}) SELECT rowid, {names} FROM [{table}] "
-            "WHERE url IN (SELECT url FROM temp.fts_pending)"
-        )
+    for table in TRIGRAM_FTS:
+        index_trigram(conn, table, "WHERE url IN (SELECT url FROM temp.fts_pending)")
     conn.execute("DELETE FROM temp.fts_pending")
 
 
@@ -112,20 +101,22 @@ def segment(text: str | None) -> str:
 
 
 def refresh_search(db: Database, batch: int = 200) -> int:
-    """Fill ``words`` in every ``kpis`` and ``reports`` row that lacks it; return the row count."""
+    """Segment every ``kpis`` and ``reports`` row its words table lacks; return the row count."""
     done = 0
     for table, columns in (("kpis", KPI_TEXT_COLUMNS), ("reports", ("text",))):
         select = ", ".join(f"[{c}]" for c in columns)
         while True:
             rows = db.execute(
-                f"SELECT rowid, {select} FROM [{table}] WHERE words IS NULL LIMIT ?", [batch]
+                f"SELECT rowid, {select} FROM [{table}] "
+                f"WHERE rowid NOT IN (SELECT rowid FROM [{table}_words_fts]) LIMIT ?",
+                [batch],
             ).fetchall()
             if not rows:
                 break
             with db.atomic():
                 db.conn.executemany(
-                    f"UPDATE [{table}] SET words = ? WHERE rowid = ?",
-                    [(" ".join(segment(t) for t in row[1:] if t), row[0]) for row in rows],
+                    f"INSERT INTO [{table}_words_fts] (rowid, words) VALUES (?, ?)",
+                    [(row[0], " ".join(segment(t) for t in row[1:] if t)) for row in rows],
                 )
             done += len(rows)
     log.info("segmented %d rows", done)

@@ -15,7 +15,7 @@ from typing import Any
 
 from archive.fastpath import insert_many, upsert
 from archive.schema import model_columns
-from archive.search import digits_variant, unindex
+from archive.search import unindex
 from parsers.models import PARSER_VERSION, DepartmentPage, KpiPage, ProjectPage, Strategy
 from parsers.thai import fiscal_quarter, fiscal_year
 
@@ -85,10 +85,11 @@ def write_record(
     if isinstance(record, KpiPage):
         row = _model_row("kpis", data, url, page)
         row["on_target"] = on_target(record.unit, record.target_value, record.result_value)
-        row["search_digits"] = digits_variant(
-            record.title, record.definition, record.calculation, record.data_sources
-        )
-        row["words"] = None
+        if code:  # kpis.agency_code is a foreign key: the agency gets its row (named later)
+            conn.execute(
+                "INSERT INTO agencies (code, dep_code) VALUES (?, ?) ON CONFLICT (code) DO NOTHING",
+                [code, code + "0000"],
+            )
         upsert(conn, "kpis", row, ("url",))
         _write_links(conn, url, record.strategies, data)
     else:
@@ -111,8 +112,6 @@ def write_record(
                 "position": position,
                 "date_fiscal_year": fiscal[0],
                 "date_fiscal_quarter": fiscal[1],
-                "text_digits": digits_variant(report.text),
-                "words": None,
             }
         )
     insert_many(conn, "reports", reports)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from archive_factories import response, seed_kpi
 
 import archive
 from archive.schema import SCHEMA_VERSION, ensure_db_shape
@@ -37,7 +38,7 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     db = archive.open_db(tmp_path / "data" / "kpi.db")
     assert set(db.table_names()) >= TABLES
     assert db.view_names() == ["changes"]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -82,11 +83,12 @@ def test_a_field_added_to_the_models_becomes_a_column(tmp_path):
     assert "summary" in archive.open_db(path).table("kpis").columns_dict
 
 
-def test_datasette_finds_the_trigram_fts_tables(tmp_path):
+def test_trigram_fts_tables_keep_their_own_text_so_the_tables_need_no_helper_columns(tmp_path):
     db = archive.open_db(tmp_path / "kpi.db")
-    assert db.table("kpis").detect_fts() == "kpis_fts"
-    assert db.table("reports").detect_fts() == "reports_fts"
-    assert "trigram" in db.table("reports_fts").schema
+    # Datasette is pointed at them by fts_table in the plugin's metadata (test_archive_search).
+    for table in ("kpis_fts", "reports_fts"):
+        assert "trigram" in db.table(table).schema
+        assert "content=" not in db.table(table).schema
 
 
 def test_not_an_sqlite_file_is_refused_and_left_untouched(tmp_path):
@@ -109,13 +111,14 @@ def test_an_empty_file_becomes_an_archive(tmp_path):
     path = tmp_path / "empty.db"
     path.touch()
     archive.open_db(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 5
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 6
 
 
 def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
     path = tmp_path / "v1.db"
     db = archive.open_db(path)
     # what schema version 1 had: sqlite-utils' triggers keeping kpis_fts in step row by row
+    db.table("kpis_fts").drop()
     db.table("kpis").enable_fts(
         ["title", "definition", "calculation", "data_sources", "search_digits"],
         tokenize="trigram",
@@ -128,15 +131,36 @@ def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
     assert {"kpis_ai", "kpis_ad", "kpis_au"} <= set(_triggers(db))
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
-    assert _triggers(db) == [
-        "kpis_words_ad",
-        "kpis_words_ai",
-        "kpis_words_au",
-        "reports_words_ad",
-        "reports_words_ai",
-        "reports_words_au",
-    ]
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert _triggers(db) == ["kpis_words_ad", "reports_words_ad"]
+
+
+def test_version_4_archive_moves_its_search_helpers_out_and_keeps_the_words(tmp_path):
+    path = tmp_path / "v4.db"
+    db = archive.open_db(path)
+    archive.save(db, response(), seed_kpi())
+    archive.refresh_search(db)
+    # what schema version 4 had: helper columns in kpis/reports, no foreign key to agencies
+    db.table("kpis").transform(drop_foreign_keys=["agency_code"])
+    for table, column in (("kpis", "search_digits"), ("kpis", "words"), ("reports", "words")):
+        db.table(table).add_column(column, str)
+    db.execute("UPDATE kpis SET words = 'คำ ที่ ตัด ไว้ แล้ว'")
+    db.execute("UPDATE reports SET words = 'รายงาน'")
+    db.execute("DELETE FROM kpis_words_fts")
+    db.execute("DELETE FROM reports_words_fts")
+    db.execute("DELETE FROM agencies")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm005_search_helpers_out_of_tables'")
+    db.execute("PRAGMA user_version = 4")
+    db.close()
+    db = archive.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert {"words", "search_digits"} & set(db.table("kpis").columns_dict) == set()
+    assert [(fk.column, fk.other_table, fk.other_column) for fk in db.table("kpis").foreign_keys
+            if fk.column == "agency_code"] == [("agency_code", "agencies", "code")]  # fmt: skip
+    assert db.execute("SELECT code FROM agencies").fetchall() == [("0411",)]
+    assert [r["pid"] for r in archive.search_words(db, "kpis", "ตัด")] == ["0411-2029"]
+    assert [r["pid"] for r in archive.search(db, "kpis", "2566")] == ["0411-2029"]
+    assert archive.refresh_search(db) == 0  # the words were kept, not segmented again
 
 
 def _triggers(db):

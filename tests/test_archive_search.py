@@ -76,13 +76,23 @@ def test_word_search_is_ranked_on_segmented_words(db):
     assert archive.search_words(db, "reports", "สะอา") == []
 
 
-def test_words_column_is_filled_by_refresh_and_cleared_by_a_change(db):
-    report = db.execute("SELECT words FROM reports WHERE quarter = 3").fetchone()[0]
+def test_words_are_segmented_by_refresh_and_dropped_by_a_change(db):
+    report = db.execute(
+        "SELECT w.words FROM reports_words_fts w JOIN reports r ON r.rowid = w.rowid "
+        "WHERE r.quarter = 3"
+    ).fetchone()[0]
     assert "ฝุ่น" in report.split()
     archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ชื่อใหม่"))
-    assert db.execute("SELECT count(*) FROM kpis WHERE words IS NULL").fetchone()[0] == 1
+    unsegmented = "SELECT count(*) FROM kpis WHERE rowid NOT IN (SELECT rowid FROM kpis_words_fts)"
+    assert db.execute(unsegmented).fetchone()[0] == 1
     assert archive.refresh_search(db) == 3
     assert archive.refresh_search(db) == 0
+    assert pids(archive.search_words(db, "kpis", "ชื่อใหม่")) == ["0411-2029"]
+
+
+def test_search_helpers_are_not_columns_of_the_tables_readers_see(db):
+    assert {"words", "search_digits"} & set(db.table("kpis").columns_dict) == set()
+    assert {"words", "text_digits"} & set(db.table("reports").columns_dict) == set()
 
 
 def test_digit_helpers():

@@ -9,6 +9,7 @@ plugin package supplying metadata, templates and routes exactly as under ``kpi-a
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,13 @@ from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
+from datasette_dashboards import replace_opts_in_query
 
 import archive
 from kpi_archive.cli import cli
 from kpi_archive.errors import ParseError
 from kpi_archive.publish import plugin, serve
+from kpi_archive.publish.plugin import functions
 from kpi_archive.publish.plugin.metadata import metadata_for
 from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, Quarter, Report
 from scraper.models import FetchResult
@@ -143,6 +146,7 @@ def build_fixture_archive(path: Path) -> Path:
     error = ParseError("no title", url=BROKEN_URL, missing="title")
     archive.save(db, _response(BROKEN_URL, b"<html>?</html>", yesterday), error)
     archive.refresh_search(db)
+    archive.refresh_derived(db)
     db.close()
     return path
 
@@ -430,3 +434,45 @@ def test_serve_refuses_a_file_that_is_not_an_archive_in_one_line(tmp_path: Path)
     assert result.exit_code == 1
     assert result.stderr == f"Error: {notes}: not an SQLite database; refusing to touch it\n"
     assert notes.read_bytes() == b"not sqlite"
+
+
+async def test_issue_11_tables_show_the_descriptions_of_columns_yml(ds: Any) -> None:
+    page = (await ds.client.get("/kpi/indicators")).text
+    assert "ตัวชี้วัดเดียวกันข้ามปี / One agency&#39;s indicator across fiscal years" in page
+    tables = metadata_for(["kpi"])["databases"]["kpi"]["tables"]
+    assert tables["observations"]["columns"]["measure"] == (
+        "target, result, assessment, score_2_1, score_2_2 or audit"
+    )
+    # metadata.yml wins where both describe a column
+    assert tables["kpis"]["columns"]["unit"].startswith("หน่วยนับ / unit the page states")
+
+
+def _chart_rows(archive_dir: Path, chart: str, options: dict[str, str]) -> list[tuple[Any, ...]]:
+    """A dashboard chart's rows, its [[ optional ]] parts filled as datasette-dashboards does."""
+    charts = metadata_for(["kpi"])["plugins"]["datasette-dashboards"]["kpi-dashboard"]["charts"]
+    conn = sqlite3.connect(archive_dir / "kpi.db")
+    functions.register(conn)
+    return conn.execute(replace_opts_in_query(charts[chart]["query"], options), options).fetchall()
+
+
+def test_dashboard_series_chart_gives_target_and_result_per_fiscal_year(archive_dir: Path) -> None:
+    assert _chart_rows(archive_dir, "series", {"kpi": "5035-0100 · ร้อยละ…"}) == [
+        ("2566", "ค่าเป้าหมาย / target", 80.0),
+        ("2566", "ผลงาน / result", 70.0),
+    ]
+    assert _chart_rows(archive_dir, "series", {"kpi": "9999-0000"}) == [
+        ("–", "ไม่มีค่าเป้าหมายหรือผลงานรายปีสำหรับตัวกรองนี้ / no yearly figures for these filters", None)
+    ]  # fmt: skip
+
+
+def test_dashboard_league_chart_ranks_the_measure_in_the_picked_or_the_kpis_year(
+    archive_dir: Path,
+) -> None:
+    expected = [("1. หน่วยงาน 5035", 1, 70.0, 80.0, 70.0, 1, 2566, "ร้อยละ")]
+    assert _chart_rows(archive_dir, "league", {"kpi": "5035-0100"}) == expected
+    assert (
+        _chart_rows(archive_dir, "league", {"kpi": "5035-0100", "fiscal_year": "2566"}) == expected
+    )
+    assert [row[1:] for row in _chart_rows(
+        archive_dir, "league", {"kpi": "5035-0100", "fiscal_year": "2565"}
+    )] == [(None,) * 7]  # fmt: skip

@@ -203,3 +203,31 @@ async def test_the_dashboards_kpi_picker_shows_names_and_the_year_picker_the_cho
     response = await ds.client.get("/-/dashboards/kpi-dashboard?kpi=5035-0100&fiscal_year=2566")
     assert '<option value="5035-0100 · ร้อยละของถนนที่ได้รับการแก้ไขปัญหาการจราจร"' in response.text
     assert '<option value="2566" selected>2566</option>' in response.text
+
+
+async def test_indicator_page_charts_target_and_result_per_fiscal_year(ds: Any) -> None:
+    text = (await ds.client.get("/kpi/0411-2029")).text
+    section = text[text.index('<section class="kpi-series">') :]
+    section = section[: section.index("</section>")]
+    assert re.findall(r'class="year">(\d+)<', section) == ["2566"]
+    assert re.findall(r"<title>(\d+ \S+: [\d.,]+)</title>", section) == [
+        "2566 ค่าเป้าหมาย: 100",
+        "2566 ผลงาน: 100",
+    ]
+    assert "<script" not in section and "http" not in section  # inline SVG, nothing fetched
+    assert 'href="/kpi/indicator_over_years?pid=0411-2029"' in section
+    assert "league_table" not in section  # no other agency reports this measure
+
+
+async def test_the_series_link_leads_to_the_latest_capture_of_each_year(ds: Any) -> None:
+    link = "/kpi/indicator_over_years.json?pid=5035-0100&_shape=array"
+    series = (await ds.client.get(link)).json()
+    # the page changed yesterday (result 60 -> 70): the series holds the current record
+    assert [(r["fiscal_year"], r["pid"], r["target"], r["result"]) for r in series] == [
+        (2566, "5035-0100", 80.0, 70.0)
+    ]
+
+
+async def test_the_crumbs_say_home_in_thai_first(ds: Any) -> None:
+    text = _text((await ds.client.get("/kpi/0411-2029")).text)
+    assert text.startswith("หน้าแรก / home")

@@ -178,12 +178,13 @@ async def _rows(ds: Any, path: str) -> list[dict[str, Any]]:
 async def test_the_league_table_query_finds_the_measure_from_any_pid(ds: Any) -> None:
     rows = await _rows(ds, "/kpi/league_table.json?pid=5046-0742&fiscal_year=2566")
     assert [
-        (r["rank"], r["agency_code"], r["result"], r["agencies"], r["median"]) for r in rows
+        (r["fiscal_year"], r["rank"], r["agency_code"], r["result"], r["agencies"], r["median"])
+        for r in rows
     ] == [
-        (1, "5011", 90.0, 3, 65.0),
-        (2, "5046", 65.0, 3, 65.0),
-        (3, "5038", 40.0, 3, 65.0),
-    ]
+        (2566, 1, "5011", 90.0, 3, 65.0),
+        (2566, 2, "5046", 65.0, 3, 65.0),
+        (2566, 3, "5038", 40.0, 3, 65.0),
+    ]  # each row says its year: with the year left blank, every year's ranking is listed
 
 
 async def test_the_indicator_query_lists_its_years(ds: Any) -> None:

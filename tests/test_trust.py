@@ -122,12 +122,9 @@ def test_a_page_cut_at_55_percent_with_the_connection_closed_is_held(db: Path) -
     before = current(db)
     summary = crawl_with(db, "cut=55:path=/mobile")
     assert figures(summary) == (1, 0, 0, 43, 0)
-    assert night(db) == [
-        (("partial", "cut off: no closing </html>", 0), 26),
-        (("partial", "cut off: no closing </html> (no รายละเอียดตัวชี้วัด heading)", 0), 14),
-        (("partial", "cut off: no closing </html> (no ความคืบหน้าโครงการ/กิจกรรม heading)", 0), 2),
-        (("partial", "cut off: no closing </html> (no ผลการปฏิบัติราชการประจำปี heading)", 0), 1),
-    ]
+    # Every cut page still parses as far as it goes (a UTF-8 character cut in two is dropped,
+    # not a reason to read the page as cp874), and every one is held.
+    assert night(db) == [(("partial", "cut off: no closing </html>", 0), 43)]
     assert current(db) == before
     assert figures(crawl_with(db)) == (44, 0, 0, 0, 0)
     assert current(db) == before

@@ -3,6 +3,11 @@
 Datasette keys metadata by database name (the file's stem), so the template's ``archive`` key, and
 every dashboard's ``db: archive``, become the served names: the same file serves ``data/demo.db``,
 ``kpi.db`` or ``archive-2567.db``.
+
+Column descriptions have one source per column: ``metadata.yml`` where it gives one, else
+``kpi_archive/columns.yml`` (which ``kpi_archive.export`` reads too, with the same precedence), so
+the tables of issue 11 (``indicators``, ``measures``, ``observations``) show theirs on their
+Datasette pages as well as in the data release.
 """
 
 from __future__ import annotations
@@ -26,10 +31,36 @@ def template() -> dict[str, Any]:
     return loaded
 
 
+@functools.lru_cache(maxsize=1)
+def column_notes() -> dict[str, Any]:
+    """``kpi_archive/columns.yml``: descriptions ``metadata.yml`` does not give."""
+    text = (files("kpi_archive") / "columns.yml").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
+
+
+def with_column_notes(database: dict[str, Any]) -> dict[str, Any]:
+    """``database`` metadata with every table's missing descriptions taken from ``columns.yml``."""
+    notes = column_notes()
+    common = notes.get("_common", {}).get("columns", {})
+    tables = database.setdefault("tables", {})
+    for name in {*tables, *notes} - {"_common"}:
+        table = tables.setdefault(name, {})
+        extra = notes.get(name) or {}
+        if extra.get("description") and not table.get("description"):
+            table["description"] = extra["description"]
+        table["columns"] = {
+            **common,
+            **(extra.get("columns") or {}),
+            **(table.get("columns") or {}),
+        }
+    return database
+
+
 @functools.lru_cache(maxsize=16)
 def _metadata(names: tuple[str, ...]) -> dict[str, Any]:
     metadata = copy.deepcopy(template())
-    database = metadata.pop("databases", {}).get(TEMPLATE_KEY, {})
+    database = with_column_notes(metadata.pop("databases", {}).get(TEMPLATE_KEY, {}))
     metadata["databases"] = {name: copy.deepcopy(database) for name in names}
     dashboards = metadata.get("plugins", {}).get("datasette-dashboards", {})
     for dashboard in dashboards.values():

@@ -158,6 +158,78 @@ async def kpi_page(db: Any, pid: str, url: str | None = None, kind: str = "kpi")
         "projects": projects,
         "versions": await versions(db, url),
         "captures": captures,
+        **await indicator_and_measure(db, kpi),
+    }
+
+
+async def indicator_and_measure(db: Any, kpi: Row) -> Row:
+    """The page's indicator (its years, charted) and its measure (how many agencies report it)."""
+    none: Row = {"series": [], "series_chart": None, "measure": None}
+    if kpi.get("indicator_id") is None or "indicator_series" not in await db.view_names():
+        return none
+    rows = await _rows(
+        db,
+        "select fiscal_year, pid, target, result, on_target, unit, as_of, url from indicator_series"
+        " where indicator_id = ? and fiscal_year is not null order by fiscal_year, as_of, url",
+        [kpi["indicator_id"]],
+    )
+    # One point per fiscal year: its latest capture (mirrors of one year are one page).
+    series = list({row["fiscal_year"]: row for row in rows}.values())
+    measures = await _rows(
+        db,
+        "select m.id, m.name, m.unit, m.agencies from measures m"
+        " join indicators i on i.measure_id = m.id where i.id = ?",
+        [kpi["indicator_id"]],
+    )
+    return {
+        "series": series,
+        "series_chart": series_chart(series),
+        "measure": measures[0] if measures else None,
+    }
+
+
+SERIES_BOX = (320, 170)  # the SVG's own units; it scales to the page's width
+
+
+def series_chart(series: list[Row]) -> Row | None:
+    """Points for an inline SVG of target and result per fiscal year; None without a number."""
+    values = [float(r[k]) for r in series for k in ("target", "result") if r.get(k) is not None]
+    if not values:
+        return None
+    width, height = SERIES_BOX
+    left, right, top_y, bottom_y = 34, 10, 12, height - 34
+    low, high = min(0.0, *values), max(values)
+    span = (high - low) or 1.0
+    step = (width - left - right) / len(series)
+
+    def y(value: float) -> float:
+        return round(bottom_y - (bottom_y - top_y) * (value - low) / span, 1)
+
+    points = []
+    for i, row in enumerate(series):
+        x = round(left + step * (i + 0.5), 1)
+        points.append(
+            {
+                **row,
+                "x": x,
+                "target_y": None if row["target"] is None else y(row["target"]),
+                "result_y": None if row["result"] is None else y(row["result"]),
+            }
+        )
+
+    def line(key: str) -> str:
+        return " ".join(f"{p['x']},{p[key]}" for p in points if p[key] is not None)
+
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "right": width - right,
+        "bottom": bottom_y,
+        "points": points,
+        "target_line": line("target_y"),
+        "result_line": line("result_y"),
+        "ticks": [{"value": v, "y": y(v)} for v in sorted({low, high})],
     }
 
 
