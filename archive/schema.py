@@ -338,12 +338,28 @@ def m005_search_helpers_out_of_tables(db: Database) -> None:
             )
 
 
+# Added to the crawl's tables by m006 (and created with them on a new archive).
+RUN_VERDICT: dict[str, type] = {"outcome": str, "reason": str}
+LOCK_BEAT: dict[str, type] = {"heartbeat": str}
+
+
+def m006_run_outcome_and_lock_heartbeat(db: Database) -> None:
+    # A run records why it exited as it did; the lock carries a heartbeat (issue #9).
+    for table, columns in (("runs", RUN_VERDICT), ("crawl_lock", LOCK_BEAT)):
+        if db.table(table).exists():
+            existing = db.table(table).columns_dict
+            for name, kind in columns.items():
+                if name not in existing:
+                    db.table(table).add_column(name, kind)
+
+
 STEPS = (
     m001_create_archive,
     m002_drop_per_row_fts_triggers,
     m003_snapshot_links,
     m004_judged_captures,
     m005_search_helpers_out_of_tables,
+    m006_run_outcome_and_lock_heartbeat,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
@@ -465,6 +481,7 @@ def _ensure_crawl_tables(db: Database) -> None:
             **counts,
             "seconds": float,
             "exit_code": int,
+            **RUN_VERDICT,
         },
         pk="id",
         if_not_exists=True,
@@ -494,7 +511,7 @@ def _ensure_crawl_tables(db: Database) -> None:
         if_not_exists=True,
     )
     db.table("crawl_lock").create(
-        {"id": int, "pid": int, "hostname": str, "started_at": str, "run_id": int},
+        {"id": int, "pid": int, "hostname": str, "started_at": str, "run_id": int, **LOCK_BEAT},
         pk="id",
         if_not_exists=True,
     )

@@ -4,13 +4,16 @@ The edge of the project: settings are read here once (``Settings.from_env`` and 
 ``envvar=``) and handed down as parameters; option values are parsed by the ``click.ParamType``s
 below; library errors become exit codes in one place (``KpiArchiveGroup.invoke``).
 
-Exit codes: 0 ok; 1 some pages failed (crawl) or the archive file is unusable; 2 a usage or
-setting error (and, for ``crawl``, where 1 already means "some pages failed", an unusable archive);
-3 another crawl holds the lock.
+Exit codes (named in ``kpi_archive.alarms``): 0 ok; 1 some pages failed (crawl) or the archive
+file is unusable; 2 a usage or setting error (and, for ``crawl``, where 1 already means "some pages
+failed", an unusable archive); 3 another crawl holds the lock; 4 site problem; 5 deadline reached;
+6 / 7 (``status``) stale / last crawl interrupted; 130 / 143 crawl stopped by SIGINT / SIGTERM.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import logging
 import re
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from kpi_archive import __version__, config
+from kpi_archive import __version__, alarms, config
 from kpi_archive.config import Settings
 from kpi_archive.errors import ArchiveError, ConfigError, KpiArchiveError, LockError, ParseError
 from kpi_archive.replay import FAULT_HELP
@@ -38,8 +41,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _AGE_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-# Commands whose exit 1 already means something else ("some pages failed").
-_REFUSED_ON_ARCHIVE_ERROR = frozenset({"crawl"})
+# Commands whose exit 1 already means something else ("some pages failed", "last crawl failed").
+_REFUSED_ON_ARCHIVE_ERROR = frozenset({"crawl", "status"})
 
 
 class Failed(click.ClickException):
@@ -327,6 +330,12 @@ def export(db: Path, outdir: Path, excel: bool) -> None:
     metavar="PREFIX:FROM-TO",
     help="Enumerate KPI pids where no list links to them, e.g. 5001:0700-1100.",
 )
+@click.option(
+    "--deadline",
+    type=AGE,
+    metavar="AGE",
+    help="Take no new page after AGE (2h, 90m); finish, exit 5, the rest stays queued.",
+)
 @click.option("--ignore-robots", is_flag=True, help="Neither fetch nor obey robots.txt.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
 @click.option("--verbose", "-v", is_flag=True, help="Also log every retry and robots decision.")
@@ -336,8 +345,8 @@ def crawl(ctx: click.Context, db: Path, seed_urls: tuple[str, ...], seeds_file: 
           map_host: tuple[tuple[str, str], ...], delay: float, concurrency: int,
           max_pages: int | None, max_depth: int, refresh_older_than: float | None,
           agencies: list[str] | None, years: list[int] | None,
-          pid_ranges: tuple[tuple[str, int, int, int], ...], ignore_robots: bool, quiet: bool,
-          verbose: bool, log_json: bool) -> None:  # fmt: skip
+          pid_ranges: tuple[tuple[str, int, int, int], ...], deadline: float | None,
+          ignore_robots: bool, quiet: bool, verbose: bool, log_json: bool) -> None:  # fmt: skip
     """Fetch pages politely into the archive: incremental, resumable; exit 1 if any failed."""
     from kpi_archive.crawl import CrawlOptions
     from kpi_archive.crawl import crawl as run_crawl
@@ -364,6 +373,8 @@ def crawl(ctx: click.Context, db: Path, seed_urls: tuple[str, ...], seeds_file: 
         report_first_year=settings.report_first_year,
         gone_after=settings.gone_after,
         lock_stale_seconds=settings.lock_stale_seconds,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        deadline=deadline,
         fetch={
             "timeout": settings.request_timeout,
             "max_retries": settings.max_retries,
@@ -382,7 +393,32 @@ def crawl(ctx: click.Context, db: Path, seed_urls: tuple[str, ...], seeds_file: 
     if sys.stderr.isatty() and not (quiet or log_json):
         click.echo("\r\033[K", nl=False, err=True)
     click.echo(json.dumps(summary.as_dict()) if log_json else summary.line())
+    if summary.outcome in alarms.OUTCOME_LABELS and not log_json:
+        click.echo(f"{alarms.OUTCOME_LABELS[summary.outcome]}: {summary.reason}", err=True)
     ctx.exit(summary.exit_code)
+
+
+@cli.command()
+@db_argument(must_exist=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option(
+    "--max-age",
+    type=AGE,
+    default="36h",
+    show_default=True,
+    metavar="AGE",
+    help="Unhealthy when no crawl completed within AGE.",
+)
+@click.pass_context
+def status(ctx: click.Context, db: Path, as_json: bool, max_age: float) -> None:
+    """Say whether the nightly crawl is healthy; exit non-zero (4, 1, 7, 6) when it is not."""
+    from kpi_archive.status import open_readonly
+    from kpi_archive.status import status as read_status
+
+    with contextlib.closing(open_readonly(db)) as database:
+        report = read_status(database, dt.timedelta(seconds=max_age))
+    click.echo(json.dumps(report.as_dict(), ensure_ascii=False) if as_json else report.text())
+    ctx.exit(report.exit_code)
 
 
 def _page_reporter(log_json: bool) -> Callable[[PageEvent], None]:

@@ -55,7 +55,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("list_host", "http://monitor.bangkok.go.th", "host of agency reports and --pid-range"),
     Setting("report_first_year", 2562, "first fiscal year (BE) of agency reports, no --years"),
     Setting("gone_after", 3, "consecutive 404/410 runs after which a page is marked gone"),
-    Setting("lock_stale_seconds", 6 * 3600, "a crawl lock this old, or with a dead pid, is stale"),
+    Setting("lock_stale_seconds", 600, "a crawl lock whose heartbeat is this old is stale"),
+    Setting("heartbeat_seconds", 30.0, "seconds between two heartbeats of a running crawl's lock"),
     Setting("serve_port", 8001, "port `kpi-archive serve` listens on"),
     Setting("sql_time_limit_ms", 2000, "Datasette's SQL time limit for published queries"),
 )
@@ -107,6 +108,7 @@ class Settings:
     report_first_year: int
     gone_after: int
     lock_stale_seconds: int
+    heartbeat_seconds: float
     serve_port: int
     sql_time_limit_ms: int
     max_retry_after: float
@@ -134,6 +136,7 @@ LIST_HOST: str = _BY_NAME["list_host"].default
 REPORT_FIRST_YEAR: int = _BY_NAME["report_first_year"].default
 GONE_AFTER: int = _BY_NAME["gone_after"].default
 LOCK_STALE_SECONDS: int = _BY_NAME["lock_stale_seconds"].default
+HEARTBEAT_SECONDS: float = _BY_NAME["heartbeat_seconds"].default
 SERVE_PORT: int = _BY_NAME["serve_port"].default
 SQL_TIME_LIMIT_MS: int = _BY_NAME["sql_time_limit_ms"].default
 MAX_RETRY_AFTER: float = _BY_NAME["max_retry_after"].default

@@ -12,10 +12,18 @@
 - Work lives in the archive (``frontier``); each page is fetched (conditional GET), parsed and
   saved with its ``fetch_log`` rows and frontier update in one transaction, so a crawl killed at
   any moment loses at most the pages in flight and the next run resumes the pass.
-- One asyncio task per host (``concurrency`` hosts at once); SQLite and parsing run on one
-  worker thread that owns the connection, so the event loop only waits on the network.
-- ``CrawlSummary.exit_code``: 0 all ok, 1 some pages failed; the CLI maps errors raised here
-  (``LockError``, ``ArchiveError``, ``ConfigError``) to its other exit codes.
+- One asyncio task per host (``concurrency`` hosts at once); SQLite runs on one worker thread
+  that owns the connection and parsing on another, so the event loop only waits on the network.
+- One page never stops the crawl: whatever any stage raises for it (fetch, links, save) rolls
+  back that page's transaction, is written to ``fetch_log`` (outcome ``error``) and the frontier,
+  and the page is failed and retried next run; a parser crash is the page's parse error.
+- ``--deadline``, SIGINT and SIGTERM (``kpi_archive.runcontrol``) stop the crawl from taking new
+  pages; the pages in hand are finished and committed, the rest stays queued for the next run.
+  While it runs, the crawl refreshes its lock's heartbeat every ``heartbeat_seconds``.
+- ``CrawlSummary.exit_code`` and the run's ``outcome`` / ``reason`` come from
+  ``kpi_archive.alarms``: 0 ok, 1 some pages failed, 4 site problem, 5 deadline reached,
+  130 / 143 SIGINT / SIGTERM; the CLI maps errors raised here (``LockError``, ``ArchiveError``,
+  ``ConfigError``) to its other exit codes (2, 3).
 - Work handed to the DB thread without waiting (fetch-log rows of robots.txt, search refreshes)
   is checked at the end of the crawl: an error there is raised, never lost.
 """
@@ -23,8 +31,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -37,12 +47,14 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError
 
 import archive
-from kpi_archive import crawlstate, load
+from kpi_archive import alarms, crawlstate, load
 from kpi_archive.config import (
     CONCURRENCY,
     GONE_AFTER,
+    HEARTBEAT_SECONDS,
     HOST_DELAY,
     LIST_HOST,
     LOCK_STALE_SECONDS,
@@ -50,6 +62,7 @@ from kpi_archive.config import (
     REPORT_FIRST_YEAR,
 )
 from kpi_archive.errors import ParseError
+from kpi_archive.runcontrol import StopControl, heartbeat
 from parsers.thai import fiscal_year
 from scraper import seeds
 from scraper.fetcher import Fetched, Fetcher, FetchOptions
@@ -58,6 +71,11 @@ from scraper.robots import RobotsCache
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# Each page is handed from the event loop to the parse worker to the DB thread. At CPython's
+# default 5 ms GIL switch interval every hand-over waits behind whichever thread is busy
+# (benchmarks/bench_crawl.py: 72.5 s → 100 s); at 0.5 ms the crawl is as fast as with no parse
+# worker (73.5 s). Set for the crawl only, then restored.
+SWITCH_INTERVAL = 0.0005
 SEARCH_EVERY = 5  # pages saved between two incremental refreshes of the word-search column
 SUMMARY_FIELDS = ("fetched", "unchanged", "new", "changed", "held", "failed", "gone")
 
@@ -82,6 +100,8 @@ class CrawlOptions:
     report_first_year: int = REPORT_FIRST_YEAR
     gone_after: int = GONE_AFTER
     lock_stale_seconds: float = LOCK_STALE_SECONDS
+    heartbeat_seconds: float = HEARTBEAT_SECONDS
+    deadline: float | None = None  # seconds after which no new page is taken
     fetch: dict[str, Any] = field(default_factory=dict)
     on_page: Callable[[PageEvent], None] | None = None
 
@@ -124,6 +144,8 @@ class CrawlSummary:
     seconds: float
     resumed: bool
     exit_code: int
+    outcome: str = "ok"
+    reason: str | None = None
 
     def line(self) -> str:
         """``fetched 12, unchanged 3, new 8, changed 1, held 0, failed 0, gone 0 in 4.2 s``."""
@@ -138,13 +160,19 @@ class CrawlSummary:
         keys = (*SUMMARY_FIELDS, "missing", "parse_error", "skipped")
         return {"run_id": self.run_id, **{k: self.counts[k] for k in keys},
                 "seconds": round(self.seconds, 3), "resumed": self.resumed,
-                "exit_code": self.exit_code}  # fmt: skip
+                "exit_code": self.exit_code, "outcome": self.outcome,
+                "reason": self.reason}  # fmt: skip
 
 
 def crawl(db_path: str | Path, options: CrawlOptions) -> CrawlSummary:
     """Run one crawl into the archive at ``db_path``; raises ``LockError`` if one is running."""
     urls = options.initial_urls()
-    return asyncio.run(_Crawl(Path(db_path), options, urls).run())
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, SWITCH_INTERVAL))
+    try:
+        return asyncio.run(_Crawl(Path(db_path), options, urls).run())
+    finally:
+        sys.setswitchinterval(previous)
 
 
 class _Crawl:
@@ -154,6 +182,9 @@ class _Crawl:
         self.urls = urls
         self.counts: Counter[str] = Counter()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-archive-db")
+        self.parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-archive-parse")
+        self.stop = StopControl(options.deadline)
+        self.tally = alarms.Tally(urls)
         self.db: Database | None = None
         self.run_id = 0
         self.done = 0
@@ -167,25 +198,47 @@ class _Crawl:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, lambda: fn(self.db, *args))
 
+    async def parse(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` (reading a page) on the parse worker, off the DB thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.parser, partial(fn, *args, **kwargs))
+
     async def run(self) -> CrawlSummary:
         loop = asyncio.get_running_loop()
         try:
-            self.db = await loop.run_in_executor(self.executor, archive.open_db, self.path)
-            acquire = partial(crawlstate.acquire_lock, stale_after=self.options.lock_stale_seconds)
-            lock = await self.call(acquire)
-            try:
-                return await self._run_locked()
-            finally:
-                await self.call(crawlstate.release_lock, lock)
+            with self.stop.installed(loop):
+                self.db = await loop.run_in_executor(self.executor, archive.open_db, self.path)
+                acquire = partial(
+                    crawlstate.acquire_lock, stale_after=self.options.lock_stale_seconds
+                )
+                lock = await self.call(acquire)
+                beats = asyncio.create_task(
+                    heartbeat(partial(self._beat, lock), self.options.heartbeat_seconds)
+                )
+                try:
+                    return await self._run_locked(lock)
+                finally:
+                    beats.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await beats
+                    await self.call(crawlstate.release_lock, lock)
         finally:
             if self.db is not None:
                 await loop.run_in_executor(self.executor, self.db.close)
             self.executor.shutdown(wait=True)
+            self.parser.shutdown(wait=True)
 
-    async def _run_locked(self) -> CrawlSummary:
+    async def _beat(self, lock: crawlstate.LockInfo) -> None:
+        if not await self.call(crawlstate.beat, lock):
+            self.stop.lock_lost()
+
+    async def _run_locked(self, lock: crawlstate.LockInfo) -> CrawlSummary:
         args = {k: v for k, v in asdict(self.options).items() if k != "on_page"}
         self.run_id = await self.call(crawlstate.start_run, args)
-        exit_code = 130
+        await self.call(crawlstate.claim_lock, lock, self.run_id)
+        # Until the crawl ends as it should, the run is recorded as a failure of the crawl itself.
+        outcome, exit_code = "failed", alarms.PAGES_FAILED
+        reason: str | None = "the crawl itself crashed"
         try:
             resumed = await self.call(crawlstate.begin_pass)
             push = partial(crawlstate.push, run_id=self.run_id)
@@ -197,13 +250,28 @@ class _Crawl:
                 log.info("resuming an unfinished pass: %d URLs still queued", len(items))
             await self._fetch_all()
             self._check_background()
-            await self.call(load.finish)
-            exit_code = 1 if self.counts["failed"] else 0
+            if self.stop.signal_number is None:
+                # Word search catches up on the next run: a stopping service has seconds to spare.
+                await self.call(load.finish)
+            left = any(self.queues.values())
+            outcome, exit_code, reason = alarms.crawl_outcome(
+                verdict=alarms.site_problem(self.tally.evidence()),
+                failed=self.counts["failed"],
+                deadline_reached=left and self.stop.deadline_reached,
+                signal_number=self.stop.signal_number,
+                lock_lost=self.stop.lost_lock,
+            )
+        except BaseException as exc:
+            if self.stop.signal_number is not None:  # a second signal: stopped at once
+                outcome, exit_code = "interrupted", 128 + self.stop.signal_number
+            reason = f"the crawl itself crashed: {exc!r}"
+            raise
         finally:
             seconds = time.monotonic() - self.started
-            finish = partial(crawlstate.finish_run, seconds=seconds, exit_code=exit_code)
+            finish = partial(crawlstate.finish_run, seconds=seconds, exit_code=exit_code,
+                             outcome=outcome, reason=reason)  # fmt: skip
             await self.call(finish, self.run_id, self.counts)
-        return CrawlSummary(self.run_id, self.counts, seconds, resumed, exit_code)
+        return CrawlSummary(self.run_id, self.counts, seconds, resumed, exit_code, outcome, reason)
 
     async def _fetch_all(self) -> None:
         hosts = set(self.queues) | seeds.seed_hosts(self.urls)
@@ -254,13 +322,27 @@ class _Crawl:
     ) -> None:
         queue = self.queues[host]
         async with gate:
-            while queue and self._budget_left():
+            while queue and self._budget_left() and not self.stop.stopping:
                 item = queue.popleft()
-                outcome, error = await self._page(item, fetcher, robots, queue)
+                try:
+                    outcome, error = await self._page(item, fetcher, robots, queue)
+                except Exception as exc:
+                    outcome, error = await self._page_crashed(item, exc)
                 self.done += 1
                 if self.options.on_page is not None:
                     pending = sum(len(q) for q in self.queues.values())
                     self.options.on_page(PageEvent(item.url, outcome, self.done, pending, error))
+
+    async def _page_crashed(
+        self, item: crawlstate.FrontierItem, exc: Exception
+    ) -> tuple[str, str | None]:
+        """Whatever went wrong with one page fails that page alone: logged, recorded, retried."""
+        log.error("%s: %r", item.url, exc, exc_info=exc)
+        error = f"{type(exc).__name__}: {exc}"
+        self.counts["failed"] += 1
+        self.tally.record(item.url, "error")
+        await self.call(_record_crash, item.url, error, self.run_id)
+        return "error", error
 
     async def _page(
         self,
@@ -273,6 +355,7 @@ class _Crawl:
         if not verdict.allowed:
             state = "failed" if verdict.unavailable else "blocked"
             self.counts["failed" if verdict.unavailable else "skipped"] += 1
+            self.tally.record(item.url, state)
             await self.call(_mark, item.url, state, verdict.reason, self.run_id)
             return state, verdict.reason
         fresh = await self.call(_fresh_links, item.url, self.options.refresh_older_than)
@@ -286,11 +369,15 @@ class _Crawl:
         self.counts["fetched"] += 1
         etag, modified = await self.call(archive.last_validators, item.url)
         fetched = await fetcher.fetch(item.url, etag=etag, last_modified=modified)
+        depth = self._link_depth(item)
+        parsed = await self._read(fetched)
         store = partial(_store, gone_after=self.options.gone_after)
-        outcome, error, links = await self.call(
-            store, item, fetched, self._link_depth(item), self.run_id
+        outcome, error, links, unusable = await self.call(
+            store, item, fetched, parsed, depth, self.run_id
         )
         self.counts[outcome] += 1
+        # A site that keeps sending the same error page answers "unchanged" from the second night.
+        self.tally.record(item.url, "parse_error" if unusable else outcome)
         queue.extend(links)
         if outcome in ("new", "changed"):
             self.unindexed += 1
@@ -301,6 +388,15 @@ class _Crawl:
                 self._background(archive.refresh_search)
         return outcome, error
 
+    async def _read(self, fetched: Fetched) -> load.Parsed | None:
+        """Read a 2xx page (record and links) on the parse worker; None when nothing came."""
+        response = fetched.response
+        if response is None or fetched.error is not None:
+            return None
+        if not 200 <= response.status < 300:
+            return load.Parsed(None)  # a 304's links are the stored ones (``_store``)
+        return await self.parse(load.read_page, response)
+
     def _link_depth(self, item: crawlstate.FrontierItem) -> int | None:
         """Depth for links found on ``item``, or None when they are not to be followed."""
         depth = item.depth + 1
@@ -309,6 +405,12 @@ class _Crawl:
 
 def _mark(db: Database, url: str, state: str, error: str | None, run_id: int) -> None:
     crawlstate.mark(db, url, state, error=error, run_id=run_id)
+
+
+def _record_crash(db: Database, url: str, error: str, run_id: int) -> None:
+    with db.atomic():
+        crawlstate.log_attempts(db, run_id, [{"url": url, "error": error, "outcome": "error"}])
+        crawlstate.mark(db, url, "failed", error=error, run_id=run_id)
 
 
 def _fresh_links(db: Database, url: str, max_age: float | None) -> tuple[str, ...] | None:
@@ -352,22 +454,27 @@ def _store(
     db: Database,
     item: crawlstate.FrontierItem,
     fetched: Fetched,
+    parsed: load.Parsed | None,
     depth: int | None,
     run_id: int,
     *,
     gone_after: int,
-) -> tuple[str, str | None, list[crawlstate.FrontierItem]]:
-    """Save one fetched page, its attempts, its links and its frontier state in one transaction."""
+) -> tuple[str, str | None, list[crawlstate.FrontierItem], bool]:
+    """Save one fetched page, its attempts, its links and its frontier state in one transaction.
+
+    Returns the save status, the page's error, the newly queued links, and whether the page's
+    current capture is still unusable (a parse error) after an "unchanged" answer.
+    """
     response = fetched.response
     with db.atomic():
         crawlstate.log_attempts(db, run_id, [asdict(a) for a in fetched.attempts])
-        if response is None or fetched.error is not None:
+        if response is None or fetched.error is not None or parsed is None:
             if response is not None:
                 archive.save(db, response, None, gone_after=gone_after)
             failure = str(fetched.error)
             crawlstate.mark(db, item.url, "failed", error=failure, run_id=run_id)
-            return "failed", failure, []
-        outcome, parsed = load.load_one(db, response, gone_after=gone_after)
+            return "failed", failure, [], False
+        outcome, parsed = load.load_one(db, response, parsed=parsed, gone_after=gone_after)
         links = parsed.links
         if response.status == 304:
             links = load.stored_links(db, item.url) or ()
@@ -376,4 +483,12 @@ def _store(
         error = str(parsed.record) if isinstance(parsed.record, ParseError) else None
         if outcome.status == "held" and outcome.verdict is not None:
             error = f"{outcome.verdict.capture_class}: {outcome.verdict.reason_en}"
-        return outcome.status, error, queued
+        unusable = outcome.status == "unchanged" and _page_status(db, item.url) == "parse_error"
+        return outcome.status, error, queued, unusable
+
+
+def _page_status(db: Database, url: str) -> str | None:
+    try:
+        return str(db.table("pages").get(url)["status"])
+    except NotFoundError:
+        return None

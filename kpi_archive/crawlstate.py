@@ -7,8 +7,11 @@
   ``queued`` | ``done`` | ``failed`` | ``blocked``, attempts, last_error). A pass ends
   when nothing is queued; while anything is queued the next run resumes it instead of
   starting over, which is how a killed or ``--max-pages``-limited crawl picks up where it stopped.
-- ``crawl_lock``: at most one row (id 1). It is stale when its pid is dead on this machine or it
-  is older than ``LOCK_STALE_SECONDS``; a stale lock is taken over, a live one raises ``LockError``.
+- ``crawl_lock``: at most one row (id 1), with a ``heartbeat`` the running crawl refreshes every
+  ``HEARTBEAT_SECONDS``. It is stale only when its heartbeat is older than ``LOCK_STALE_SECONDS``
+  (minutes), whatever host or pid it names: a pid says nothing across machines or containers, and
+  a crawl that runs for hours is still alive as long as it beats. A stale lock is taken over, a
+  live one raises ``LockError``.
 
 The tables are created by ``archive.ensure_db_shape`` (the archive is one SQLite file); their
 reads and writes live here, beside the crawl loop (``kpi_archive.crawl``) that is their only user.
@@ -49,20 +52,13 @@ class LockInfo:
     pid: int
     hostname: str
     started_at: str
+    heartbeat: str | None = None
+    run_id: int | None = None
 
     def describe(self) -> str:
         """A sentence for the user."""
-        return f"pid {self.pid} on {self.hostname}, since {self.started_at}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        beat = f", last heartbeat {self.heartbeat}" if self.heartbeat else ""
+        return f"pid {self.pid} on {self.hostname}, since {self.started_at}{beat}"
 
 
 def lock_holder(db: Database) -> LockInfo | None:
@@ -71,18 +67,22 @@ def lock_holder(db: Database) -> LockInfo | None:
         row = db.table("crawl_lock").get(1)
     except NotFoundError:
         return None
-    return LockInfo(int(row["pid"]), str(row["hostname"]), str(row["started_at"]))
+    return LockInfo(
+        int(row["pid"]),
+        str(row["hostname"]),
+        str(row["started_at"]),
+        row.get("heartbeat"),
+        row.get("run_id"),
+    )
 
 
 def is_stale(
     lock: LockInfo, *, now: dt.datetime | None = None, stale_after: float = LOCK_STALE_SECONDS
 ) -> bool:
-    """A lock is stale if its pid is dead on this machine or it is older than ``stale_after``."""
+    """A lock is stale when its heartbeat (else its start) is older than ``stale_after`` seconds."""
     now = now or _now()
-    started = dt.datetime.fromisoformat(lock.started_at.replace("Z", "+00:00"))
-    if (now - started).total_seconds() > stale_after:
-        return True
-    return lock.hostname == socket.gethostname() and not _pid_alive(lock.pid)
+    beat = dt.datetime.fromisoformat(lock.heartbeat or lock.started_at)
+    return (now - beat).total_seconds() > stale_after
 
 
 def acquire_lock(
@@ -93,7 +93,8 @@ def acquire_lock(
     stale_after: float = LOCK_STALE_SECONDS,
 ) -> LockInfo:
     """Take the crawl lock (taking over a stale one) or raise ``LockError``."""
-    mine = LockInfo(pid or os.getpid(), socket.gethostname(), utc_iso(now or _now()))
+    at = utc_iso(now or _now())
+    mine = LockInfo(pid or os.getpid(), socket.gethostname(), at, at)
     held = lock_holder(db)
     if held is not None:
         if not is_stale(held, now=now, stale_after=stale_after):
@@ -115,6 +116,23 @@ def release_lock(db: Database, lock: LockInfo) -> None:
         db.table("crawl_lock").delete_where(
             "id = 1 AND pid = ? AND started_at = ?", [lock.pid, lock.started_at]
         )
+
+
+def beat(db: Database, lock: LockInfo, *, now: dt.datetime | None = None) -> bool:
+    """Refresh the heartbeat of ``lock``; False if it is no longer ours."""
+    with db.atomic():
+        cursor = db.execute(
+            "UPDATE crawl_lock SET heartbeat = ? WHERE id = 1 AND pid = ? AND started_at = ?",
+            [utc_iso(now or _now()), lock.pid, lock.started_at],
+        )
+    return cursor.rowcount == 1
+
+
+def claim_lock(db: Database, lock: LockInfo, run_id: int) -> LockInfo:
+    """Name the run holding ``lock`` (``kpi-archive status`` tells a running crawl by it)."""
+    with db.atomic():
+        db.table("crawl_lock").update(1, {"run_id": run_id})
+    return LockInfo(lock.pid, lock.hostname, lock.started_at, lock.heartbeat, run_id)
 
 
 def _path(db: Database) -> str | None:
@@ -143,11 +161,14 @@ def finish_run(
     *,
     seconds: float,
     exit_code: int,
+    outcome: str | None = None,
+    reason: str | None = None,
     now: dt.datetime | None = None,
 ) -> None:
-    """Record a run's end, counts and exit code."""
+    """Record a run's end, counts, exit code, outcome (``kpi_archive.alarms``) and why."""
     values: dict[str, Any] = {name: int(counts.get(name, 0)) for name in RUN_COUNTS}
-    values.update(finished=utc_iso(now or _now()), seconds=round(seconds, 3), exit_code=exit_code)
+    values.update(finished=utc_iso(now or _now()), seconds=round(seconds, 3), exit_code=exit_code,
+                  outcome=outcome, reason=reason)  # fmt: skip
     with db.atomic():
         db.table("runs").update(run_id, values)
 

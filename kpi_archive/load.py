@@ -118,9 +118,12 @@ def load_one(
     parse: Parse | None = None,
     *,
     gone_after: int = GONE_AFTER,
+    parsed: Parsed | None = None,
 ) -> tuple[SaveOutcome, Parsed]:
-    """Read and save one response, with its links beside a new snapshot, in one transaction."""
-    parsed = read_page(response, parse)
+    """Read (unless ``parsed`` is that reading) and save one response, with its links beside a
+    new snapshot, in one transaction."""
+    if parsed is None:
+        parsed = read_page(response, parse)
     outcome = archive.save(
         db, response, parsed.record, gone_after=gone_after, visible=parsed.visible
     )

@@ -46,15 +46,35 @@ def test_a_second_crawl_is_refused_while_the_first_holds_the_lock(db: Database) 
     crawlstate.acquire_lock(db, now=NOW)
 
 
-def test_a_lock_whose_process_died_is_taken_over(db: Database) -> None:
-    crawlstate.acquire_lock(db, pid=dead_pid(), now=NOW)
+def test_a_lock_whose_heartbeat_stopped_is_taken_over_whatever_its_host(db: Database) -> None:
+    db.table("crawl_lock").insert(
+        {"id": 1, "pid": 4242, "hostname": "another-machine",
+         "started_at": "2026-11-23T12:00:00.000000Z", "heartbeat": "2026-11-23T19:49:00.000000Z"}
+    )  # fmt: skip
     taken = crawlstate.acquire_lock(db, now=NOW)
     assert crawlstate.lock_holder(db) == taken
+    assert (taken.started_at, taken.heartbeat) == ("2026-11-23T20:00:00.000000Z",) * 2
 
 
-def test_a_lock_older_than_the_stale_limit_is_taken_over(db: Database) -> None:
-    crawlstate.acquire_lock(db, now=NOW - dt.timedelta(hours=7))
-    assert crawlstate.acquire_lock(db, now=NOW).started_at == "2026-11-23T20:00:00.000000Z"
+def test_a_fresh_heartbeat_holds_the_lock_even_when_the_pid_looks_dead(db: Database) -> None:
+    # A pid means nothing in another container or on another machine: only the heartbeat counts.
+    crawlstate.acquire_lock(db, pid=dead_pid(), now=NOW - dt.timedelta(minutes=2))
+    with pytest.raises(LockError, match="another crawl holds the lock"):
+        crawlstate.acquire_lock(db, now=NOW)
+
+
+def test_a_long_crawl_that_keeps_beating_keeps_its_lock(db: Database) -> None:
+    mine = crawlstate.acquire_lock(db, now=NOW - dt.timedelta(hours=7))
+    assert crawlstate.beat(db, mine, now=NOW - dt.timedelta(minutes=1)) is True
+    with pytest.raises(LockError, match=r"last heartbeat 2026-11-23T19:59:00\.000000Z"):
+        crawlstate.acquire_lock(db, now=NOW)
+
+
+def test_a_crawl_whose_lock_was_taken_over_learns_it_at_its_next_beat(db: Database) -> None:
+    old = crawlstate.acquire_lock(db, now=NOW - dt.timedelta(hours=1))
+    new = crawlstate.acquire_lock(db, now=NOW)
+    assert crawlstate.beat(db, old, now=NOW) is False
+    assert crawlstate.beat(db, new, now=NOW) is True
 
 
 def test_a_run_records_args_counts_and_exit_code(db: Database) -> None:
