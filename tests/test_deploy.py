@@ -149,10 +149,13 @@ def unit(name: str) -> dict[str, list[str]]:
 
 def test_the_crawl_unit_fails_on_any_error_and_checks_health_after() -> None:
     crawl = unit("kpi-archive-crawl.service")
-    assert "SuccessExitStatus" not in crawl
+    # only "deadline reached" (exit 5) passes; 1, a crash's code too, fails the unit
+    assert crawl["SuccessExitStatus"] == ["5"]
     assert crawl["ExecStart"] == [
         f"{INSTALL_DIR}/.venv/bin/kpi-archive crawl data/kpi.db --refresh-older-than 20h"
+        " --deadline 4h"
     ]
+    assert crawl["TimeoutStopSec"] == ["90"]
     assert crawl["ExecStartPost"] == [
         f"{INSTALL_DIR}/.venv/bin/kpi-archive status data/kpi.db --max-age 36h"
     ]
@@ -231,6 +234,10 @@ def test_the_workflow_uploads_the_archive_even_when_the_crawl_fails() -> None:
     assert 'gh release upload "$ARCHIVE_TAG" data/kpi.db --clobber' in upload["run"]
     # The crawl stops before the job does, so the upload still has time to run.
     assert by_name["Crawl"]["timeout-minutes"] < workflow()["jobs"]["crawl"]["timeout-minutes"]
+    # ... and itself stops taking pages well before that; reaching the deadline (5) is no failure
+    assert "--deadline 150m" in by_name["Crawl"]["run"]
+    assert by_name["Crawl"]["run"].endswith("|| test $? -eq 5")
+    assert 150 < by_name["Crawl"]["timeout-minutes"]
     assert by_name["Health check"]["run"] == "kpi-archive status data/kpi.db --max-age 36h"
     assert by_name["Health check"]["if"].startswith("always()")
     assert "actions/workflows/nightly-crawl.yml/enable" in by_name["Keep the schedule alive"]["run"]
