@@ -23,6 +23,10 @@ DEPARTMENT_URL = "http://monitor.bangkok.go.th/mobile/index11.php?selDEP=5035000
 MARCH = dt.datetime(2023, 3, 31, 10, 0, tzinfo=dt.UTC)
 JUNE = dt.datetime(2023, 6, 30, 10, 0, tzinfo=dt.UTC)
 SEPTEMBER = dt.datetime(2023, 9, 30, 10, 0, tzinfo=dt.UTC)
+NOVEMBER_2022 = dt.datetime(2022, 11, 15, 3, 0, tzinfo=dt.UTC)  # inside Q1 of fiscal year 2566
+FEBRUARY_2023 = dt.datetime(2023, 2, 1, 3, 0, tzinfo=dt.UTC)  # after Q1
+STAMP_NOV = "2022-11-15T03:00:00.000000Z"
+STAMP_FEB = "2023-02-01T03:00:00.000000Z"
 
 
 def response(

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-import pytest
-from archive_factories import response, seed_kpi
+from archive_factories import FEBRUARY_2023, NOVEMBER_2022, STAMP_FEB, STAMP_NOV, response, seed_kpi
 from helpers import SEED_URL, get_fixture
 
 import archive
 from kpi_archive import load
 from parsers import parse_page
 from parsers.models import Quarter
-
-NOVEMBER_2022 = dt.datetime(2022, 11, 15, 3, 0, tzinfo=dt.UTC)  # inside Q1 of fiscal year 2566
-FEBRUARY_2023 = dt.datetime(2023, 2, 1, 3, 0, tzinfo=dt.UTC)  # after Q1
-STAMP_NOV = "2022-11-15T03:00:00.000000Z"
-STAMP_FEB = "2023-02-01T03:00:00.000000Z"
-
-
-@pytest.fixture
-def db(tmp_path):
-    return archive.open_db(tmp_path / "kpi.db")
 
 
 def test_the_seed_page_gives_one_row_per_quarter_and_measure(db):

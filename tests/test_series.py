@@ -45,10 +45,9 @@ def load(db, urls=FIXTURES):
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = archive.open_db(tmp_path / "kpi.db")
-    load(database)
-    return database
+def db(db):
+    load(db)
+    return db
 
 
 def kpi_row(db, url):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,6 @@ from kpi_archive.status import open_readonly, status
 NOW = dt.datetime(2026, 11, 24, 6, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
 OTHER_URL = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=2400-1060"
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = archive.open_db(tmp_path / "kpi.db")
-    yield database
-    database.close()
 
 
 def iso(value: dt.datetime) -> str:
