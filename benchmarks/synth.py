@@ -261,7 +261,8 @@ def generate(out: Path, pages: int, projects: int, reports: int, nights: int) ->
         shutil.rmtree(out)
     synth = Synth(pages, projects, reports)
     site = out / "site"
-    robots = (FIXTURES / "site" / "dp.bangkok.go.th" / "robots.txt").read_bytes()
+    recorded = ROOT / "kpi_archive" / "replay_site" / "site"
+    robots = (recorded / "dp.bangkok.go.th" / "robots.txt").read_bytes()
     for host in HOSTS:
         (site / host).mkdir(parents=True, exist_ok=True)
         (site / host / "robots.txt").write_bytes(robots)
