@@ -112,8 +112,9 @@ def begin_reparse(db: Database) -> ReparseState:
     """Empty every derived table, remembering the current records and the pages' miss states."""
     conn = db.conn
     conn.execute("DROP TABLE IF EXISTS temp.reparse_before")
+    conn.execute("CREATE TEMP TABLE reparse_before (url TEXT PRIMARY KEY, record TEXT)")
     conn.execute(
-        "CREATE TEMP TABLE reparse_before AS SELECT url, record FROM kpi_versions WHERE id IN "
+        "INSERT INTO reparse_before SELECT url, record FROM kpi_versions WHERE id IN "
         "(SELECT max(id) FROM kpi_versions GROUP BY url)"
     )
     for table, (keys, texts) in _WORDS_SOURCE.items():
