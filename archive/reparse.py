@@ -7,6 +7,11 @@ the same code ``save`` uses, and ``end_reparse`` restores miss states and rebuil
 Raw data (``pages`` identity and fetch history, ``snapshots``, ``captures``) is never deleted; a
 page's miss state (``missing`` / ``gone``) survives the replay. Two reparses with the same parser
 give identical databases.
+
+Memory stays flat whatever the archive's size: the records before the replay and the segmented
+words wait in temp tables (SQLite's temp store, not Python objects), captures are read one body
+at a time, and the change count compares old and new records page by page. A row whose text did
+not change gets its words back instead of being segmented again.
 """
 
 from __future__ import annotations
@@ -60,11 +65,17 @@ class ReparseCounts:
     errors: int
 
 
+# The texts each words table was segmented from (archive.search.refresh_search), by row key.
+_WORDS_SOURCE = {
+    "kpis": (("url",), ("title", "definition", "calculation", "data_sources")),
+    "reports": (("url", "position"), ("text",)),
+}
+
+
 @dataclass
 class ReparseState:
     """What a reparse carries from its start to its end."""
 
-    before: dict[str, dict[str, Any]]
     kept: dict[str, dict[str, Any]]
     captures: int = 0
     seen: set[str] = field(default_factory=set)
@@ -100,7 +111,23 @@ class Capture:
 def begin_reparse(db: Database) -> ReparseState:
     """Empty every derived table, remembering the current records and the pages' miss states."""
     conn = db.conn
-    before = _current_records(conn)
+    conn.execute("DROP TABLE IF EXISTS temp.reparse_before")
+    conn.execute("CREATE TEMP TABLE reparse_before (url TEXT PRIMARY KEY, record TEXT)")
+    conn.execute(
+        "INSERT INTO reparse_before SELECT url, record FROM kpi_versions WHERE id IN "
+        "(SELECT max(id) FROM kpi_versions GROUP BY url)"
+    )
+    for table, (keys, texts) in _WORDS_SOURCE.items():
+        columns = ", ".join(f"t.[{c}]" for c in (*keys, *texts))
+        conn.execute(f"DROP TABLE IF EXISTS temp.[kept_{table}_words]")
+        conn.execute(
+            f"CREATE TEMP TABLE [kept_{table}_words] AS SELECT {columns}, w.words "
+            f"FROM [{table}] t JOIN [{table}_words_fts] w ON w.rowid = t.rowid"
+        )
+        conn.execute(
+            f"CREATE INDEX temp.[kept_{table}_words_key] ON [kept_{table}_words] "
+            f"({', '.join(keys)})"
+        )
     kept = {
         row[0]: dict(zip(_KEPT_MISS_STATE, row[1:], strict=True))
         for row in conn.execute(
@@ -114,18 +141,22 @@ def begin_reparse(db: Database) -> ReparseState:
     )
     for table in DERIVED_TABLES:
         conn.execute(f"DELETE FROM [{table}]")
-    return ReparseState(before, kept)
+    return ReparseState(kept)
 
 
 def iter_captures(db: Database) -> Iterator[Capture]:
     """Every capture in replay order, one at a time (bodies decompressed as they are read)."""
-    rows = db.execute(
-        "SELECT c.url, c.snapshot_id, c.fetched_at, s.sha256, s.body, s.headers, c.id, "
+    # Bodies stay out of the sort, which would otherwise hold (or spill) every one of them.
+    rows = db.conn.execute(
+        "SELECT c.url, c.snapshot_id, c.fetched_at, s.sha256, s.headers, c.id, "
         "coalesce(c.final_url, s.final_url), s.status, c.revisit "
         "FROM captures c JOIN snapshots s ON s.id = c.snapshot_id "
         "ORDER BY c.fetched_at, s.sha256, c.id"
     )
-    for url, snapshot_id, fetched_at, sha, blob, headers, cid, final, status, revisit in rows:
+    bodies = db.conn.cursor()
+    body_sql = "SELECT body FROM snapshots WHERE id = ?"
+    for url, snapshot_id, fetched_at, sha, headers, cid, final, status, revisit in rows:
+        (blob,) = bodies.execute(body_sql, [snapshot_id]).fetchone()
         yield Capture(url, snapshot_id, fetched_at, sha, decompress(blob),
                       json.loads(headers or "{}"), cid, final, status or 200,
                       bool(revisit))  # fmt: skip
@@ -162,26 +193,44 @@ def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
         conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('rebuild')")
     forget_pending(conn)
     for table in WORDS_FTS:
-        fts = f"{table}_words_fts"
-        conn.execute(f"DELETE FROM [{fts}]")  # refresh_search segments every row again
-        conn.execute(f"INSERT INTO [{fts}] ([{fts}]) VALUES ('rebuild')")
-    after = _current_records(conn)
-    before = state.before
-    changed = sum(
-        1
-        for url in before.keys() | after.keys()
-        if url not in before or url not in after or field_changes(before[url], after[url])
-    )
+        _restore_words(conn, table)
+    records, changed = _count_changes(conn)
     errors = conn.execute("SELECT count(*) FROM pages WHERE status = 'parse_error'").fetchone()[0]
-    counts = ReparseCounts(state.captures, len(after), changed, errors)
+    counts = ReparseCounts(state.captures, records, changed, errors)
     log.info("reparse: %s", counts)
     return counts
 
 
-def _current_records(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
-    """The latest version of every page's record, by URL."""
-    rows = conn.execute(
-        "SELECT url, record FROM kpi_versions WHERE id IN "
-        "(SELECT max(id) FROM kpi_versions GROUP BY url)"
+def _restore_words(conn: sqlite3.Connection, table: str) -> None:
+    """Give back the words of every row whose key and text are unchanged; refresh_search
+    segments the rest."""
+    fts = f"{table}_words_fts"
+    keys, texts = _WORDS_SOURCE[table]
+    same = " AND ".join(
+        [*(f"k.[{c}] = t.[{c}]" for c in keys), *(f"k.[{c}] IS t.[{c}]" for c in texts)]
     )
-    return {url: json.loads(record) for url, record in rows}
+    conn.execute(f"DELETE FROM [{fts}]")
+    conn.execute(
+        f"INSERT INTO [{fts}] (rowid, words) SELECT t.rowid, k.words "
+        f"FROM [{table}] t JOIN temp.[kept_{table}_words] k ON {same} ORDER BY t.rowid"
+    )
+    conn.execute(f"INSERT INTO [{fts}] ([{fts}]) VALUES ('rebuild')")
+    conn.execute(f"DROP TABLE temp.[kept_{table}_words]")
+
+
+def _count_changes(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Pages with a record now, and pages whose latest record differs from before the reparse."""
+    rows = conn.execute(
+        "WITH after AS (SELECT url, record FROM kpi_versions WHERE id IN "
+        "(SELECT max(id) FROM kpi_versions GROUP BY url)) "
+        "SELECT a.record, b.record FROM after a LEFT JOIN temp.reparse_before b ON b.url = a.url "
+        "UNION ALL SELECT NULL, b.record FROM temp.reparse_before b "
+        "WHERE b.url NOT IN (SELECT url FROM after)"
+    )
+    records = changed = 0
+    for now, before in rows:
+        records += now is not None
+        if now is None or before is None or field_changes(json.loads(before), json.loads(now)):
+            changed += 1
+    conn.execute("DROP TABLE temp.reparse_before")
+    return records, changed

@@ -353,6 +353,12 @@ def m006_run_outcome_and_lock_heartbeat(db: Database) -> None:
                     db.table(table).add_column(name, kind)
 
 
+def m007_index_versions_previous_id(db: Database) -> None:
+    # Issue 12: every DELETE FROM kpi_versions checks the previous_id foreign key; without an
+    # index each check scans the table, so reparse's delete was quadratic in the versions.
+    db.table("kpi_versions").create_index(["previous_id"], if_not_exists=True)
+
+
 STEPS = (
     m001_create_archive,
     m002_drop_per_row_fts_triggers,
@@ -360,6 +366,7 @@ STEPS = (
     m004_judged_captures,
     m005_search_helpers_out_of_tables,
     m006_run_outcome_and_lock_heartbeat,
+    m007_index_versions_previous_id,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:

@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlite_utils import Database
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
+from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -102,35 +103,47 @@ def _http_headers(status: int, headers: dict[str, str], body: bytes) -> StatusAn
 
 def read_warc(path: str | Path) -> Iterator[FetchResult]:
     """Every HTTP response (and revisit of an earlier one) in a WARC file, as FetchResults."""
-    bodies: dict[tuple[str, str], FetchResult] = {}
-    with Path(path).open("rb") as stream:
-        for record in ArchiveIterator(stream):
+    # A revisit re-reads its response from the file: only each response's offset is kept (about
+    # 200 bytes a record), never its body, so memory does not grow with the WARC.
+    offsets: dict[tuple[str, str], int] = {}
+    with Path(path).open("rb") as stream, Path(path).open("rb") as again:
+        records = ArchiveIterator(stream)
+        for record in records:
             uri = record.rec_headers.get_header("WARC-Target-URI")
             date = record.rec_headers.get_header("WARC-Date")
             if not uri or not date:
                 continue
             fetched_at = dt.datetime.fromisoformat(date.replace("Z", "+00:00"))
             if record.rec_type == "response" and record.http_headers is not None:
-                result = FetchResult(
-                    url=uri,
-                    final_url=uri,
-                    status=int(record.http_headers.get_statuscode()),
-                    headers=dict(record.http_headers.headers),
-                    body=record.content_stream().read(),
-                    fetched_at=fetched_at,
-                )
-                bodies[(uri, date)] = result
+                result = _response(record, uri, fetched_at)
+                offsets[(uri, date)] = records.get_record_offset()
                 yield result
             elif record.rec_type == "revisit":
                 ref = (
                     record.rec_headers.get_header("WARC-Refers-To-Target-URI") or uri,
                     record.rec_headers.get_header("WARC-Refers-To-Date") or "",
                 )
-                original = bodies.get(ref)
-                if original is None:
+                offset = offsets.get(ref)
+                if offset is None:
                     log.warning("%s: revisit of %s at %s not in this file; skipped", path, *ref)
                     continue
-                yield original.model_copy(update={"url": uri, "fetched_at": fetched_at})
+                again.seek(offset)
+                original = next(iter(ArchiveIterator(again)))
+                yield _response(original, uri, fetched_at, final_url=ref[0])
+
+
+def _response(
+    record: ArcWarcRecord, url: str, fetched_at: dt.datetime, final_url: str | None = None
+) -> FetchResult:
+    """A WARC response record's HTTP response, as fetched from ``url`` at ``fetched_at``."""
+    return FetchResult(
+        url=url,
+        final_url=final_url or url,
+        status=int(record.http_headers.get_statuscode()),
+        headers=dict(record.http_headers.headers),
+        body=record.content_stream().read(),
+        fetched_at=fetched_at,
+    )
 
 
 def read_html(path: str | Path, url: str) -> FetchResult:

@@ -122,3 +122,13 @@ def test_reparse_of_real_fixtures_is_deterministic_and_matches_save(tmp_path):
     load.reparse(db)
     assert dump(db) == first
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_reparse_keeps_the_words_of_unchanged_text_and_drops_those_of_changed_text(db):
+    assert archive.refresh_search(db) > 0
+    load.reparse(db, parser({V1: seed_kpi(), V2: seed_kpi(result_value=50.0)}))
+    assert archive.refresh_search(db) == 0
+    retitled = seed_kpi(result_value=50.0, title="ร้อยละของถนนที่สะอาด")
+    load.reparse(db, parser({V1: seed_kpi(), V2: retitled}))
+    assert archive.refresh_search(db) == 1  # the kpis row; its reports kept their words
+    assert [r["url"] for r in archive.search_words(db, "kpis", "ถนน")] == [SEED_URL]

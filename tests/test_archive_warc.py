@@ -87,6 +87,18 @@ def test_round_trip_gives_the_same_pages_and_snapshots(db, tmp_path):
     assert again == {"unchanged": 4}
 
 
+@pytest.mark.parametrize("name", ["kpi.warc", "kpi.warc.gz"])
+def test_a_revisit_is_read_back_from_its_response_record_in_the_file(db, tmp_path, name):
+    archive.export_warc(db, tmp_path / name)
+    read = [(r.url, r.final_url, r.fetched_at.month, r.body) for r in read_warc(tmp_path / name)]
+    assert read == [
+        (SEED_URL, SEED_URL, 3, b"<html>seed v1</html>"),
+        (OTHER_URL, OTHER_URL, 3, b"\xbb\xd5"),
+        (SEED_URL, SEED_URL, 6, b"B"),
+        (SEED_URL, SEED_URL, 9, b"<html>seed v1</html>"),
+    ]
+
+
 def test_html_import_needs_the_page_url(tmp_path):
     db = archive.open_db(tmp_path / "kpi.db")
     page = tmp_path / "page.html"

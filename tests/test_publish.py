@@ -313,6 +313,7 @@ async def test_indicator_and_agency_feeds_hold_only_their_own_versions(ds: Any) 
 
 async def test_tables_offer_the_configured_facets(ds: Any) -> None:
     response = await ds.client.get("/kpi/kpis.json?_size=0")
+    assert response.json()["suggested_facets"] == []
     facets = response.json()["facet_results"]
     assert sorted(facets) == sorted(
         ["agency_code", "fiscal_year", "kpi_type", "kpi_level", "unit", "page_kind"]
@@ -380,6 +381,7 @@ async def test_metadata_applies_whatever_the_file_is_called(archive_dir: Path) -
 async def test_serving_is_read_only_with_the_configured_time_limit(ds: Any) -> None:
     settings = (await ds.client.get("/-/settings.json")).json()
     assert settings["sql_time_limit_ms"] == 2000
+    assert settings["suggest_facets"] is False
     args = serve.datasette_args("data/demo.db", port=8123)
     assert args[:2] == ["serve", "data/demo.db"]
     assert "--metadata" not in args and "--template-dir" not in args

@@ -30,8 +30,10 @@ def database_name(db_path: str | Path) -> str:
 
 
 def settings(sql_time_limit_ms: int = config.SQL_TIME_LIMIT_MS) -> dict[str, Any]:
-    """Datasette settings for publishing: the SQL time limit."""
-    return {"sql_time_limit_ms": sql_time_limit_ms}
+    """Datasette settings for publishing: the SQL time limit, no facet suggestions."""
+    # Suggesting facets runs a query per column on every table page: most of a kpis page's time
+    # at BMA scale (issue 12). The facets declared in the plugin's metadata are still computed.
+    return {"sql_time_limit_ms": sql_time_limit_ms, "suggest_facets": False}
 
 
 def datasette_args(
