@@ -67,17 +67,17 @@ def table_docs(conn: sqlite3.Connection) -> list[TableDoc]:
     meta_tables = metadata()["databases"]["archive"].get("tables", {})
     extra = _yaml("columns.yml")
     docs = []
-    names = [
-        row[0]
-        for row in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY rowid"
-        )
-    ]
-    for name in names:
+    tables = conn.execute(
+        "SELECT name, sql LIKE 'CREATE VIRTUAL%' FROM sqlite_master "
+        "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+    ).fetchall()
+    # A full-text index is a virtual table plus shadow tables named after it (``<index>_data``…).
+    indexes = tuple(f"{name}_" for name, virtual in tables if virtual)
+    for name, virtual in tables:
         meta = meta_tables.get(name) or {}
         mine = extra.get(name) or {}
-        if name in PRIVATE_TABLES or "_fts" in name or meta.get("hidden") or mine.get("hidden"):
+        internal = virtual or name.startswith(indexes) or name in PRIVATE_TABLES
+        if internal or meta.get("hidden") or mine.get("hidden"):
             continue
         described = {
             **extra["_common"]["columns"],
