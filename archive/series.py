@@ -25,22 +25,21 @@ from __future__ import annotations
 import csv
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from sqlite_utils import Database
 
-from parsers.thai import arabic_digits, name_of
+from parsers.thai import fold, name_of
 
 log = logging.getLogger(__name__)
 
 OVERRIDES = Path(__file__).resolve().parent / "data" / "indicator_overrides.csv"
 
-# Source typing artefacts: ํ+า typed for ำ, a doubled ำา, a stray phinthu (U+0E3A), zero widths.
-_ARTEFACTS = (("\u0e4d\u0e32", "\u0e33"), ("\u0e33\u0e32", "\u0e33"), ("\u0e3a", ""))
-_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\ufeff]")
+# A stray phinthu (U+0E3A) typed into titles, and a tone mark with no consonant under it at the
+# start of a word (5018-832 prints its unit as "้ร้อยละ").
+_STRAY_MARKS = re.compile("\u0e3a|(?:(?<=\\s)|^)[\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]+")
 # A trailing tag naming the level or the owning office: (ผลลัพธ์), (ผลผลิต), (เจรจาตกลง), (สจน.),
 # (สนท.2566), (ฝ่ายปกครอง). Only Thai letters, dots and a year fit, so (Best Service) stays.
 _TRAILING_TAG = re.compile(r"\s*\((?:ตัวชี้วัด)?[\u0e01-\u0e4e.\s]{2,14}(?:\s*\d{4})?\)\s*$")
@@ -66,12 +65,9 @@ class Page:
 
 
 def thai_clean(text: str) -> str:
-    """NFC, Arabic digits, no zero widths, no leading stray marks, typing artefacts repaired."""
-    text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFC", arabic_digits(text)))
-    for wrong, right in _ARTEFACTS:
-        text = text.replace(wrong, right)
-    # 5018-832 prints its unit as "้ร้อยละ": a tone mark with no consonant under it.
-    return re.sub(r"(?:(?<=\s)|^)[\u0e31\u0e34-\u0e3a\u0e47-\u0e4e]+", "", text)
+    """The search folding of ``parsers.thai.fold`` (typing artefacts, legacy marks, zero widths,
+    Thai digits), less stray marks."""
+    return _STRAY_MARKS.sub("", fold(text))
 
 
 def name_key(title: str | None) -> str | None:

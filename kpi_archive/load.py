@@ -76,13 +76,7 @@ def read_body(body: bytes, url: str, headers: Mapping[str, str]) -> Parsed:
         return Parsed(exc)
     except Exception as exc:
         return Parsed(_crashed(exc, url))
-    record: AnyRecord | ParseError
-    try:
-        record = reading.record()
-    except ParseError as exc:
-        record = exc
-    except Exception as exc:
-        record = _crashed(exc, url)
+    record = parse_or_error(lambda *_: reading.record(), body, url, headers)
     return Parsed(record, tuple(reading.follow()), tuple(reading.visible))
 
 
