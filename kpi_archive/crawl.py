@@ -388,13 +388,13 @@ class _Crawl:
                 self._background(archive.refresh_search)
         return outcome, error
 
-    async def _read(self, fetched: Fetched) -> load.Parsed | None:
+    async def _read(self, fetched: Fetched) -> load.PageRead | None:
         """Read a 2xx page (record and links) on the parse worker; None when nothing came."""
         response = fetched.response
         if response is None or fetched.error is not None:
             return None
         if not 200 <= response.status < 300:
-            return load.Parsed(None)  # a 304's links are the stored ones (``_store``)
+            return load.PageRead(None)  # a 304's links are the stored ones (``_store``)
         return await self.parse(load.read_page, response)
 
     def _link_depth(self, item: crawlstate.FrontierItem) -> int | None:
@@ -454,7 +454,7 @@ def _store(
     db: Database,
     item: crawlstate.FrontierItem,
     fetched: Fetched,
-    parsed: load.Parsed | None,
+    parsed: load.PageRead | None,
     depth: int | None,
     run_id: int,
     *,

@@ -5,7 +5,7 @@ saved HTML files, the archive's own snapshots); each goes through ``read_page`` 
 save functions here, and its caller ends it with ``finish`` (``ensure_db_shape`` plus word search,
 left to the caller so that tests can compare archives before the slow segmentation).
 
-- ``read_page(response, parse)`` → ``Parsed``: the record (or the ``ParseError``, or None when no
+- ``read_page(response, parse)`` → ``PageRead``: the record (or the ``ParseError``, or None when no
   parser applies), the page's links and its visible lines (for telling a revisit), from one
   reading (``parsers.read``); the links are kept beside a new snapshot, so a 304 or a fresh page
   gives its links without reading it again (``stored_links``).
@@ -40,7 +40,7 @@ ImportCounts = Counter[str]
 
 
 @dataclass(frozen=True)
-class Parsed:
+class PageRead:
     """What one reading of a page gives: its record (or why not), its links, its visible lines."""
 
     record: AnyRecord | ParseError | None
@@ -67,28 +67,28 @@ def _crashed(exc: Exception, url: str) -> ParseError:
     return ParseError(f"parser crashed: {exc!r}", url=url)
 
 
-def read_body(body: bytes, url: str, headers: Mapping[str, str]) -> Parsed:
+def read_body(body: bytes, url: str, headers: Mapping[str, str]) -> PageRead:
     """One reading of a page with the project's parsers: its record (or error), its links and the
     lines a reader sees (for telling a revisit from a new snapshot)."""
     try:
         reading = parsers.read(body, url, headers)
     except ParseError as exc:  # empty or binary: nothing a reader sees
-        return Parsed(exc)
+        return PageRead(exc)
     except Exception as exc:
-        return Parsed(_crashed(exc, url))
+        return PageRead(_crashed(exc, url))
     record = parse_or_error(lambda *_: reading.record(), body, url, headers)
-    return Parsed(record, tuple(reading.follow()), tuple(reading.visible))
+    return PageRead(record, tuple(reading.follow()), tuple(reading.visible))
 
 
-def read_page(response: FetchResult, parse: Parse | None = None) -> Parsed:
+def read_page(response: FetchResult, parse: Parse | None = None) -> PageRead:
     """Read a 2xx response once: its record and links; other statuses: nothing.
 
     A ``parse`` other than the project's own (tests, benchmarks) gives no links."""
     if not 200 <= response.status < 300:
-        return Parsed(None)
+        return PageRead(None)
     if parse is None:
         return read_body(response.body, response.url, response.headers)
-    return Parsed(parse_or_error(parse, response.body, response.url, response.headers))
+    return PageRead(parse_or_error(parse, response.body, response.url, response.headers))
 
 
 def stored_links(
@@ -112,8 +112,8 @@ def load_one(
     parse: Parse | None = None,
     *,
     gone_after: int = GONE_AFTER,
-    parsed: Parsed | None = None,
-) -> tuple[SaveOutcome, Parsed]:
+    parsed: PageRead | None = None,
+) -> tuple[SaveOutcome, PageRead]:
     """Read (unless ``parsed`` is that reading) and save one response, with its links beside a
     new snapshot, in one transaction."""
     if parsed is None:
