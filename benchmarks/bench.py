@@ -8,8 +8,10 @@ measured):
 
 - ``parse``: ``bench_parse.py`` (the parsers engineer's) on the seed page: vs bs4, vs bare lexbor.
 - ``store``: the synthetic site (``synth.py``) parsed once, chunk by chunk (parse-only wall), each
-  chunk written both to the write floor (``floor.py``) and through ``archive.save_many``; then
-  night 2 (5 % changed) re-saved through ``save_many``; archive bytes against the floor's.
+  chunk written both to the write floor (``floor.py``) and through ``archive.save_many``, then the
+  load's ``finish`` (word search, derived tables: deferred index work counts, as the floor's FTS
+  rebuild does); then night 2 (5 % changed) the same way; the finished archive's bytes against
+  the floor's.
 - ``import``: ``kpi-archive export-warc`` of night 1's archive (written by ``store``),
   ``kpi-archive import`` of it into a new file: wall against parse-only wall + floor wall, peak RSS.
 - ``reparse``: ``kpi-archive reparse`` of that file: the same bound, peak RSS.
@@ -20,8 +22,9 @@ measured):
   slowest.
 
 Only public entry points are used, and only through the adapter functions below (``cli``,
-``save_pages``, ``fetch_counts``): when a command or ``save_many`` moves, change them alone.
-Peak RSS comes from ``/usr/bin/time -v`` around each command.
+``save_pages``, ``finish_load``, ``fetch_counts``): when a command or ``save_many`` moves, change
+them alone. Process timing is ``harness.py`` (peak RSS from ``/usr/bin/time -v`` around each
+command); the aims and the table are ``report.py``.
 """
 
 from __future__ import annotations
@@ -29,12 +32,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -42,7 +41,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -54,13 +52,14 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 import httpx  # noqa: E402
 import synth  # noqa: E402
 from floor import BATCH, Floor  # noqa: E402
+from harness import Run, free_port, timed, wait_http  # noqa: E402
+from report import SERVE_AIM_MS, machine, streamed, table  # noqa: E402
 
 RESULTS = HERE / "results.json"
 WORK = HERE / ".synth"
 STAGES = ("parse", "store", "import", "reparse", "serve", "crawl")
 CRAWL_PAGES, CRAWL_DELAY, CRAWL_LATENCY_MS = 2000, 0.1, 2.0
 WARMUPS, SAMPLES = 2, 10
-SERVE_AIM_MS = 150
 STAGE_TIMEOUT = 3600.0
 SERVE_DB: Path | None = None
 # Night 1 two days ago, so "what changed in the last 7 days" finds night 2 when served.
@@ -95,6 +94,13 @@ def save_pages(db: Any, items: list[tuple[Any, Any]]) -> None:
     import archive
 
     archive.save_many(db, items)
+
+
+def finish_load(db: Any) -> None:
+    """What every crawl and import ends with (``load.finish``): word search, derived tables."""
+    from kpi_archive.load import finish
+
+    finish(db)
 
 
 def fetch_results(
@@ -146,78 +152,7 @@ def fetch_counts(path: Path) -> dict[str, int]:
     }
 
 
-# --- running and timing commands --------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    seconds: float
-    peak_rss_mb: float
-    stdout: str
-    stopped: bool = False
-
-
-def group_peak_rss_mb(group: int) -> float:
-    """The largest VmHWM (peak RSS) among the live processes of a process group."""
-    peak = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) != group:
-                continue
-            status = stat.with_name("status").read_text()
-        except (OSError, IndexError, ValueError):
-            continue
-        found = re.search(r"VmHWM:\s+(\d+) kB", status)
-        peak = max(peak, int(found.group(1)) if found else 0)
-    return peak / 1024
-
-
-def timed(command: list[str], timeout: float | None = None) -> Run:
-    """Run ``command`` under /usr/bin/time -v: wall seconds, peak RSS, stdout.
-
-    Past ``timeout`` the command is stopped (its whole process group) and the run comes back with
-    ``stopped`` set: its seconds and peak RSS are then lower bounds.
-    """
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        ["/usr/bin/time", "-v", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        peak = group_peak_rss_mb(process.pid)
-        os.killpg(process.pid, signal.SIGTERM)
-        process.communicate()
-        return Run(time.perf_counter() - start, peak, "", stopped=True)
-    seconds = time.perf_counter() - start
-    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
-    if found is None or process.returncode not in (0, 1):
-        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-2000:]}")
-    return Run(seconds, int(found.group(1)) / 1024, stdout)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
-        try:
-            httpx.get(url, timeout=5)
-            return
-        except httpx.TransportError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer in {seconds:.0f} s")
+# --- the recorded site in its own process ---------------------------------------------------
 
 
 class Replay:
@@ -284,11 +219,13 @@ def stage_parse(figures: dict[str, Any]) -> None:
 
 
 def stage_store(figures: dict[str, Any], work: Path) -> None:
+    """Night 1 into the floor and through ``save_many`` + ``finish`` (what a crawl or an import
+    leaves: the archive a reader gets), then night 2 the same way."""
     floor = Floor(work / "floor.db")
     ingest_path = work / "ingest.db"
     ingest_path.unlink(missing_ok=True)
     db = open_archive(ingest_path)
-    ingest_s, pages = 0.0, 0
+    save_s, pages = 0.0, 0
     for chunk in parsed_night(work, 1):
         at = FETCHED_AT
         records = [None if isinstance(rec, Exception) else rec for *_, rec in chunk]
@@ -299,8 +236,11 @@ def stage_store(figures: dict[str, Any], work: Path) -> None:
         items = fetch_results(chunk, at)
         start = time.perf_counter()
         save_pages(db, items)
-        ingest_s += time.perf_counter() - start
+        save_s += time.perf_counter() - start
         pages += len(chunk)
+    start = time.perf_counter()
+    finish_load(db)
+    finish_s = time.perf_counter() - start
     result = floor.finish()
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     archive_bytes = ingest_path.stat().st_size
@@ -311,7 +251,11 @@ def stage_store(figures: dict[str, Any], work: Path) -> None:
         start = time.perf_counter()
         save_pages(db, items)
         resave_s += time.perf_counter() - start
+    start = time.perf_counter()
+    finish_load(db)
+    resave_s += time.perf_counter() - start
     db.close()
+    ingest_s = save_s + finish_s
     figures.update(
         pages=pages,
         parse_only_s=round(PARSE_SECONDS[1], 2),
@@ -319,6 +263,8 @@ def stage_store(figures: dict[str, Any], work: Path) -> None:
         write_floor_s=round(result.seconds, 2),
         write_floor_bytes_per_1000_pages=round(result.bytes_per_1000_pages),
         ingest_pages_per_s=round(pages / ingest_s, 1),
+        ingest_save_many_s=round(save_s, 2),
+        ingest_finish_s=round(finish_s, 2),
         ingest_vs_floor=round(pages / ingest_s / result.pages_per_s, 3),
         archive_bytes_per_1000_pages=round(archive_bytes / pages * 1000),
         archive_vs_floor_bytes=round(archive_bytes / result.bytes, 2),
@@ -454,9 +400,9 @@ def serve_urls(base: str, name: str, conn: sqlite3.Connection) -> list[str]:
         f"/{name}/kpis.csv?_stream=on&_size=max",
     ]
     listing = httpx.get(f"{base}/{name}.json", timeout=120).json()
-    for table in listing.get("tables", []):
-        if not table.get("hidden") and f"/{name}/{table['name']}" not in paths:
-            paths.append(f"/{name}/{table['name']}")
+    for listed in listing.get("tables", []):
+        if not listed.get("hidden") and f"/{name}/{listed['name']}" not in paths:
+            paths.append(f"/{name}/{listed['name']}")
     metadata = httpx.get(f"{base}/-/metadata.json", timeout=60).json()
     queries = metadata.get("databases", {}).get(name, {}).get("queries", {})
     for query, spec in queries.items():
@@ -466,11 +412,6 @@ def serve_urls(base: str, name: str, conn: sqlite3.Connection) -> list[str]:
         paths.append(f"/{name}/{query}" + (f"?{pairs}" if pairs else ""))
     paths.append("/-/dashboards/kpi-dashboard")
     return paths
-
-
-def streamed(path: str) -> bool:
-    """The full CSV export streams every row: reported, held to no latency aim."""
-    return "_stream=on" in path
 
 
 def stage_serve(figures: dict[str, Any], work: Path) -> None:
@@ -513,116 +454,6 @@ def stage_serve(figures: dict[str, Any], work: Path) -> None:
         serve_urls_p95_le_150ms=sum(p95[path] <= SERVE_AIM_MS for path in aimed),
         serve_urls=len(aimed),
     )
-
-
-# --- aims and the table -----------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "platform": platform.platform(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-
-
-# (key, unit, baseline it is measured against, aim, test)
-AIMS: list[tuple[str, str, str, str, Any]] = [
-    ("parse_pages_per_s", "pages/s", "seed page, 4 variants", "-", None),
-    ("parse_vs_bs4", "x", "bs4 + lxml, same line parser", ">= 5", lambda v: v >= 5),
-    (
-        "parse_share_of_bare_lexbor",
-        "",
-        "bare lexbor parse + body.text()",
-        ">= 0.40",
-        lambda v: v >= 0.4,
-    ),
-    ("write_floor_pages_per_s", "pages/s", "floor.py, same run", "-", None),
-    ("ingest_pages_per_s", "pages/s", "save_many, first load, parsed before", "-", None),
-    ("ingest_vs_floor", "x", "write floor pages/s", ">= 0.8", lambda v: v >= 0.8),
-    (
-        "nightly_resave_pages_per_s",
-        "pages/s",
-        "save_many, night 2, 5 % changed",
-        "-",
-        None,
-    ),
-    (
-        "nightly_resave_vs_floor",
-        "x",
-        "write floor pages/s (issue: 2,300 / 1,350)",
-        ">= 1.7",
-        lambda v: v >= 1.7,
-    ),
-    ("archive_bytes_per_1000_pages", "bytes", "ingest archive after checkpoint", "-", None),
-    ("archive_vs_floor_bytes", "x", "write floor bytes", "<= 1.0", lambda v: v <= 1.0),
-    ("import_vs_bound", "x", "parse-only wall + floor wall", "<= 1.2", lambda v: v <= 1.2),
-    ("import_peak_rss_mb", "MB", "/usr/bin/time -v", "<= 300", lambda v: v <= 300),
-    ("reparse_30k_s", "s", "kpi-archive reparse wall", "-", None),
-    ("reparse_vs_bound", "x", "parse-only wall + floor wall", "<= 1.2", lambda v: v <= 1.2),
-    ("reparse_peak_rss_mb", "MB", "/usr/bin/time -v", "<= 300", lambda v: v <= 300),
-    (
-        "crawl_wall_over_floor",
-        "x",
-        "busiest host's requests x delay",
-        "<= 1.05",
-        lambda v: v <= 1.05,
-    ),
-    ("crawl_peak_rss_mb", "MB", "whole site, --delay 0", "<= 300", lambda v: v <= 300),
-    ("recrawl_bodies_downloaded", "", "unchanged re-crawl (HTTP 200s)", "== 0", lambda v: v == 0),
-    ("recrawl_new_snapshots", "", "unchanged re-crawl", "== 0", lambda v: v == 0),
-    ("serve_urls_p95_le_150ms", "URLs", "10 requests after 2 warm-ups", "all", None),
-]
-
-
-def table(figures: dict[str, Any]) -> str:
-    info = figures.get("machine", {})
-    lines = [
-        f"kpi-archive bench, {figures.get('pages', '?')} pages; machine: {info.get('cores')} "
-        f"cores, Python {info.get('python')}, SQLite {info.get('sqlite')}, "
-        f"load average at start {info.get('load_average_at_start')}",
-        f"{'figure':32} {'value':>14} {'aim':>9}  {'':4}  baseline / floor",
-    ]
-    passed = {}
-    if "nightly_resave_pages_per_s" in figures:
-        resave = figures["nightly_resave_pages_per_s"] / figures["write_floor_pages_per_s"]
-        figures["nightly_resave_vs_floor"] = round(resave, 2)
-    for key, unit, baseline, aim, test in AIMS:
-        if key not in figures:
-            continue
-        value = figures[key]
-        verdict = ""
-        if key == "serve_urls_p95_le_150ms":
-            aimed = [path for path in figures["serve_p95_ms"] if not streamed(path)]
-            value = sum(figures["serve_p95_ms"][path] <= SERVE_AIM_MS for path in aimed)
-            figures[key] = value
-            passed[key] = value == len(aimed)
-            verdict, aim = ("pass" if passed[key] else "FAIL"), f"all {len(aimed)}"
-        elif test is not None:
-            passed[key] = bool(test(value))
-            verdict = "pass" if passed[key] else "FAIL"
-        shown = (
-            f"{value:,}"
-            if isinstance(value, int)
-            else f"{value:,.3g}"
-            if value < 10
-            else f"{value:,.1f}"
-        )
-        if figures.get(f"{key.split('_')[0]}_stopped"):  # stopped at the stage timeout
-            shown, verdict = f">={shown}", "FAIL" if test is not None else ""
-        lines.append(f"{key:32} {shown:>10} {unit:<3} {aim:>9}  {verdict:4}  {baseline}")
-    for path, ms in figures.get("serve_p95_ms", {}).items():
-        p50 = figures["serve_p50_ms"][path]
-        code = figures["serve_status"][path]
-        verdict = (
-            "-" if streamed(path) else "pass" if ms <= SERVE_AIM_MS and code == 200 else "FAIL"
-        )
-        lines.append(f"  serve {path[:60]:60} p50 {p50:8.1f} p95 {ms:8.1f} ms  {code} {verdict}")
-    figures["passed"] = passed
-    return "\n".join(lines)
 
 
 def merge(figures: dict[str, Any]) -> None:
