@@ -20,7 +20,6 @@ from parsers.models import ProjectRef, Quarter, Report, Strategy
 from parsers.thai import arabic_digits, fiscal_year, parse_date, parse_number
 
 _SPACE = re.compile(r"\s+")
-_THAI_DIGIT = re.compile("[๐-๙]").search
 _KEY_MAX = 300
 _SIMPLE_NUMBER = re.compile(r"\d{1,12}(?:\.\d{1,8})?").fullmatch
 KindOf = Callable[[str], "str | None"]
@@ -84,13 +83,27 @@ class Lines:
 
     def __init__(self, raw: Sequence[str]) -> None:
         self.raw = list(raw)
-        self.plain = [" ".join(s.replace("*", "").split()) if "*" in s else s for s in self.raw]
+        page = "\n".join(self.raw)
+        self.plain = (
+            [" ".join(s.replace("*", "").split()) if "*" in s else s for s in self.raw]
+            if "*" in page
+            else self.raw
+        )
         # Labels, headings and strategy lines are short; long lines (report texts) are matched
-        # by nothing, so they skip the digit scan and keep their spaces.
-        self.key = [
-            arabic_digits(s) if len(s) < _KEY_MAX and _THAI_DIGIT(s) else s for s in self.plain
-        ]
-        self.tight = [s.replace(" ", "") if len(s) < _KEY_MAX else s for s in self.key]
+        # by nothing, so they keep their digits and spaces. The short lines are converted as
+        # one text (a few C-level passes) rather than line by line.
+        short = [i for i, s in enumerate(self.plain) if len(s) < _KEY_MAX]
+        text = "\n".join([self.plain[i] for i in short])
+        if short and text.count("\n") == len(short) - 1:
+            self.key, self.tight = list(self.plain), list(self.plain)
+            keys = arabic_digits(text)
+            for i, key, tight in zip(
+                short, keys.split("\n"), keys.replace(" ", "").split("\n"), strict=True
+            ):
+                self.key[i], self.tight[i] = key, tight
+        else:
+            self.key = [arabic_digits(s) if len(s) < _KEY_MAX else s for s in self.plain]
+            self.tight = [s.replace(" ", "") if len(s) < _KEY_MAX else s for s in self.key]
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -129,14 +142,18 @@ def heading_of(tight: str) -> tuple[str, int | None] | None:
 def split_sections(lines: Lines, start: int, end: int) -> tuple[int, list[Section]]:
     """Cut ``[start, end)`` at headings; return where the preamble ends and the sections."""
     marks: list[tuple[int, str, int | None]] = []
-    tights = lines.tight
-    for i in range(start, end):
-        tight = tights[i]
-        # heading_of inlined for the plain headings: this loop sees every line of the page
-        if (name := HEADINGS.get(tight)) is not None:
+    get = HEADINGS.get
+    # heading_of inlined: this loop sees every line of the page
+    for i, tight in enumerate(lines.tight[start:end], start):
+        if (name := get(tight)) is not None:
             marks.append((i, name, None))
-        elif tight and len(tight) < 45 and (found := heading_of(tight)) is not None:
-            marks.append((i, found[0], found[1]))
+        elif not tight or len(tight) >= 45:
+            continue
+        elif tight.startswith("รายงานผล"):
+            if m := _REPORT_HEADING.match(tight):
+                marks.append((i, "report", int(m.group(1))))
+        elif tight[1:2] == "." and tight[0].isdigit() and (name := get(tight[2:])) is not None:
+            marks.append((i, name, None))
     sections = [
         Section(name, quarter, i, i + 1, marks[n + 1][0] if n + 1 < len(marks) else end)
         for n, (i, name, quarter) in enumerate(marks)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 from urllib.parse import urldefrag, urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -64,6 +65,7 @@ def _tag_kinds() -> dict[int, int]:
 
 # lexbor's tag ids are fixed per build; reading them once lets the walk compare ints, not names.
 _KINDS = _tag_kinds()
+_BASE_TAG = LexborHTMLParser("").create_node("base").tag_id
 _CELL_KINDS = frozenset((_CELL, _TH))
 
 
@@ -86,7 +88,7 @@ class PageText:
 
 def _line(pieces: list[str]) -> str:
     # collapse_space inlined: this runs once per line of the page
-    text = "".join(pieces)
+    text = pieces[0] if len(pieces) == 1 else "".join(pieces)
     pieces.clear()
     if "\u200b" in text or "\ufeff" in text:
         return collapse_space(text)
@@ -96,19 +98,34 @@ def _line(pieces: list[str]) -> str:
 def _link(node: LexborNode, base_url: str | None) -> tuple[str, str] | None:
     """An ``<a href>`` as (absolute URL without fragment, text); None for in-page/script links
     and for hrefs no URL can be made of (``http://[object Object]`` seen in the wild)."""
-    href = (node.attributes.get("href") or "").strip()
+    href = (node.attrs.get("href") or "").strip()
     if not href or href.lower().startswith(SKIPPED_SCHEMES):
         return None
     try:
-        url = urldefrag(urljoin(base_url, href) if base_url else href).url
+        url = urljoin(base_url, href) if base_url else href
+        # urldefrag returns a URL without "#" unchanged; skipping it saves a parse per link
+        if "#" in url:
+            url = urldefrag(url).url
     except ValueError:
         return None
     return url, collapse_space(node.text())
 
 
-def _base_href(tree: LexborHTMLParser, base_url: str | None) -> str | None:
-    node = tree.css_first("base[href]")
-    href = node.attributes.get("href") if node is not None else None
+def _special(tree: LexborHTMLParser) -> tuple[LexborNode | None, set[int]]:
+    """The first ``<base href>`` and the ids of the elements hidden by their attributes, from
+    one selector match in C instead of reading every element's attributes in Python."""
+    base: LexborNode | None = None
+    hidden: set[int] = set()
+    for node in tree.css("base[href], [hidden], [style]"):
+        if base is None and node.tag_id == _BASE_TAG and "href" in node.attrs:
+            base = node
+        if _is_hidden(node):
+            hidden.add(node.mem_id)
+    return base, hidden
+
+
+def _base_href(base: LexborNode | None, base_url: str | None) -> str | None:
+    href = base.attrs.get("href") if base is not None else None
     if not href:
         return base_url
     try:
@@ -129,23 +146,11 @@ def _is_hidden(node: LexborNode) -> bool:
 
 
 class _Walk:
-    """The single pass over a parsed page (state kept on one object to keep the loop flat)."""
+    """The end-of-subtree cache of the single pass over a parsed page."""
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
-        # per line: (owner element id, id of the block around it, owner kind)
-        self.owners: list[tuple[int, int, int]] = []
-        self.pieces: list[str] = []
         self.following: dict[int, int] = {}
         self.work = 0
-
-    def emit(self, line: str, owner: tuple[int, int, int]) -> None:
-        self.lines.append(line)
-        self.owners.append(owner)
-
-    def flush(self, owner: tuple[int, int, int]) -> None:
-        if self.pieces and (line := _line(self.pieces)):
-            self.emit(line, owner)
 
     def following_id(self, node: LexborNode) -> int:
         """The mem_id of the first node after ``node``'s subtree (0 at the end of the document).
@@ -181,26 +186,25 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
     page = PageText()
     if root is None:
         return page
-    page_url, base_url = base_url, _base_href(tree, base_url)
+    base, hidden_ids = _special(tree)
+    page_url, base_url = base_url, _base_href(base, base_url)
     kinds = _KINDS
     walk = _Walk()
-    pieces = walk.pieces
+    following_id = walk.following_id
+    pieces: list[str] = []
     top = (0, 0, _BLOCK)
     # (mem_id of the node right after an open element, owner tuple, len(lines) when it opened)
     opened: list[tuple[int, tuple[int, int, int], int]] = []
     owner = top
     # the mem_id the walk waits for: the end of a hidden element, else of the innermost open one
     watch = hidden = pre_depth = nodes = 0
-    # attributes are read only when the page could hide something with them
-    raw = html if isinstance(html, str) else html.decode("utf-8", "replace")
-    may_hide = "hidden" in raw or "none" in raw
-    lines, owners = walk.lines, walk.owners
-    for node in root.traverse(include_text=True):
-        nodes += 1
-        if nodes > MAX_NODES:
-            raise ParseError(
-                f"more than {MAX_NODES} nodes: not a page of ours", url=page_url, missing="size"
-            )
+    lines: list[str] = []
+    # per line: (owner element id, id of the block around it, owner kind)
+    owners: list[tuple[int, int, int]] = []
+    links = page.links
+    # islice stops the walk one node past the limit without a comparison per node in Python
+    walked = islice(root.traverse(include_text=True), MAX_NODES + 1)
+    for nodes, node in enumerate(walked, 1):  # noqa: B007 (the count is read after the loop)
         if watch and node.mem_id == watch:
             if hidden:
                 hidden = 0
@@ -214,8 +218,10 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
                     owners.append(closing)
                 elif closing[2] == _PRE:
                     pre_depth -= 1
-            watch = opened[-1][0] if opened else 0
-            owner = opened[-1][1] if opened else top
+            if opened:
+                watch, owner, _ = opened[-1]
+            else:
+                watch, owner = 0, top
         elif hidden:
             continue
         tag_id = node.tag_id
@@ -228,7 +234,8 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
                 first, *rest = content.split("\n")
                 pieces.append(first)
                 for piece in rest:
-                    walk.emit(_line(pieces), owner)
+                    lines.append(_line(pieces))
+                    owners.append(owner)
                     pieces.append(piece)
             else:
                 pieces.append(content)
@@ -237,28 +244,44 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
         if kind == _BR:
             lines.append(_line(pieces))
             owners.append(owner)
-        elif kind == _HIDDEN or (may_hide and _is_hidden(node)):
-            hidden = watch = walk.following_id(node) or -1
+        elif kind == _HIDDEN or (hidden_ids and node.mem_id in hidden_ids):
+            hidden = watch = following_id(node) or -1
+        elif kind < 0:
+            continue  # inline and empty elements (b, font, img …) change nothing
         elif kind == _A:
             if (link := _link(node, base_url)) is not None:
-                page.links.append(link)
-        elif kind >= 0:
+                links.append(link)
+        else:
             if pieces and (line := _line(pieces)):
                 lines.append(line)
                 owners.append(owner)
             pre_depth += kind == _PRE
-            watch = walk.following_id(node)
+            following = node.next
+            if following is None:
+                watch = following_id(node)
+            else:
+                watch = following.mem_id
+                walk.work += 1
             # the group is the nearest enclosing block: siblings as a reader sees them
             owner = (node.mem_id, opened[-1][1][0] if opened else -1, kind)
             opened.append((watch, owner, len(lines)))
+    if nodes > MAX_NODES:
+        raise ParseError(
+            f"more than {MAX_NODES} nodes: not a page of ours", url=page_url, missing="size"
+        )
     for _, closing, lines_at_open in reversed(opened):
-        walk.flush(closing)
-        if closing[2] in _CELL_KINDS and len(walk.lines) == lines_at_open:
-            walk.emit("", closing)
-    walk.flush(top)
+        if pieces and (line := _line(pieces)):
+            lines.append(line)
+            owners.append(closing)
+        if closing[2] in _CELL_KINDS and len(lines) == lines_at_open:
+            lines.append("")
+            owners.append(closing)
+    if pieces and (line := _line(pieces)):
+        lines.append(line)
+        owners.append(top)
     page.work = walk.work + nodes
-    page.lines = _tidy(_join_groups(walk.lines, walk.owners))
-    page.raw, page.owners = walk.lines, walk.owners
+    page.lines = _tidy(_join_groups(lines, owners))
+    page.raw, page.owners = lines, owners
     return page
 
 

@@ -149,6 +149,13 @@ def test_hidden_attribute_and_display_none_never_count() -> None:
     assert visible_lines(html) == ["a", "b"]
 
 
+def test_hidden_written_in_capitals_never_counts_either() -> None:
+    # attribute names and CSS keywords are case-insensitive; a page-wide "hidden"/"none" text
+    # test used to decide whether attributes were read at all, and missed these
+    html = '<p>a</p><DIV HIDDEN>b</DIV><p STYLE="DISPLAY: NONE">c</p><p>d</p>'
+    assert visible_lines(html) == ["a", "d"]
+
+
 def test_visible_view_puts_a_rows_cells_on_one_line_like_inner_text() -> None:
     page = parse_html("<p>head</p><table><tr><td>1</td><td>10.00</td><td></td><td>0 / 0</td></tr>")
     assert page.visible == ["head", "1\t10.00\t\t0 / 0"]
