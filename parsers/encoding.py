@@ -9,6 +9,7 @@ record it.
 from __future__ import annotations
 
 import codecs
+import functools
 import logging
 from collections.abc import Mapping
 
@@ -38,6 +39,13 @@ def codec_name(label: str | None) -> str | None:
     """The normalised Python codec for a charset label (``TIS-620`` → ``cp874``), else None."""
     if not label:
         return None
+    return _codec_name(label)
+
+
+# Pages of one site declare the same few labels; the lookup chain costs more than a decode
+# of a short page, so its answer is remembered (a pure function of the label).
+@functools.lru_cache(maxsize=256)
+def _codec_name(label: str) -> str | None:
     label = label.strip().strip("\"'").lower()
     codec = _EXTRA_LABELS.get(label) or resolve_encoding(label)
     if codec is None:
@@ -60,7 +68,7 @@ def _http_charset(content_type: str | None) -> str | None:
 
 def _meta_charset(body: bytes) -> str | None:
     head = body[:_META_BYTES]
-    if b"x-" in head.lower():
+    if b"x-" in head or b"X-" in head:
         head = _known_labels(head.decode("latin-1")).encode("latin-1")
     return codec_name(html_body_declared_encoding(head))
 

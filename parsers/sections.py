@@ -9,7 +9,6 @@ normalised form; recoverable oddities are appended to the ``warnings`` list pass
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
@@ -327,8 +326,13 @@ def _stamps(text: str) -> list[re.Match[str]]:
 
 def reports_year(reports: Iterable[Report]) -> int | None:
     """The BE fiscal year most dated reports fall in (ties: the first met)."""
-    years = Counter(fiscal_year(r.date) for r in reports if r.date is not None)
-    return years.most_common(1)[0][0] if years else None
+    # a plain dict keeps first-met order for ties, as Counter.most_common does, without its cost
+    years: dict[int, int] = {}
+    for report in reports:
+        if report.date is not None:
+            year = fiscal_year(report.date)
+            years[year] = years.get(year, 0) + 1
+    return max(years, key=years.__getitem__) if years else None
 
 
 def strategies(

@@ -242,7 +242,7 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
             continue
         kind = kinds.get(tag_id, -1)
         if kind == _BR:
-            lines.append(_line(pieces))
+            lines.append(_line(pieces) if pieces else "")
             owners.append(owner)
         elif kind == _HIDDEN or (hidden_ids and node.mem_id in hidden_ids):
             hidden = watch = following_id(node) or -1
