@@ -121,6 +121,29 @@ def decode(body: bytes, headers: Mapping[str, str] | None = None) -> tuple[str, 
     return sniff(body)
 
 
+def decode_for_parser(
+    body: bytes, headers: Mapping[str, str] | None = None
+) -> tuple[str | bytes, str]:
+    """``decode``, except that a body that is UTF-8 from its first byte to its last comes back
+    as the bytes themselves: lexbor reads UTF-8 bytes as they are, and handing it the decoded
+    text would only make it encode the text again."""
+    text, codec = decode(body, headers)
+    if codec == "utf-8" and not body.startswith(codecs.BOM_UTF8) and _ends_whole(body):
+        return body, codec
+    return text, codec
+
+
+def _ends_whole(body: bytes) -> bool:
+    """Whether valid UTF-8 ends with a whole character (``_decode`` drops a cut-off one)."""
+    for back in range(1, min(4, len(body)) + 1):
+        byte = body[-back]
+        if byte < 0x80:
+            return back == 1
+        if byte >= 0xC0:
+            return back == (2 if byte < 0xE0 else 3 if byte < 0xF0 else 4)
+    return False
+
+
 def is_probably_binary(body: bytes) -> bool:
     """True for bodies that are not text (images, PDFs, archives): NULs or mostly controls."""
     head = body[:_SNIFF_BYTES]

@@ -40,6 +40,7 @@ HEADINGS: dict[str, str] = {
     "วัตถุประสงค์ของโครงการ": "objectives",
     "เป้าหมายของโครงการ": "goals",
 }
+_HEADING_MAX = 45  # longer than any heading, with a two-character "1." prefix
 _REPORT_HEADING = re.compile(r"^รายงานผลฯ?ไตรมาสที่([1-4])$")
 _CUT_HEADINGS = (*HEADINGS, "รายงานผลฯไตรมาสที่")
 
@@ -144,10 +145,11 @@ def split_sections(lines: Lines, start: int, end: int) -> tuple[int, list[Sectio
     get = HEADINGS.get
     # heading_of inlined: this loop sees every line of the page
     for i, tight in enumerate(lines.tight[start:end], start):
+        # long lines (report texts) are never headings: skip them before hashing them
+        if not tight or len(tight) >= _HEADING_MAX:
+            continue
         if (name := get(tight)) is not None:
             marks.append((i, name, None))
-        elif not tight or len(tight) >= 45:
-            continue
         elif tight.startswith("รายงานผล"):
             if m := _REPORT_HEADING.match(tight):
                 marks.append((i, "report", int(m.group(1))))
