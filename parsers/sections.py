@@ -68,7 +68,8 @@ _STRATEGY = re.compile(
     r"(\d+(?:\.\d+)*)\.?(?=\s|$|[-–—])\s*(?:[-–—]\s*)?(.*)$"
 )
 _LEVEL_WORDS = ("ด้านที่", "มิติที่", "เป้าหมายที่", "เป้าประสงค์ที่", "ยุทธศาสตร์ที่")
-_STRATEGY_SPLIT = re.compile(r"\s(?=(?:ด้านที่|มิติที่|เป้าหมายที่|เป้าประสงค์ที่)\s*\d)")
+_SPLIT_WORDS = ("ด้านที่", "มิติที่", "เป้าหมายที่", "เป้าประสงค์ที่")
+_STRATEGY_SPLIT = re.compile(rf"\s(?=(?:{'|'.join(_SPLIT_WORDS)})\s*\d)")
 _INNER_CODE = re.compile(r"\s(\d+(?:\.\d+)+)\s")
 # A project listed as "<pid> <name>" rather than "<name> : <pid>".
 _LEADING_PROJECT_PID = re.compile(r"^(\d{8}-\d{3,5})\s*[:.\-–]?\s+(.+)$")
@@ -354,8 +355,11 @@ def strategies(
 
 def strategy_line(plain: str, key: str) -> list[Strategy]:
     """One printed strategy line → one or more strategies (department pages join two)."""
-    cuts = [0, *(m.start() + 1 for m in _STRATEGY_SPLIT.finditer(key))]
-    if len(cuts) == 1 and _INNER_CODE.search(key) is None:
+    # regex scans of Thai text are slow; the words and the dot they need are found first
+    cuts = [0]
+    if any(word in key for word in _SPLIT_WORDS):
+        cuts.extend(m.start() + 1 for m in _STRATEGY_SPLIT.finditer(key))
+    if len(cuts) == 1 and ("." not in key or _INNER_CODE.search(key) is None):
         # the usual case: one strategy per line
         return [_strategy(plain.strip(), key.strip())] if key.strip() else []
     previous: str | None = None

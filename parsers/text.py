@@ -47,6 +47,11 @@ MAX_NODES = 200_000
 
 _BLOCK, _CELL, _HIDDEN, _BR, _PRE, _A, _TH, _DT, _DD = range(9)
 _TEXT_NODE = 2
+# One path segment (no scheme, slash, dot segment, parameters or fragment) and perhaps a
+# non-empty query: the href urljoin resolves against the base's directory, unchanged.
+_ONE_SEGMENT = re.compile(
+    r"(?!\.\.?(?:\?|$))[\w.~%+!$&'()*,=@-]+(?:\?[^#\t\n\r\x00-\x1f]+)?"
+).fullmatch
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 # A value that is itself a "label : value" line is never glued onto a label before it.
 _OWN_LABEL_LINE = re.compile(r"^(?!ไตรมาสที่).+ : ")
@@ -95,14 +100,39 @@ def _line(pieces: list[str]) -> str:
     return " ".join(text.split())
 
 
-def _link(node: LexborNode, base_url: str | None) -> tuple[str, str] | None:
+class _Resolver:
+    """``urljoin(base, href)`` for one page's links, with a shortcut for the commonest href.
+
+    An href that is one path segment and perhaps a query (``mykpi.php?pid=1``) resolves to the
+    base's directory plus the href, whatever the base: that directory is taken once per page
+    from ``urljoin`` itself (joining a one-letter probe), and every other href goes to
+    ``urljoin`` as before."""
+
+    def __init__(self, base_url: str | None) -> None:
+        self.base_url = base_url
+        self.directory: str | None = None
+        if base_url:
+            try:
+                probe = urljoin(base_url, "x")
+            except ValueError:
+                probe = ""
+            if probe.endswith("x"):
+                self.directory = probe[:-1]
+
+    def __call__(self, href: str) -> str:
+        if self.directory is not None and _ONE_SEGMENT(href):
+            return self.directory + href
+        return urljoin(self.base_url, href) if self.base_url else href
+
+
+def _link(node: LexborNode, resolve: _Resolver) -> tuple[str, str] | None:
     """An ``<a href>`` as (absolute URL without fragment, text); None for in-page/script links
     and for hrefs no URL can be made of (``http://[object Object]`` seen in the wild)."""
     href = (node.attrs.get("href") or "").strip()
     if not href or href.lower().startswith(SKIPPED_SCHEMES):
         return None
     try:
-        url = urljoin(base_url, href) if base_url else href
+        url = resolve(href)
         # urldefrag returns a URL without "#" unchanged; skipping it saves a parse per link
         if "#" in url:
             url = urldefrag(url).url
@@ -188,6 +218,7 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
         return page
     base, hidden_ids = _special(tree)
     page_url, base_url = base_url, _base_href(base, base_url)
+    resolve = _Resolver(base_url)
     kinds = _KINDS
     walk = _Walk()
     following_id = walk.following_id
@@ -249,7 +280,7 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
         elif kind < 0:
             continue  # inline and empty elements (b, font, img …) change nothing
         elif kind == _A:
-            if (link := _link(node, base_url)) is not None:
+            if (link := _link(node, resolve)) is not None:
                 links.append(link)
         else:
             if pieces and (line := _line(pieces)):
@@ -320,14 +351,16 @@ def _join_groups(lines: list[str], owners: list[tuple[int, int, int]]) -> list[s
         j = i + 1
         while j < n and owners[j][1] == group:
             j += 1
-        if group == 0 or j - i < 2:
+        first_kind = owners[i][2]
+        # only pairs, triples and definition lists can join: skip the member check otherwise
+        if group == 0 or j - i < 2 or (j - i > 3 and first_kind not in (_DT, _DD)):
             joined.extend(lines[i:j])
             i = j
             continue
         members = [owners[k][0] for k in range(i, j)]
         if len(set(members)) != len(members):  # a member with several lines: not a label row
             joined.extend(lines[i:j])
-        elif owners[i][2] == _DT or owners[i][2] == _DD:
+        elif first_kind in (_DT, _DD):
             joined.extend(_join_definitions(lines[i:j], [owners[k][2] for k in range(i, j)]))
         elif j - i in (2, 3):
             text = _joined(lines[i:j], [owners[k][2] for k in range(i, j)])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 import pytest
 
 from kpi_archive.errors import ParseError
@@ -220,3 +222,28 @@ def test_poisoned_href_is_skipped() -> None:
 def test_hidden_link_is_neither_a_line_nor_a_link() -> None:
     page = parse_html('<p>a</p><a hidden href="mykpi.php?pid=1">x</a>', "http://dp.bangkok.go.th/")
     assert (page.lines, page.links) == (["a"], [])
+
+
+def test_links_of_one_path_segment_resolve_against_the_base_directory() -> None:
+    page = parse_html(
+        '<a href="mykpi.php?pid=0411-2029">a</a><a href="..">b</a><a href="../x.php">c</a>'
+        '<a href="index.php?">d</a><a href="a;p">e</a>',
+        "https://dp.bangkok.go.th/mobile/mykpi.php?pid=1",
+    )
+    assert page.links == [
+        ("https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029", "a"),
+        ("https://dp.bangkok.go.th/", "b"),
+        ("https://dp.bangkok.go.th/x.php", "c"),
+        ("https://dp.bangkok.go.th/mobile/index.php", "d"),
+        ("https://dp.bangkok.go.th/mobile/a;p", "e"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["http://a", "http://a/b/./c/../d.php", "http://a//b//c.php", "mailto:x@y", "dir/", "x:y/z"],
+)
+@pytest.mark.parametrize("href", ["index.php", "p.php?pid=1", ".", "...", "a?t=10:30", "ไทย?x"])
+def test_the_one_segment_shortcut_agrees_with_urljoin(base: str, href: str) -> None:
+    [(url, _)] = parse_html(f'<a href="{href}">x</a>', base).links
+    assert url == urljoin(base, href)
