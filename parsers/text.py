@@ -95,6 +95,10 @@ def _line(pieces: list[str]) -> str:
     # collapse_space inlined: this runs once per line of the page
     text = pieces[0] if len(pieces) == 1 else "".join(pieces)
     pieces.clear()
+    # every whitespace but the ASCII space is unprintable: a printable text without a double
+    # space only needs its ends trimmed, and most lines are such (split and join copy them)
+    if text.isprintable() and "  " not in text:
+        return text.strip()
     if "\u200b" in text or "\ufeff" in text:
         return collapse_space(text)
     return " ".join(text.split())
