@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from itertools import compress, repeat
+from operator import contains
 from typing import NamedTuple
 
 # Re-exported for the parser modules; the rules live in the ground module kpi_archive.web.
@@ -84,27 +86,23 @@ class Lines:
 
     def __init__(self, raw: Sequence[str]) -> None:
         self.raw = list(raw)
-        page = "\n".join(self.raw)
-        self.plain = (
-            [" ".join(s.replace("*", "").split()) if "*" in s else s for s in self.raw]
-            if "*" in page
-            else self.raw
-        )
-        # Labels, headings and strategy lines are short; long lines (report texts) are matched
-        # by nothing, so they keep their digits and spaces. The short lines are converted as
-        # one text (a few C-level passes) rather than line by line.
-        short = [i for i, s in enumerate(self.plain) if len(s) < _KEY_MAX]
-        text = "\n".join([self.plain[i] for i in short])
-        if short and text.count("\n") == len(short) - 1:
-            self.key, self.tight = list(self.plain), list(self.plain)
-            keys = arabic_digits(text)
-            for i, key, tight in zip(
-                short, keys.split("\n"), keys.replace(" ", "").split("\n"), strict=True
-            ):
-                self.key[i], self.tight[i] = key, tight
-        else:
+        # Every key is made for the whole page at once: C-level passes over the joined text,
+        # then the few lines that need it are put right (a Python loop per line costs more).
+        self.plain = list(self.raw)
+        for i in compress(range(len(self.raw)), map(contains, self.raw, repeat("*"))):
+            self.plain[i] = " ".join(self.raw[i].replace("*", "").split())
+        text = "\n".join(self.plain)
+        if text.count("\n") != len(self.plain) - 1:  # a line of several lines: line by line
             self.key = [arabic_digits(s) if len(s) < _KEY_MAX else s for s in self.plain]
             self.tight = [s.replace(" ", "") if len(s) < _KEY_MAX else s for s in self.key]
+            return
+        keys = arabic_digits(text)
+        self.key = keys.split("\n") if keys is not text else list(self.plain)
+        self.tight = keys.replace(" ", "").split("\n")
+        # Labels, headings and strategy lines are short; long lines (report texts) are matched
+        # by nothing, so they keep their digits and spaces.
+        for i in compress(range(len(self.plain)), map(_KEY_MAX.__le__, map(len, self.plain))):
+            self.key[i] = self.tight[i] = self.plain[i]
 
     def __len__(self) -> int:
         return len(self.raw)

@@ -113,17 +113,19 @@ class _Resolver:
     ``urljoin`` as before."""
 
     def __init__(self, base_url: str | None) -> None:
-        self.base_url = base_url
+        self.base_url = base_url or ""
         self.directory: str | None = None
-        if base_url:
+        self.probed = not base_url
+
+    def __call__(self, href: str) -> str:
+        if not self.probed and _ONE_SEGMENT(href):
+            self.probed = True
             try:
-                probe = urljoin(base_url, "x")
+                probe = urljoin(self.base_url, "x")
             except ValueError:
                 probe = ""
             if probe.endswith("x"):
                 self.directory = probe[:-1]
-
-    def __call__(self, href: str) -> str:
         if self.directory is not None and _ONE_SEGMENT(href):
             return self.directory + href
         return urljoin(self.base_url, href) if self.base_url else href
