@@ -95,10 +95,12 @@ def _line(pieces: list[str]) -> str:
     # collapse_space inlined: this runs once per line of the page
     text = pieces[0] if len(pieces) == 1 else "".join(pieces)
     pieces.clear()
-    # every whitespace but the ASCII space is unprintable: a printable text without a double
-    # space only needs its ends trimmed, and most lines are such (split and join copy them)
-    if text.isprintable() and "  " not in text:
-        return text.strip()
+    # every whitespace but the ASCII space is unprintable: once its ends are trimmed, a
+    # printable text without a double space is already collapsed, and most lines are such
+    # (split and join would copy them word by word)
+    trimmed = text.strip()
+    if trimmed.isprintable() and "  " not in trimmed:
+        return trimmed
     if "\u200b" in text or "\ufeff" in text:
         return collapse_space(text)
     return " ".join(text.split())
