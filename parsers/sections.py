@@ -91,18 +91,22 @@ class Lines:
         self.plain = list(self.raw)
         for i in compress(range(len(self.raw)), map(contains, self.raw, repeat("*"))):
             self.plain[i] = " ".join(self.raw[i].replace("*", "").split())
-        text = "\n".join(self.plain)
-        if text.count("\n") != len(self.plain) - 1:  # a line of several lines: line by line
+        # Labels, headings and strategy lines are short; long lines (report texts) are matched
+        # by nothing, so they keep their digits and spaces and are left out of the passes.
+        lengths = list(map(len, self.plain))
+        long = list(compress(range(len(lengths)), map(_KEY_MAX.__le__, lengths)))
+        text = "\n".join(compress(self.plain, map(_KEY_MAX.__gt__, lengths)))
+        if len(long) == len(lengths) or text.count("\n") != len(lengths) - len(long) - 1:
+            # no short line, or a line of several lines: line by line
             self.key = [arabic_digits(s) if len(s) < _KEY_MAX else s for s in self.plain]
             self.tight = [s.replace(" ", "") if len(s) < _KEY_MAX else s for s in self.key]
             return
         keys = arabic_digits(text)
-        self.key = keys.split("\n") if keys is not text else list(self.plain)
+        self.key = keys.split("\n")
         self.tight = keys.replace(" ", "").split("\n")
-        # Labels, headings and strategy lines are short; long lines (report texts) are matched
-        # by nothing, so they keep their digits and spaces.
-        for i in compress(range(len(self.plain)), map(_KEY_MAX.__le__, map(len, self.plain))):
-            self.key[i] = self.tight[i] = self.plain[i]
+        for i in long:
+            self.key.insert(i, self.plain[i])
+            self.tight.insert(i, self.plain[i])
 
     def __len__(self) -> int:
         return len(self.raw)
