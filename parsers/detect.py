@@ -15,7 +15,7 @@ from kpi_archive.errors import ParseError
 # Re-exported for the parser modules; the rules live in the ground module kpi_archive.web.
 from kpi_archive.web import is_index_page as is_index_page
 from kpi_archive.web import kind_from_url as kind_from_url
-from parsers.encoding import decode, is_probably_binary
+from parsers.encoding import decode_for_parser, is_probably_binary
 from parsers.text import PageText, parse_html
 from parsers.thai import THAI_DIGITS
 
@@ -72,9 +72,9 @@ def read(
     body: bytes, url: str | None, headers: Mapping[str, str] | None = None
 ) -> tuple[PageText, str]:
     """Bytes → (visible lines and links, encoding); refuses empty and binary bodies."""
-    if not body.strip():
+    if not body or body.isspace():  # not body.strip(): no copy of the whole body
         raise ParseError("empty body", url=url, missing="content")
     if is_probably_binary(body):
         raise ParseError("binary body, not an HTML page", url=url, missing="text")
-    html, encoding = decode(body, headers)
+    html, encoding = decode_for_parser(body, headers)
     return parse_html(html, url), encoding

@@ -9,6 +9,7 @@ record it.
 from __future__ import annotations
 
 import codecs
+import functools
 import logging
 from collections.abc import Mapping
 
@@ -38,6 +39,13 @@ def codec_name(label: str | None) -> str | None:
     """The normalised Python codec for a charset label (``TIS-620`` → ``cp874``), else None."""
     if not label:
         return None
+    return _codec_name(label)
+
+
+# Pages of one site declare the same few labels; the lookup chain costs more than a decode
+# of a short page, so its answer is remembered (a pure function of the label).
+@functools.lru_cache(maxsize=256)
+def _codec_name(label: str) -> str | None:
     label = label.strip().strip("\"'").lower()
     codec = _EXTRA_LABELS.get(label) or resolve_encoding(label)
     if codec is None:
@@ -60,7 +68,7 @@ def _http_charset(content_type: str | None) -> str | None:
 
 def _meta_charset(body: bytes) -> str | None:
     head = body[:_META_BYTES]
-    if b"x-" in head.lower():
+    if b"x-" in head or b"X-" in head:
         head = _known_labels(head.decode("latin-1")).encode("latin-1")
     return codec_name(html_body_declared_encoding(head))
 
@@ -111,6 +119,29 @@ def decode(body: bytes, headers: Mapping[str, str] | None = None) -> tuple[str, 
         if text is not None and codec is not None:
             return text, codec
     return sniff(body)
+
+
+def decode_for_parser(
+    body: bytes, headers: Mapping[str, str] | None = None
+) -> tuple[str | bytes, str]:
+    """``decode``, except that a body that is UTF-8 from its first byte to its last comes back
+    as the bytes themselves: lexbor reads UTF-8 bytes as they are, and handing it the decoded
+    text would only make it encode the text again."""
+    text, codec = decode(body, headers)
+    if codec == "utf-8" and not body.startswith(codecs.BOM_UTF8) and _ends_whole(body):
+        return body, codec
+    return text, codec
+
+
+def _ends_whole(body: bytes) -> bool:
+    """Whether valid UTF-8 ends with a whole character (``_decode`` drops a cut-off one)."""
+    for back in range(1, min(4, len(body)) + 1):
+        byte = body[-back]
+        if byte < 0x80:
+            return back == 1
+        if byte >= 0xC0:
+            return back == (2 if byte < 0xE0 else 3 if byte < 0xF0 else 4)
+    return False
 
 
 def is_probably_binary(body: bytes) -> bool:

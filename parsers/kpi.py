@@ -83,7 +83,7 @@ def read_header(lines: Lines, start: int, end: int) -> Header:
                 taken.add(below)
             head.kpi_type = value or None
             head.kpi_level = _level(key) or head.kpi_level
-        elif head.kpi_level is None and (level := _level(key)) is not None and key[0] == "(":
+        elif head.kpi_level is None and key[0] == "(" and (level := _level(key)) is not None:
             head.kpi_level = level
         elif key.startswith("ลักษณะข้อมูล"):
             head.data_type = plain.partition(":")[2].strip() or None

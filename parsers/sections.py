@@ -9,8 +9,9 @@ normalised form; recoverable oddities are appended to the ``warnings`` list pass
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from itertools import compress, repeat
+from operator import contains
 from typing import NamedTuple
 
 # Re-exported for the parser modules; the rules live in the ground module kpi_archive.web.
@@ -20,7 +21,6 @@ from parsers.models import ProjectRef, Quarter, Report, Strategy
 from parsers.thai import arabic_digits, fiscal_year, parse_date, parse_number
 
 _SPACE = re.compile(r"\s+")
-_THAI_DIGIT = re.compile("[๐-๙]").search
 _KEY_MAX = 300
 _SIMPLE_NUMBER = re.compile(r"\d{1,12}(?:\.\d{1,8})?").fullmatch
 KindOf = Callable[[str], "str | None"]
@@ -42,6 +42,7 @@ HEADINGS: dict[str, str] = {
     "วัตถุประสงค์ของโครงการ": "objectives",
     "เป้าหมายของโครงการ": "goals",
 }
+_HEADING_MAX = 45  # longer than any heading, with a two-character "1." prefix
 _REPORT_HEADING = re.compile(r"^รายงานผลฯ?ไตรมาสที่([1-4])$")
 _CUT_HEADINGS = (*HEADINGS, "รายงานผลฯไตรมาสที่")
 
@@ -69,7 +70,8 @@ _STRATEGY = re.compile(
     r"(\d+(?:\.\d+)*)\.?(?=\s|$|[-–—])\s*(?:[-–—]\s*)?(.*)$"
 )
 _LEVEL_WORDS = ("ด้านที่", "มิติที่", "เป้าหมายที่", "เป้าประสงค์ที่", "ยุทธศาสตร์ที่")
-_STRATEGY_SPLIT = re.compile(r"\s(?=(?:ด้านที่|มิติที่|เป้าหมายที่|เป้าประสงค์ที่)\s*\d)")
+_SPLIT_WORDS = ("ด้านที่", "มิติที่", "เป้าหมายที่", "เป้าประสงค์ที่")
+_STRATEGY_SPLIT = re.compile(rf"\s(?=(?:{'|'.join(_SPLIT_WORDS)})\s*\d)")
 _INNER_CODE = re.compile(r"\s(\d+(?:\.\d+)+)\s")
 # A project listed as "<pid> <name>" rather than "<name> : <pid>".
 _LEADING_PROJECT_PID = re.compile(r"^(\d{8}-\d{3,5})\s*[:.\-–]?\s+(.+)$")
@@ -84,13 +86,27 @@ class Lines:
 
     def __init__(self, raw: Sequence[str]) -> None:
         self.raw = list(raw)
-        self.plain = [" ".join(s.replace("*", "").split()) if "*" in s else s for s in self.raw]
+        # Every key is made for the whole page at once: C-level passes over the joined text,
+        # then the few lines that need it are put right (a Python loop per line costs more).
+        self.plain = list(self.raw)
+        for i in compress(range(len(self.raw)), map(contains, self.raw, repeat("*"))):
+            self.plain[i] = " ".join(self.raw[i].replace("*", "").split())
         # Labels, headings and strategy lines are short; long lines (report texts) are matched
-        # by nothing, so they skip the digit scan and keep their spaces.
-        self.key = [
-            arabic_digits(s) if len(s) < _KEY_MAX and _THAI_DIGIT(s) else s for s in self.plain
-        ]
-        self.tight = [s.replace(" ", "") if len(s) < _KEY_MAX else s for s in self.key]
+        # by nothing, so they keep their digits and spaces and are left out of the passes.
+        lengths = list(map(len, self.plain))
+        long = list(compress(range(len(lengths)), map(_KEY_MAX.__le__, lengths)))
+        text = "\n".join(compress(self.plain, map(_KEY_MAX.__gt__, lengths)))
+        if len(long) == len(lengths) or text.count("\n") != len(lengths) - len(long) - 1:
+            # no short line, or a line of several lines: line by line
+            self.key = [arabic_digits(s) if len(s) < _KEY_MAX else s for s in self.plain]
+            self.tight = [s.replace(" ", "") if len(s) < _KEY_MAX else s for s in self.key]
+            return
+        keys = arabic_digits(text)
+        self.key = keys.split("\n")
+        self.tight = keys.replace(" ", "").split("\n")
+        for i in long:
+            self.key.insert(i, self.plain[i])
+            self.tight.insert(i, self.plain[i])
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -129,14 +145,19 @@ def heading_of(tight: str) -> tuple[str, int | None] | None:
 def split_sections(lines: Lines, start: int, end: int) -> tuple[int, list[Section]]:
     """Cut ``[start, end)`` at headings; return where the preamble ends and the sections."""
     marks: list[tuple[int, str, int | None]] = []
-    tights = lines.tight
-    for i in range(start, end):
-        tight = tights[i]
-        # heading_of inlined for the plain headings: this loop sees every line of the page
-        if (name := HEADINGS.get(tight)) is not None:
+    get = HEADINGS.get
+    # heading_of inlined: this loop sees every line of the page
+    for i, tight in enumerate(lines.tight[start:end], start):
+        # long lines (report texts) are never headings: skip them before hashing them
+        if not tight or len(tight) >= _HEADING_MAX:
+            continue
+        if (name := get(tight)) is not None:
             marks.append((i, name, None))
-        elif tight and len(tight) < 45 and (found := heading_of(tight)) is not None:
-            marks.append((i, found[0], found[1]))
+        elif tight.startswith("รายงานผล"):
+            if m := _REPORT_HEADING.match(tight):
+                marks.append((i, "report", int(m.group(1))))
+        elif tight[1:2] == "." and tight[0].isdigit() and (name := get(tight[2:])) is not None:
+            marks.append((i, name, None))
     sections = [
         Section(name, quarter, i, i + 1, marks[n + 1][0] if n + 1 < len(marks) else end)
         for n, (i, name, quarter) in enumerate(marks)
@@ -310,8 +331,13 @@ def _stamps(text: str) -> list[re.Match[str]]:
 
 def reports_year(reports: Iterable[Report]) -> int | None:
     """The BE fiscal year most dated reports fall in (ties: the first met)."""
-    years = Counter(fiscal_year(r.date) for r in reports if r.date is not None)
-    return years.most_common(1)[0][0] if years else None
+    # a plain dict keeps first-met order for ties, as Counter.most_common does, without its cost
+    years: dict[int, int] = {}
+    for report in reports:
+        if report.date is not None:
+            year = fiscal_year(report.date)
+            years[year] = years.get(year, 0) + 1
+    return max(years, key=years.__getitem__) if years else None
 
 
 def strategies(
@@ -331,8 +357,11 @@ def strategies(
 
 def strategy_line(plain: str, key: str) -> list[Strategy]:
     """One printed strategy line → one or more strategies (department pages join two)."""
-    cuts = [0, *(m.start() + 1 for m in _STRATEGY_SPLIT.finditer(key))]
-    if len(cuts) == 1 and _INNER_CODE.search(key) is None:
+    # regex scans of Thai text are slow; the words and the dot they need are found first
+    cuts = [0]
+    if any(word in key for word in _SPLIT_WORDS):
+        cuts.extend(m.start() + 1 for m in _STRATEGY_SPLIT.finditer(key))
+    if len(cuts) == 1 and ("." not in key or _INNER_CODE.search(key) is None):
         # the usual case: one strategy per line
         return [_strategy(plain.strip(), key.strip())] if key.strip() else []
     previous: str | None = None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 from urllib.parse import urldefrag, urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -46,6 +47,11 @@ MAX_NODES = 200_000
 
 _BLOCK, _CELL, _HIDDEN, _BR, _PRE, _A, _TH, _DT, _DD = range(9)
 _TEXT_NODE = 2
+# One path segment (no scheme, slash, dot segment, parameters or fragment) and perhaps a
+# non-empty query: the href urljoin resolves against the base's directory, unchanged.
+_ONE_SEGMENT = re.compile(
+    r"(?!\.\.?(?:\?|$))[\w.~%+!$&'()*,=@-]+(?:\?[^#\t\n\r\x00-\x1f]+)?"
+).fullmatch
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 # A value that is itself a "label : value" line is never glued onto a label before it.
 _OWN_LABEL_LINE = re.compile(r"^(?!ไตรมาสที่).+ : ")
@@ -64,6 +70,7 @@ def _tag_kinds() -> dict[int, int]:
 
 # lexbor's tag ids are fixed per build; reading them once lets the walk compare ints, not names.
 _KINDS = _tag_kinds()
+_BASE_TAG = LexborHTMLParser("").create_node("base").tag_id
 _CELL_KINDS = frozenset((_CELL, _TH))
 
 
@@ -86,29 +93,77 @@ class PageText:
 
 def _line(pieces: list[str]) -> str:
     # collapse_space inlined: this runs once per line of the page
-    text = "".join(pieces)
+    text = pieces[0] if len(pieces) == 1 else "".join(pieces)
     pieces.clear()
+    # every whitespace but the ASCII space is unprintable: once its ends are trimmed, a
+    # printable text without a double space is already collapsed, and most lines are such
+    # (split and join would copy them word by word)
+    trimmed = text.strip()
+    if trimmed.isprintable() and "  " not in trimmed:
+        return trimmed
     if "\u200b" in text or "\ufeff" in text:
         return collapse_space(text)
     return " ".join(text.split())
 
 
-def _link(node: LexborNode, base_url: str | None) -> tuple[str, str] | None:
+class _Resolver:
+    """``urljoin(base, href)`` for one page's links, with a shortcut for the commonest href.
+
+    An href that is one path segment and perhaps a query (``mykpi.php?pid=1``) resolves to the
+    base's directory plus the href, whatever the base: that directory is taken once per page
+    from ``urljoin`` itself (joining a one-letter probe), and every other href goes to
+    ``urljoin`` as before."""
+
+    def __init__(self, base_url: str | None) -> None:
+        self.base_url = base_url or ""
+        self.directory: str | None = None
+        self.probed = not base_url
+
+    def __call__(self, href: str) -> str:
+        if not self.probed and _ONE_SEGMENT(href):
+            self.probed = True
+            try:
+                probe = urljoin(self.base_url, "x")
+            except ValueError:
+                probe = ""
+            if probe.endswith("x"):
+                self.directory = probe[:-1]
+        if self.directory is not None and _ONE_SEGMENT(href):
+            return self.directory + href
+        return urljoin(self.base_url, href) if self.base_url else href
+
+
+def _link(node: LexborNode, resolve: _Resolver) -> tuple[str, str] | None:
     """An ``<a href>`` as (absolute URL without fragment, text); None for in-page/script links
     and for hrefs no URL can be made of (``http://[object Object]`` seen in the wild)."""
-    href = (node.attributes.get("href") or "").strip()
+    href = (node.attrs.get("href") or "").strip()
     if not href or href.lower().startswith(SKIPPED_SCHEMES):
         return None
     try:
-        url = urldefrag(urljoin(base_url, href) if base_url else href).url
+        url = resolve(href)
+        # urldefrag returns a URL without "#" unchanged; skipping it saves a parse per link
+        if "#" in url:
+            url = urldefrag(url).url
     except ValueError:
         return None
     return url, collapse_space(node.text())
 
 
-def _base_href(tree: LexborHTMLParser, base_url: str | None) -> str | None:
-    node = tree.css_first("base[href]")
-    href = node.attributes.get("href") if node is not None else None
+def _special(tree: LexborHTMLParser) -> tuple[LexborNode | None, set[int]]:
+    """The first ``<base href>`` and the ids of the elements hidden by their attributes, from
+    one selector match in C instead of reading every element's attributes in Python."""
+    base: LexborNode | None = None
+    hidden: set[int] = set()
+    for node in tree.css("base[href], [hidden], [style]"):
+        if base is None and node.tag_id == _BASE_TAG and "href" in node.attrs:
+            base = node
+        if _is_hidden(node):
+            hidden.add(node.mem_id)
+    return base, hidden
+
+
+def _base_href(base: LexborNode | None, base_url: str | None) -> str | None:
+    href = base.attrs.get("href") if base is not None else None
     if not href:
         return base_url
     try:
@@ -129,23 +184,11 @@ def _is_hidden(node: LexborNode) -> bool:
 
 
 class _Walk:
-    """The single pass over a parsed page (state kept on one object to keep the loop flat)."""
+    """The end-of-subtree cache of the single pass over a parsed page."""
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
-        # per line: (owner element id, id of the block around it, owner kind)
-        self.owners: list[tuple[int, int, int]] = []
-        self.pieces: list[str] = []
         self.following: dict[int, int] = {}
         self.work = 0
-
-    def emit(self, line: str, owner: tuple[int, int, int]) -> None:
-        self.lines.append(line)
-        self.owners.append(owner)
-
-    def flush(self, owner: tuple[int, int, int]) -> None:
-        if self.pieces and (line := _line(self.pieces)):
-            self.emit(line, owner)
 
     def following_id(self, node: LexborNode) -> int:
         """The mem_id of the first node after ``node``'s subtree (0 at the end of the document).
@@ -181,26 +224,26 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
     page = PageText()
     if root is None:
         return page
-    page_url, base_url = base_url, _base_href(tree, base_url)
+    base, hidden_ids = _special(tree)
+    page_url, base_url = base_url, _base_href(base, base_url)
+    resolve = _Resolver(base_url)
     kinds = _KINDS
     walk = _Walk()
-    pieces = walk.pieces
+    following_id = walk.following_id
+    pieces: list[str] = []
     top = (0, 0, _BLOCK)
     # (mem_id of the node right after an open element, owner tuple, len(lines) when it opened)
     opened: list[tuple[int, tuple[int, int, int], int]] = []
     owner = top
     # the mem_id the walk waits for: the end of a hidden element, else of the innermost open one
     watch = hidden = pre_depth = nodes = 0
-    # attributes are read only when the page could hide something with them
-    raw = html if isinstance(html, str) else html.decode("utf-8", "replace")
-    may_hide = "hidden" in raw or "none" in raw
-    lines, owners = walk.lines, walk.owners
-    for node in root.traverse(include_text=True):
-        nodes += 1
-        if nodes > MAX_NODES:
-            raise ParseError(
-                f"more than {MAX_NODES} nodes: not a page of ours", url=page_url, missing="size"
-            )
+    lines: list[str] = []
+    # per line: (owner element id, id of the block around it, owner kind)
+    owners: list[tuple[int, int, int]] = []
+    links = page.links
+    # islice stops the walk one node past the limit without a comparison per node in Python
+    walked = islice(root.traverse(include_text=True), MAX_NODES + 1)
+    for nodes, node in enumerate(walked, 1):  # noqa: B007 (the count is read after the loop)
         if watch and node.mem_id == watch:
             if hidden:
                 hidden = 0
@@ -214,8 +257,10 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
                     owners.append(closing)
                 elif closing[2] == _PRE:
                     pre_depth -= 1
-            watch = opened[-1][0] if opened else 0
-            owner = opened[-1][1] if opened else top
+            if opened:
+                watch, owner, _ = opened[-1]
+            else:
+                watch, owner = 0, top
         elif hidden:
             continue
         tag_id = node.tag_id
@@ -228,37 +273,54 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
                 first, *rest = content.split("\n")
                 pieces.append(first)
                 for piece in rest:
-                    walk.emit(_line(pieces), owner)
+                    lines.append(_line(pieces))
+                    owners.append(owner)
                     pieces.append(piece)
             else:
                 pieces.append(content)
             continue
         kind = kinds.get(tag_id, -1)
         if kind == _BR:
-            lines.append(_line(pieces))
+            lines.append(_line(pieces) if pieces else "")
             owners.append(owner)
-        elif kind == _HIDDEN or (may_hide and _is_hidden(node)):
-            hidden = watch = walk.following_id(node) or -1
+        elif kind == _HIDDEN or (hidden_ids and node.mem_id in hidden_ids):
+            hidden = watch = following_id(node) or -1
+        elif kind < 0:
+            continue  # inline and empty elements (b, font, img …) change nothing
         elif kind == _A:
-            if (link := _link(node, base_url)) is not None:
-                page.links.append(link)
-        elif kind >= 0:
+            if (link := _link(node, resolve)) is not None:
+                links.append(link)
+        else:
             if pieces and (line := _line(pieces)):
                 lines.append(line)
                 owners.append(owner)
             pre_depth += kind == _PRE
-            watch = walk.following_id(node)
+            following = node.next
+            if following is None:
+                watch = following_id(node)
+            else:
+                watch = following.mem_id
+                walk.work += 1
             # the group is the nearest enclosing block: siblings as a reader sees them
             owner = (node.mem_id, opened[-1][1][0] if opened else -1, kind)
             opened.append((watch, owner, len(lines)))
+    if nodes > MAX_NODES:
+        raise ParseError(
+            f"more than {MAX_NODES} nodes: not a page of ours", url=page_url, missing="size"
+        )
     for _, closing, lines_at_open in reversed(opened):
-        walk.flush(closing)
-        if closing[2] in _CELL_KINDS and len(walk.lines) == lines_at_open:
-            walk.emit("", closing)
-    walk.flush(top)
+        if pieces and (line := _line(pieces)):
+            lines.append(line)
+            owners.append(closing)
+        if closing[2] in _CELL_KINDS and len(lines) == lines_at_open:
+            lines.append("")
+            owners.append(closing)
+    if pieces and (line := _line(pieces)):
+        lines.append(line)
+        owners.append(top)
     page.work = walk.work + nodes
-    page.lines = _tidy(_join_groups(walk.lines, walk.owners))
-    page.raw, page.owners = walk.lines, walk.owners
+    page.lines = _tidy(_join_groups(lines, owners))
+    page.raw, page.owners = lines, owners
     return page
 
 
@@ -297,14 +359,16 @@ def _join_groups(lines: list[str], owners: list[tuple[int, int, int]]) -> list[s
         j = i + 1
         while j < n and owners[j][1] == group:
             j += 1
-        if group == 0 or j - i < 2:
+        first_kind = owners[i][2]
+        # only pairs, triples and definition lists can join: skip the member check otherwise
+        if group == 0 or j - i < 2 or (j - i > 3 and first_kind not in (_DT, _DD)):
             joined.extend(lines[i:j])
             i = j
             continue
         members = [owners[k][0] for k in range(i, j)]
         if len(set(members)) != len(members):  # a member with several lines: not a label row
             joined.extend(lines[i:j])
-        elif owners[i][2] == _DT or owners[i][2] == _DD:
+        elif first_kind in (_DT, _DD):
             joined.extend(_join_definitions(lines[i:j], [owners[k][2] for k in range(i, j)]))
         elif j - i in (2, 3):
             text = _joined(lines[i:j], [owners[k][2] for k in range(i, j)])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 import pytest
 
 from kpi_archive.errors import ParseError
@@ -149,6 +151,13 @@ def test_hidden_attribute_and_display_none_never_count() -> None:
     assert visible_lines(html) == ["a", "b"]
 
 
+def test_hidden_written_in_capitals_never_counts_either() -> None:
+    # attribute names and CSS keywords are case-insensitive; a page-wide "hidden"/"none" text
+    # test used to decide whether attributes were read at all, and missed these
+    html = '<p>a</p><DIV HIDDEN>b</DIV><p STYLE="DISPLAY: NONE">c</p><p>d</p>'
+    assert visible_lines(html) == ["a", "d"]
+
+
 def test_visible_view_puts_a_rows_cells_on_one_line_like_inner_text() -> None:
     page = parse_html("<p>head</p><table><tr><td>1</td><td>10.00</td><td></td><td>0 / 0</td></tr>")
     assert page.visible == ["head", "1\t10.00\t\t0 / 0"]
@@ -213,3 +222,28 @@ def test_poisoned_href_is_skipped() -> None:
 def test_hidden_link_is_neither_a_line_nor_a_link() -> None:
     page = parse_html('<p>a</p><a hidden href="mykpi.php?pid=1">x</a>', "http://dp.bangkok.go.th/")
     assert (page.lines, page.links) == (["a"], [])
+
+
+def test_links_of_one_path_segment_resolve_against_the_base_directory() -> None:
+    page = parse_html(
+        '<a href="mykpi.php?pid=0411-2029">a</a><a href="..">b</a><a href="../x.php">c</a>'
+        '<a href="index.php?">d</a><a href="a;p">e</a>',
+        "https://dp.bangkok.go.th/mobile/mykpi.php?pid=1",
+    )
+    assert page.links == [
+        ("https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029", "a"),
+        ("https://dp.bangkok.go.th/", "b"),
+        ("https://dp.bangkok.go.th/x.php", "c"),
+        ("https://dp.bangkok.go.th/mobile/index.php", "d"),
+        ("https://dp.bangkok.go.th/mobile/a;p", "e"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["http://a", "http://a/b/./c/../d.php", "http://a//b//c.php", "mailto:x@y", "dir/", "x:y/z"],
+)
+@pytest.mark.parametrize("href", ["index.php", "p.php?pid=1", ".", "...", "a?t=10:30", "ไทย?x"])
+def test_the_one_segment_shortcut_agrees_with_urljoin(base: str, href: str) -> None:
+    [(url, _)] = parse_html(f'<a href="{href}">x</a>', base).links
+    assert url == urljoin(base, href)
