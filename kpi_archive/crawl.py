@@ -88,7 +88,7 @@ SWITCH_INTERVAL = 0.0005
 # keeps those reads linear in the crawl's size and leaves the crawl's end a share of the pages.
 SEARCH_EVERY = 5
 SEARCH_GROWTH = 0.05
-# Pages fetched but not yet saved, over all hosts (~2 s of a 4-host crawl at 0.1 s): enough to
+# Pages fetched but not yet saved, over all hosts (1.6 s of a 4-host crawl at 0.1 s): enough to
 # ride out a refresh of word search on the DB thread; past it a slow disk slows fetching down
 # instead of filling memory with bodies.
 IN_HAND = 64
