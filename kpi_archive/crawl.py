@@ -12,8 +12,13 @@
 - Work lives in the archive (``frontier``); each page is fetched (conditional GET), parsed and
   saved with its ``fetch_log`` rows and frontier update in one transaction, so a crawl killed at
   any moment loses at most the pages in flight and the next run resumes the pass.
-- One asyncio task per host (``concurrency`` hosts at once); SQLite runs on one worker thread
-  that owns the connection and parsing on another, so the event loop only waits on the network.
+- One asyncio task per host (``concurrency`` hosts at once) does nothing but fetch, at the pace
+  the fetcher allows (one request per host per delay): each response is handed on to be parsed
+  (on a parse worker) and saved (on the one thread that owns the SQLite connection) while the
+  host's next request is already waiting its turn, so parsing, saving and keeping word search
+  current never stretch the gaps between requests. At most ``IN_HAND`` fetched pages wait to be
+  saved; a host whose queue is empty waits for its pages in hand, whose links may refill it.
+  The validators for a conditional GET are read with the queue, not before each request.
 - One page never stops the crawl: whatever any stage raises for it (fetch, links, save) rolls
   back that page's transaction, is written to ``fetch_log`` (outcome ``error``) and the frontier,
   and the page is failed and retried next run; a parser crash is the page's parse error.
@@ -39,7 +44,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -63,6 +68,7 @@ from kpi_archive.config import (
 )
 from kpi_archive.errors import ParseError
 from kpi_archive.runcontrol import StopControl, heartbeat
+from parsers import thai
 from parsers.thai import fiscal_year
 from scraper import seeds
 from scraper.fetcher import Fetched, Fetcher, FetchOptions
@@ -76,7 +82,16 @@ T = TypeVar("T")
 # (benchmarks/bench_crawl.py: 72.5 s → 100 s); at 0.5 ms the crawl is as fast as with no parse
 # worker (73.5 s). Set for the crawl only, then restored.
 SWITCH_INTERVAL = 0.0005
-SEARCH_EVERY = 5  # pages saved between two incremental refreshes of the word-search column
+# Word search is refreshed as pages are saved, on the DB thread between saves: a refresh reads
+# through the archive besides the new pages' words, so the pages between two refreshes grow with
+# the crawl (at least SEARCH_EVERY, else a SEARCH_GROWTH share of the pages saved so far), which
+# keeps those reads linear in the crawl's size and leaves the crawl's end a share of the pages.
+SEARCH_EVERY = 5
+SEARCH_GROWTH = 0.05
+# Pages fetched but not yet saved, over all hosts (1.6 s of a 4-host crawl at 0.1 s): enough to
+# ride out a refresh of word search on the DB thread; past it a slow disk slows fetching down
+# instead of filling memory with bodies.
+IN_HAND = 64
 SUMMARY_FIELDS = ("fetched", "unchanged", "new", "changed", "held", "failed", "gone")
 
 
@@ -189,9 +204,12 @@ class _Crawl:
         self.run_id = 0
         self.done = 0
         self.unindexed = 0
+        self.saved = 0  # pages new or changed in this run
+        self.searching = False  # a refresh of word search is queued or running
         self.queues: dict[str, deque[crawlstate.FrontierItem]] = {}
         self.pending: list[Future[object]] = []
         self.started = time.monotonic()
+        self.in_hand = asyncio.Semaphore(IN_HAND)
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(db, *args)`` on the thread that owns the SQLite connection."""
@@ -243,12 +261,16 @@ class _Crawl:
             resumed = await self.call(crawlstate.begin_pass)
             push = partial(crawlstate.push, run_id=self.run_id)
             await self.call(push, [(u, 0, None) for u in self.urls])
-            items = await self.call(crawlstate.queued)
+            items = await self.call(_queued)
             for item in items:
                 self.queues.setdefault(urlsplit(item.url).hostname or "", deque()).append(item)
             if resumed:
                 log.info("resuming an unfinished pass: %d URLs still queued", len(items))
+            # The word segmenter loads its dictionary on first use (~0.7 s): done while robots.txt
+            # is fetched rather than on the DB thread with pages waiting to be saved.
+            warm = asyncio.ensure_future(self.parse(thai.segment, "ก"))
             await self._fetch_all()
+            await warm
             self._check_background()
             if self.stop.signal_number is None:
                 # Word search catches up on the next run: a stopping service has seconds to spare.
@@ -298,6 +320,7 @@ class _Crawl:
 
     def _background(self, fn: Callable[[Database], object]) -> None:
         """Queue ``fn(db)`` on the DB thread without waiting; ``_check_background`` reraises."""
+        self.pending = [f for f in self.pending if not f.done() or f.exception() is not None]
         self.pending.append(self.executor.submit(lambda: fn(self._db())))
 
     def _check_background(self) -> None:
@@ -321,17 +344,41 @@ class _Crawl:
         self, host: str, fetcher: Fetcher, robots: RobotsCache, gate: asyncio.Semaphore
     ) -> None:
         queue = self.queues[host]
+        in_hand: set[asyncio.Task[None]] = set()
         async with gate:
-            while queue and self._budget_left() and not self.stop.stopping:
-                item = queue.popleft()
-                try:
-                    outcome, error = await self._page(item, fetcher, robots, queue)
-                except Exception as exc:
-                    outcome, error = await self._page_crashed(item, exc)
-                self.done += 1
-                if self.options.on_page is not None:
-                    pending = sum(len(q) for q in self.queues.values())
-                    self.options.on_page(PageEvent(item.url, outcome, self.done, pending, error))
+            try:
+                while self._budget_left() and not self.stop.stopping:
+                    if not queue:
+                        if not in_hand:
+                            break
+                        # A page in hand may still queue links for this host.
+                        await asyncio.wait(in_hand, return_when=asyncio.FIRST_COMPLETED)
+                        continue
+                    item = queue.popleft()
+                    await self.in_hand.acquire()
+                    try:
+                        fetched = await self._fetch(item, fetcher, robots, queue)
+                    except Exception as exc:
+                        self.in_hand.release()
+                        self._done(item, *await self._page_crashed(item, exc))
+                        continue
+                    if isinstance(fetched, Fetched):
+                        task = asyncio.create_task(self._settle(item, fetched, queue))
+                        in_hand.add(task)
+                        task.add_done_callback(in_hand.discard)
+                    else:
+                        self.in_hand.release()
+                        self._done(item, *fetched)
+            finally:
+                # Pages in hand are saved whatever stops the host: a deadline, a signal, a crash.
+                if in_hand:
+                    await asyncio.wait(in_hand)
+
+    def _done(self, item: crawlstate.FrontierItem, outcome: str, error: str | None) -> None:
+        self.done += 1
+        if self.options.on_page is not None:
+            pending = sum(len(q) for q in self.queues.values())
+            self.options.on_page(PageEvent(item.url, outcome, self.done, pending, error))
 
     async def _page_crashed(
         self, item: crawlstate.FrontierItem, exc: Exception
@@ -344,13 +391,14 @@ class _Crawl:
         await self.call(_record_crash, item.url, error, self.run_id)
         return "error", error
 
-    async def _page(
+    async def _fetch(
         self,
         item: crawlstate.FrontierItem,
         fetcher: Fetcher,
         robots: RobotsCache,
         queue: deque[crawlstate.FrontierItem],
-    ) -> tuple[str, str | None]:
+    ) -> Fetched | tuple[str, str | None]:
+        """Fetch ``item``, or settle it without a request (blocked, still fresh, over budget)."""
         verdict = await robots.check(item.url)
         if not verdict.allowed:
             state = "failed" if verdict.unavailable else "blocked"
@@ -358,17 +406,34 @@ class _Crawl:
             self.tally.record(item.url, state)
             await self.call(_mark, item.url, state, verdict.reason, self.run_id)
             return state, verdict.reason
-        fresh = await self.call(_fresh_links, item.url, self.options.refresh_older_than)
-        if fresh is not None:
-            self.counts["skipped"] += 1
-            links = await self.call(_skip_fresh, item, fresh, self._link_depth(item), self.run_id)
-            queue.extend(links)
-            return "fresh", None
+        if self.options.refresh_older_than is not None:
+            fresh = await self.call(_fresh_links, item.url, self.options.refresh_older_than)
+            if fresh is not None:
+                self.counts["skipped"] += 1
+                depth = self._link_depth(item)
+                queue.extend(await self.call(_skip_fresh, item, fresh, depth, self.run_id))
+                return "fresh", None
         if not self._budget_left():
             return "deferred", None  # stays queued in the frontier for the next run
         self.counts["fetched"] += 1
-        etag, modified = await self.call(archive.last_validators, item.url)
-        fetched = await fetcher.fetch(item.url, etag=etag, last_modified=modified)
+        return await fetcher.fetch(item.url, etag=item.etag, last_modified=item.last_modified)
+
+    async def _settle(
+        self, item: crawlstate.FrontierItem, fetched: Fetched, queue: deque[crawlstate.FrontierItem]
+    ) -> None:
+        """Read and save a fetched page, then release its place in hand."""
+        try:
+            try:
+                outcome, error = await self._save(item, fetched, queue)
+            except Exception as exc:
+                outcome, error = await self._page_crashed(item, exc)
+        finally:
+            self.in_hand.release()
+        self._done(item, outcome, error)
+
+    async def _save(
+        self, item: crawlstate.FrontierItem, fetched: Fetched, queue: deque[crawlstate.FrontierItem]
+    ) -> tuple[str, str | None]:
         depth = self._link_depth(item)
         parsed = await self._read(fetched)
         store = partial(_store, gone_after=self.options.gone_after)
@@ -380,13 +445,22 @@ class _Crawl:
         self.tally.record(item.url, "parse_error" if unusable else outcome)
         queue.extend(links)
         if outcome in ("new", "changed"):
+            self.saved += 1
             self.unindexed += 1
-            if self.unindexed >= SEARCH_EVERY:
-                # Word segmentation is slow; done a few pages at a time on the DB thread, it
-                # fits in the politeness waits instead of adding minutes at the end of a crawl.
+            due = max(SEARCH_EVERY, SEARCH_GROWTH * self.saved)
+            if self.unindexed >= due and not self.searching:
+                # Word segmentation is slow; done a batch at a time on the DB thread, it fits
+                # in the politeness waits instead of adding minutes at the end of a crawl.
                 self.unindexed = 0
-                self._background(archive.refresh_search)
+                self.searching = True
+                self._background(self._refresh_search)
         return outcome, error
+
+    def _refresh_search(self, db: Database) -> None:
+        try:
+            archive.refresh_search(db)
+        finally:
+            self.searching = False
 
     async def _read(self, fetched: Fetched) -> load.PageRead | None:
         """Read a 2xx page (record and links) on the parse worker; None when nothing came."""
@@ -401,6 +475,18 @@ class _Crawl:
         """Depth for links found on ``item``, or None when they are not to be followed."""
         depth = item.depth + 1
         return depth if depth <= self.options.max_depth else None
+
+
+def _queued(db: Database) -> list[crawlstate.FrontierItem]:
+    """The queued frontier, each URL with its archived page's validators."""
+    return [_validated(db, item) for item in crawlstate.queued(db)]
+
+
+def _validated(db: Database, item: crawlstate.FrontierItem) -> crawlstate.FrontierItem:
+    etag, modified = archive.last_validators(db, item.url)
+    if etag is None and modified is None:
+        return item
+    return replace(item, etag=etag, last_modified=modified)
 
 
 def _mark(db: Database, url: str, state: str, error: str | None, run_id: int) -> None:
@@ -434,7 +520,7 @@ def _follow(
     known = crawlstate.known_urls(db, list(links))
     new = [u for u in links if u not in known]
     crawlstate.push(db, [(u, depth, item.url) for u in new], run_id=run_id)
-    return [crawlstate.FrontierItem(u, depth, item.url, 0) for u in new]
+    return [_validated(db, crawlstate.FrontierItem(u, depth, item.url, 0)) for u in new]
 
 
 def _skip_fresh(

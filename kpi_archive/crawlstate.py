@@ -188,12 +188,14 @@ def log_attempts(db: Database, run_id: int, attempts: Iterable[Mapping[str, Any]
 
 @dataclass(frozen=True)
 class FrontierItem:
-    """One queued URL."""
+    """One queued URL, with the validators of its archived page (for a conditional GET)."""
 
     url: str
     depth: int
     discovered_from: str | None
     attempts: int
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 def begin_pass(db: Database) -> bool:

@@ -4,10 +4,12 @@ Contract:
 - ``Fetcher(client, options).fetch(url, etag=…, last_modified=…)`` returns a ``Fetched``: the final
   response (if any HTTP response came back), a ``FetchError`` if the fetch counts as failed, and
   every attempt made (for ``fetch_log``). It never raises for a network or HTTP problem.
-- Politeness: per host, a request starts no sooner than ``delay`` seconds after the previous
-  response to that host was fully read (the gap is measured end → start, so slow responses never
-  shorten it) and never while another request to that host is in flight. Different hosts run
-  in parallel; how many at once is the caller's choice (the pipeline runs ``concurrency`` hosts).
+- Politeness is one request per host per ``delay``: a request starts no sooner than ``delay``
+  seconds after the previous request to that host started, and never while another request to
+  that host is in flight, so a host sees at most one request in any ``delay``-long window and a
+  slow answer holds the next request back until it ends. This is how Scrapy's ``DOWNLOAD_DELAY``
+  counts, and how a robots.txt ``Crawl-delay`` reads (seconds between requests). Different hosts
+  run in parallel; how many at once is the caller's choice (the crawl runs ``concurrency`` hosts).
 - Retries: connect errors, timeouts, broken bodies, 429, 500, 502, 503, 504, with exponential
   backoff and jitter; ``Retry-After`` (seconds or an HTTP date) is honoured and holds the whole
   host. A ``Retry-After`` longer than ``max_retry_after`` is not waited for (nor retried early,
@@ -108,12 +110,12 @@ class _TooLarge(Exception):
 
 
 class _Host:
-    """Per-host gate: one request at a time, ``delay`` from the last response's end."""
+    """Per-host gate: one request at a time, ``delay`` from the last request's start."""
 
     def __init__(self, delay: float) -> None:
         self.lock = asyncio.Lock()
         self.delay = delay
-        self.last_end: float | None = None
+        self.last_start: float | None = None
         self.not_before = 0.0
 
 
@@ -325,12 +327,13 @@ class Fetcher:
         request_url = self.map_url(current)
         async with gate.lock:
             ready = gate.not_before
-            if gate.last_end is not None:
-                ready = max(ready, gate.last_end + gate.delay)
+            if gate.last_start is not None:
+                ready = max(ready, gate.last_start + gate.delay)
             wait = ready - self._clock()
             if wait > 0:
                 await self._sleep(wait)
             started_at, start = self._now(), self._clock()
+            gate.last_start = start
             response: FetchResult | None = None
             error: Exception | None = None
             size = 0
@@ -363,8 +366,8 @@ class Fetcher:
             except _TooLarge as exc:
                 error = exc
             finally:
-                gate.last_end = self._clock()
-        elapsed_ms = round((gate.last_end - start) * 1000, 1)
+                end = self._clock()
+        elapsed_ms = round((end - start) * 1000, 1)
         status_code = response.status if response else None
         outcome = "ok"
         if status_code == 304:

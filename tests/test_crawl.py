@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from contextlib import closing
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from helpers import frontier_counts
 
 import parsers
 from archive import open_db
+from kpi_archive import crawl as crawl_module
 from kpi_archive import crawlstate
 from kpi_archive.crawl import CrawlOptions, CrawlSummary, crawl
 from kpi_archive.errors import LockError
@@ -100,13 +105,22 @@ def test_the_summary_line_names_every_figure(first) -> None:
     assert line.endswith(" s (7 missing, 1 parse error, 1 skipped)")
 
 
-def test_each_host_saw_one_request_at_a_time_with_gaps_of_the_delay(first) -> None:
-    _, _, server = first
+def test_each_host_saw_one_request_at_a_time_and_one_per_delay(first) -> None:
+    db, _, server = first
     hosts = {h.host for h in server.hits()}
     assert hosts == {p.name for p in SITE.iterdir()}
     for host in hosts:
         assert server.peak_in_flight(host) == 1
-        assert min(server.gaps(host)) >= 0.05
+        assert min(server.gaps(host)) >= 0  # each request began after the last one ended
+        starts = [
+            dt.datetime.fromisoformat(started)
+            for request_url, started in rows(
+                db, "SELECT request_url, started_at FROM fetch_log ORDER BY started_at"
+            )
+            if urlsplit(request_url).path.split("/")[1] == host  # mapped: base/<host>/<path>
+        ]
+        assert len(starts) == len(server.hits(host))
+        assert min((b - a).total_seconds() for a, b in itertools.pairwise(starts)) >= 0.05
 
 
 def test_map_host_keeps_the_real_urls_in_the_archive(first) -> None:
@@ -345,3 +359,47 @@ def test_an_error_in_background_db_work_is_raised_not_lost(
     monkeypatch.setattr("kpi_archive.crawl.load.finish", lambda db: None)
     with ReplayServer(SITE) as server, pytest.raises(RuntimeError, match="refresh failed"):
         run(tmp_path / "kpi.db", server, max_depth=0)
+
+
+def wait_for(condition, seconds: float = 20.0) -> None:
+    """Poll ``condition`` until it holds; fail (never hang) if it does not within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
+def test_a_host_keeps_fetching_while_its_pages_wait_to_be_saved_up_to_the_pages_in_hand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = "monitor.bangkok.go.th"
+    for n in range(12):
+        page = tmp_path / "site" / host / "mobile" / f"mykpi.php?pid=0411-{n:04d}"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(f"<p>{n}</p>")
+    urls = [f"http://{host}/mobile/mykpi.php?pid=0411-{n:04d}" for n in range(12)]
+    # Saving waits until the test lets it: the DB thread is as busy as it can be.
+    saving = threading.Event()
+    store = crawl_module._store
+
+    def slow_store(*args, **kwargs):
+        saving.wait(timeout=20)
+        return store(*args, **kwargs)
+
+    monkeypatch.setattr(crawl_module, "_store", slow_store)
+    monkeypatch.setattr(crawl_module, "IN_HAND", 3)
+    db = tmp_path / "kpi.db"
+    with ReplayServer(tmp_path / "site") as server:
+        pages = lambda: [h for h in server.log if h.target != "/robots.txt"]  # noqa: E731
+        result: list[CrawlSummary] = []
+        options = {"seeds": urls, "max_depth": 0, "delay": 0.01}
+        thread = threading.Thread(target=lambda: result.append(run(db, server, **options)))
+        thread.start()
+        wait_for(lambda: len(pages()) >= 3)  # the host went on fetching with nothing saved
+        time.sleep(0.5)  # dozens of delays: time enough to overrun the bound if it could
+        fetched_unsaved = len(pages())
+        saving.set()
+        thread.join()
+    assert fetched_unsaved == 3
+    assert result[0].counts["fetched"] == 12
+    assert rows(db, "SELECT count(*) FROM frontier WHERE state = 'done'") == [(12,)]

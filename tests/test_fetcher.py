@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gzip
+import itertools
 import json
 import sqlite3
 import subprocess
 import sys
+import time
 from contextlib import closing
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from kpi_archive import config
 from kpi_archive.replay import RECORDED_SITE, ReplayServer, parse_fault
-from scraper.fetcher import Fetcher, FetchOptions, parse_retry_after
+from scraper.fetcher import Fetched, Fetcher, FetchOptions, parse_retry_after
 
 HOST = "monitor.bangkok.go.th"
 OTHER = "dp.bangkok.go.th"
@@ -57,10 +60,23 @@ def options(server: ReplayServer, **overrides) -> FetchOptions:
     return FetchOptions(**values)
 
 
+def monotonic_now() -> dt.datetime:
+    """The fetcher's ``now`` on its own monotonic clock, so request starts compare exactly."""
+    return dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=time.monotonic())
+
+
 async def fetch_all(server: ReplayServer, urls: list[str], **overrides):
     async with httpx.AsyncClient(trust_env=False) as client:
-        fetcher = Fetcher(client, options(server, **overrides))
+        fetcher = Fetcher(client, options(server, **overrides), now=monotonic_now)
         return await asyncio.gather(*(fetcher.fetch(u) for u in urls))
+
+
+def start_gaps(results: list[Fetched], host: str) -> list[float]:
+    """Seconds from each request's start to the next one's start to ``host``."""
+    starts = sorted(
+        a.started_at for r in results for a in r.attempts if urlsplit(a.url).hostname == host
+    )
+    return [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
 
 
 class Sleeps:
@@ -73,7 +89,7 @@ class Sleeps:
         self.waits.append(round(seconds, 3))
 
 
-async def test_one_request_at_a_time_per_host_and_gaps_at_least_the_delay(site: Path) -> None:
+async def test_one_request_per_host_per_delay_and_never_two_in_flight(site: Path) -> None:
     urls = [
         f"http://{h}/mobile/mykpi.php?pid=0411-{n:04d}"
         for h in (HOST, OTHER)
@@ -84,7 +100,8 @@ async def test_one_request_at_a_time_per_host_and_gaps_at_least_the_delay(site: 
         assert [r.response.status for r in results] == [200] * 8
         for host in (HOST, OTHER):
             assert server.peak_in_flight(host) == 1
-            gaps = server.gaps(host)
+            assert min(server.gaps(host)) >= 0  # each request began after the last one ended
+            gaps = start_gaps(results, host)
             assert len(gaps) == 3
             assert min(gaps) >= 0.2
         # The two hosts ran side by side: each host's requests overlap the other's span.
@@ -98,13 +115,23 @@ async def test_default_delay_of_one_second_holds_over_three_requests(site: Path)
     urls = [f"http://{HOST}/mobile/mykpi.php?pid=0411-{n:04d}" for n in (2029, 2030, 2031)]
     with ReplayServer(site) as server:
         async with httpx.AsyncClient(trust_env=False) as client:
-            fetcher = Fetcher(client, FetchOptions(host_map=server.host_map()))
+            fetcher = Fetcher(client, FetchOptions(host_map=server.host_map()), now=monotonic_now)
             assert fetcher.options.delay == config.HOST_DELAY == 1.0
-            for url in urls:
-                assert (await fetcher.fetch(url)).ok
-        gaps = server.gaps(HOST)
+            results = [await fetcher.fetch(url) for url in urls]
+        assert all(r.ok for r in results)
+        gaps = start_gaps(results, HOST)
         assert len(gaps) == 2
         assert min(gaps) >= 1.0
+
+
+async def test_a_slow_answer_holds_the_next_request_until_it_ends(site: Path) -> None:
+    urls = [f"http://{HOST}/mobile/mykpi.php?pid=0411-{n:04d}" for n in (2029, 2030, 2031)]
+    with ReplayServer(site, latency=0.15) as server:
+        results = await fetch_all(server, urls, delay=0.05)
+        assert [r.response.status for r in results] == [200] * 3
+        assert server.peak_in_flight(HOST) == 1
+        assert min(server.gaps(HOST)) >= 0
+        assert min(start_gaps(results, HOST)) >= 0.15
 
 
 async def test_user_agent_is_honest_and_names_the_project(site: Path) -> None:

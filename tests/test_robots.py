@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
+import time
 from pathlib import Path
 
 import httpx
@@ -109,3 +112,32 @@ async def test_disallow_all_refuses_every_page(tmp_path: Path) -> None:
         results, _, _ = await verdicts(server, URLS)
     assert [v.allowed for v in results] == [False, False, False]
     assert results[0].reason == "disallowed by robots.txt"
+
+
+@pytest.mark.slow
+async def test_a_crawl_delay_spaces_the_starts_of_real_requests(tmp_path: Path) -> None:
+    root = make_site(tmp_path, "User-agent: *\nCrawl-delay: 1\n")
+    (root / HOST / "mobile" / "mykpi.php?pid=0411-2030").write_text("<p>kpi</p>")
+    epoch = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+    def now() -> dt.datetime:  # request starts on the fetcher's own monotonic clock
+        return epoch + dt.timedelta(seconds=time.monotonic())
+
+    fetched: list[Fetched] = []
+    with ReplayServer(root) as server:
+        options = FetchOptions(delay=0.05, host_map=server.host_map())
+        async with httpx.AsyncClient(trust_env=False) as client:
+            fetcher = Fetcher(client, options, now=now)
+            robots = RobotsCache(fetcher, on_fetched=fetched.append)
+            for url in (URLS[0], URLS[2]):
+                assert (await robots.check(url)).allowed
+                fetched.append(await fetcher.fetch(url))
+        assert [h.target for h in server.hits()] == [
+            "/robots.txt",
+            "/mobile/mykpi.php?pid=0411-2029",
+            "/mobile/mykpi.php?pid=0411-2030",
+        ]
+        assert server.peak_in_flight(HOST) == 1
+    starts = [f.attempts[0].started_at for f in fetched]
+    assert [f.response.status for f in fetched] == [200, 200, 200]
+    assert [(b - a).total_seconds() >= 1.0 for a, b in itertools.pairwise(starts)] == [True, True]
