@@ -5,7 +5,9 @@ Schema changes are ``sqlite_utils.migrations`` (recorded in ``_sqlite_migrations
 mirrored in ``PRAGMA user_version`` for tools that look there, and an archive made before the
 migrations table existed is adopted from it). Typed tables take
 their columns from the parser's pydantic models, so a field added to ``parsers.models`` becomes a
-column the next time the archive is opened (lists and nested records become JSON text columns).
+column the next time the archive is opened (lists and nested records become JSON text columns,
+except the lists that have a table of their own). ``kpi_versions.record`` is compressed
+(``archive.versions``); ``ensure_db_shape`` registers ``kpi_record()``, the SQL that reads it.
 
 Raw captures (``pages``, ``snapshots``, ``captures``) are never deleted. The typed tables
 (``kpis``, ``quarters``, ``reports``, ``projects``, ``agency_reports``, …) and ``kpi_versions``
@@ -27,6 +29,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from archive.changes import FIELD_LABELS
+from archive.versions import compress_json, register
 from parsers import thai
 from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, ProjectPage, Quarter, Report
 
@@ -91,14 +94,18 @@ _PAGE_EXTRA: dict[str, type] = {
 
 # Typed tables built from a model: table -> (model, pk, extra columns, model fields left out).
 TableSpec = tuple[type[BaseModel], str | tuple[str, ...], dict[str, type], set[str]]
+# A child list with a table of its own is not copied into its page's row as JSON (issue #12):
+# kpis' quarters, reports, strategies and projects; projects' quarters and reports.
+KPI_LISTS_IN_TABLES = {"quarters", "reports", "strategies", "projects"}
+PROJECT_LISTS_IN_TABLES = {"quarters", "reports"}
 MODEL_TABLES: dict[str, TableSpec] = {
     "kpis": (
         KpiPage,
         "url",
         {**_PAGE_EXTRA, "on_target": int},
-        set(),
+        KPI_LISTS_IN_TABLES,
     ),
-    "projects": (ProjectPage, "url", dict(_PAGE_EXTRA), set()),
+    "projects": (ProjectPage, "url", dict(_PAGE_EXTRA), PROJECT_LISTS_IN_TABLES),
     "department_pages": (DepartmentPage, "url", {**_PAGE_EXTRA, "entry_count": int}, {"entries"}),
     "agency_reports": (
         DepartmentEntry,
@@ -153,6 +160,7 @@ def model_columns(table: str) -> dict[str, type]:
 
 def ensure_db_shape(db: Database) -> None:
     """Bring ``db`` to the current schema: migrations, model columns, views, FTS, crawl tables."""
+    register(db.conn)  # kpi_record(), which the changes view reads versions with
     if db.journal_mode != "wal":
         db.enable_wal()
     db.execute("PRAGMA foreign_keys = ON")
@@ -359,6 +367,30 @@ def m007_index_versions_previous_id(db: Database) -> None:
     db.table("kpi_versions").create_index(["previous_id"], if_not_exists=True)
 
 
+def m008_r12_compact_versions_and_tables(db: Database) -> None:
+    # Issue 12: kpi_versions.record holds the record zstd-compressed (archive.versions), and the
+    # JSON copies of child tables leave kpis and projects. DROP COLUMN keeps the rowids the
+    # full-text indexes are keyed by (transform would renumber them). The freed pages are reused
+    # by later writes; `sqlite-utils vacuum` gives them back to the file system.
+    last = 0
+    while True:
+        rows = db.execute(
+            "SELECT id, record FROM kpi_versions WHERE id > ? AND typeof(record) = 'text' "
+            "ORDER BY id LIMIT 1000",
+            [last],
+        ).fetchall()
+        if not rows:
+            break
+        db.conn.executemany(
+            "UPDATE kpi_versions SET record = ? WHERE id = ?",
+            [(compress_json(text), version_id) for version_id, text in rows],
+        )
+        last = rows[-1][0]
+    for table, lists in (("kpis", KPI_LISTS_IN_TABLES), ("projects", PROJECT_LISTS_IN_TABLES)):
+        for column in sorted(lists & set(db.table(table).columns_dict)):
+            db.execute(f"ALTER TABLE [{table}] DROP COLUMN [{column}]")
+
+
 STEPS = (
     m001_create_archive,
     m002_drop_per_row_fts_triggers,
@@ -367,6 +399,7 @@ STEPS = (
     m005_search_helpers_out_of_tables,
     m006_run_outcome_and_lock_heartbeat,
     m007_index_versions_previous_id,
+    m008_r12_compact_versions_and_tables,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
@@ -458,8 +491,8 @@ VIEWS = {
     "changes": f"""
         SELECT v.id AS version_id, v.url, v.pid, v.page_kind, v.fetched_at, v.change_kind,
                j.value AS field, {_label_sql()} AS label,
-               json_extract(p.record, '$.' || j.value) AS old,
-               json_extract(v.record, '$.' || j.value) AS new
+               json_extract(kpi_record(p.record), '$.' || j.value) AS old,
+               json_extract(kpi_record(v.record), '$.' || j.value) AS new
         FROM kpi_versions v
         JOIN json_each(v.changed) j
         LEFT JOIN kpi_versions p ON p.id = v.previous_id

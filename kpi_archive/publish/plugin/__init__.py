@@ -27,6 +27,7 @@ from typing import Any
 from datasette import hookimpl
 from markupsafe import Markup
 
+from archive import versions
 from archive.schema import PRIVATE_TABLES
 from kpi_archive.publish.plugin import feeds, routes
 from kpi_archive.publish.plugin.functions import (
@@ -58,6 +59,7 @@ def _authorizer(action: int, arg1: str | None, arg2: str | None, *_: Any) -> int
 def prepare_connection(conn: sqlite3.Connection) -> None:
     """Register the Thai SQL functions and the authorizer that blanks private columns."""
     register(conn)
+    versions.register(conn)  # kpi_record(): kpi_versions.record as JSON text
     conn.set_authorizer(_authorizer)
 
 

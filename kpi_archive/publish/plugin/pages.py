@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from archive.versions import decode
 from parsers import thai
 
 Row = dict[str, Any]
@@ -102,8 +103,8 @@ async def versions(db: Any, url: str) -> list[Row]:
     )
     out = []
     for row in rows:
-        record = json.loads(row["record"])
-        previous = json.loads(row["previous"]) if row["previous"] else None
+        record = decode(row["record"])
+        previous = decode(row["previous"]) if row["previous"] else None
         changes = version_changes(record, previous, json.loads(row["changed"] or "[]"))
         out.append({**row, "changes": changes, "record": record, "previous": None})
     return out
