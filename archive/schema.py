@@ -17,6 +17,7 @@ are derived from them and can be rebuilt at any time by ``archive.reparse``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 import sqlite3
@@ -368,10 +369,10 @@ def m007_index_versions_previous_id(db: Database) -> None:
 
 
 def m008_r12_compact_versions_and_tables(db: Database) -> None:
-    # Issue 12: kpi_versions.record holds the record zstd-compressed (archive.versions), and the
-    # JSON copies of child tables leave kpis and projects. DROP COLUMN keeps the rowids the
-    # full-text indexes are keyed by (transform would renumber them). The freed pages are reused
-    # by later writes; `sqlite-utils vacuum` gives them back to the file system.
+    # Issue 12: kpi_versions.record holds the record zstd-compressed (archive.versions), the
+    # JSON copies of child tables leave kpis and projects, strategies get numbers for ids.
+    # DROP COLUMN keeps the rowids the full-text indexes are keyed by (transform would renumber
+    # them). Later writes reuse the freed pages; `sqlite-utils vacuum` returns them to the disk.
     last = 0
     while True:
         rows = db.execute(
@@ -389,6 +390,46 @@ def m008_r12_compact_versions_and_tables(db: Database) -> None:
     for table, lists in (("kpis", KPI_LISTS_IN_TABLES), ("projects", PROJECT_LISTS_IN_TABLES)):
         for column in sorted(lists & set(db.table(table).columns_dict)):
             db.execute(f"ALTER TABLE [{table}] DROP COLUMN [{column}]")
+    # A strategy's id was its whole code and title, repeated in every kpi_strategies row and in
+    # an index; it becomes a number derived from that text (strategy_number), so the same line
+    # keeps the same id whatever order pages are saved or reparsed in.
+    if db.table("kpi_strategies").columns_dict["strategy_id"] is int:
+        return
+    db.conn.create_function("strategy_number", 1, strategy_number, deterministic=True)
+    db.execute("CREATE TEMP TABLE m008_strategies AS SELECT * FROM strategies")
+    db.execute("CREATE TEMP TABLE m008_links AS SELECT * FROM kpi_strategies")
+    db.execute("DROP TABLE kpi_strategies")
+    db.execute("DROP TABLE strategies")
+    _create_strategy_tables(db)
+    db.execute(
+        "INSERT INTO strategies (id, code, title, level, text) "
+        "SELECT strategy_number(id), code, title, level, text FROM temp.m008_strategies"
+    )
+    db.execute(
+        "INSERT INTO kpi_strategies (url, position, strategy_id) "
+        "SELECT url, position, strategy_number(strategy_id) FROM temp.m008_links"
+    )
+    db.execute("DROP TABLE temp.m008_strategies")
+    db.execute("DROP TABLE temp.m008_links")
+
+
+def strategy_number(text: str) -> int:
+    """The id of the strategy line whose code and title read ``text`` (stable, < 2**53)."""
+    # 52 bits: unique among any realistic number of lines, and exact in JavaScript (Datasette's
+    # JSON readers), which a 64-bit id would not be.
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8]) >> 12
+
+
+def _create_strategy_tables(db: Database) -> None:
+    db.table("strategies").create(
+        {"id": int, "code": str, "title": str, "level": str, "text": str}, pk="id"
+    )
+    db.table("kpi_strategies").create(
+        {"url": str, "position": int, "strategy_id": int},
+        pk=("url", "position"),
+        foreign_keys=[("url", "pages", "url"), ("strategy_id", "strategies", "id")],
+    )
+    db.table("kpi_strategies").create_index(["strategy_id"])
 
 
 STEPS = (

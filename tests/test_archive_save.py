@@ -77,7 +77,16 @@ def test_first_save_writes_page_snapshot_kpi_and_children(db):
             "date_fiscal_quarter": 3,
         },
     ]
-    assert [r["strategy_id"] for r in db.table("kpi_strategies").rows] == ["5 ด้านที่ ๕", "5.4 ๕.๔"]
+    # A strategy line's id is a number read from its code and title: "5 ด้านที่ ๕", "5.4 ๕.๔".
+    assert list(
+        db.query(
+            "SELECT ks.strategy_id, s.code, s.title FROM kpi_strategies ks "
+            "JOIN strategies s ON s.id = ks.strategy_id ORDER BY ks.position"
+        )
+    ) == [
+        {"strategy_id": 1643397095080736, "code": "5", "title": "ด้านที่ ๕"},
+        {"strategy_id": 1527639248834631, "code": "5.4", "title": "๕.๔"},
+    ]
     assert [r["project_pid"] for r in db.table("project_kpis").rows] == ["04110000-1234"]
     version = db.table("kpi_versions").get(1)
     assert (version["change_kind"], version["changed"], version["previous_id"]) == (

@@ -198,6 +198,25 @@ def test_version_7_archive_compresses_its_records_and_drops_the_json_copies(tmp_
         db.execute(f"UPDATE kpis SET [{column}] = '[]'")
     for column in ("quarters", "reports"):
         db.execute(f"ALTER TABLE projects ADD COLUMN [{column}] TEXT")
+    links = db.execute("SELECT url, position, strategy_id FROM kpi_strategies").fetchall()
+    db.execute("DROP TABLE kpi_strategies")
+    db.execute("DROP TABLE strategies")
+    db["strategies"].create(
+        {"id": str, "code": str, "title": str, "level": str, "text": str}, pk="id"
+    )
+    db["strategies"].insert_all(
+        {"id": f"{code} {title}", "code": code, "title": title}
+        for code, title in (("5", "ด้านที่ ๕"), ("5.4", "๕.๔"))
+    )
+    db["kpi_strategies"].create(
+        {"url": str, "position": int, "strategy_id": str},
+        pk=("url", "position"),
+        foreign_keys=[("url", "pages", "url"), ("strategy_id", "strategies", "id")],
+    )
+    db["kpi_strategies"].insert_all(
+        {"url": url, "position": position, "strategy_id": text}
+        for (url, position, _), text in zip(links, ("5 ด้านที่ ๕", "5.4 ๕.๔"), strict=True)
+    )
     db.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm008%'")
     db.execute("PRAGMA user_version = 7")
     observations = db.execute("SELECT count(*) FROM observations").fetchone()[0]
@@ -213,3 +232,9 @@ def test_version_7_archive_compresses_its_records_and_drops_the_json_copies(tmp_
     # DROP COLUMN kept the rowids the trigram index is keyed by
     assert [r["pid"] for r in archive.search(db, "kpis", "2566")] == ["0411-2029"]
     assert db.execute("SELECT count(*) FROM observations").fetchone()[0] == observations == 6
+    assert db.execute(
+        "SELECT ks.position, ks.strategy_id, s.code FROM kpi_strategies ks "
+        "JOIN strategies s ON s.id = ks.strategy_id ORDER BY ks.position"
+    ).fetchall() == [(0, 1643397095080736, "5"), (1, 1527639248834631, "5.4")]
+    assert db["kpi_strategies"].columns_dict["strategy_id"] is int
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []

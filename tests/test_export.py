@@ -25,12 +25,12 @@ PUBLIC = [
     "quarters",
     "agency_report_quarters",
     "reports",
-    "strategies",
-    "kpi_strategies",
     "project_kpis",
     "agencies",
     "kpi_versions",
     "kpis",  # rebuilt by the migration that made agency_code a foreign key: schema order
+    "strategies",  # rebuilt by the migration that gave them numbers for ids
+    "kpi_strategies",
     "measures",
     "indicators",
     "observations",
