@@ -94,9 +94,11 @@ def table_docs(conn: sqlite3.Connection) -> list[TableDoc]:
         for _, column, declared, _, _, pk in conn.execute(f"PRAGMA table_info([{name}])"):
             if declared.upper() == "BLOB":
                 continue
+            # A column exported decompressed is described as the CSV holds it (columns.yml).
+            text = (mine.get("columns") or {}).get(column) if (name, column) in READ_AS else None
             doc.columns[column] = (
                 FIELD_TYPES.get(declared.upper(), "string"),
-                described.get(column),
+                text or described.get(column),
             )
             if pk:
                 doc.primary_key.append(column)
