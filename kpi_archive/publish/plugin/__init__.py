@@ -29,7 +29,7 @@ from markupsafe import Markup
 
 from archive import versions
 from archive.schema import PRIVATE_TABLES
-from kpi_archive.publish.plugin import feeds, routes
+from kpi_archive.publish.plugin import feeds, pages, routes
 from kpi_archive.publish.plugin.functions import (
     register,
     thai_fold,
@@ -83,8 +83,12 @@ _PROJECT_PID = re.compile(r"[0-9]{8}-[0-9]+")
 
 
 @hookimpl
-def render_cell(value: Any, column: str, table: str | None) -> Markup | None:
+def render_cell(
+    row: Any, value: Any, column: str, table: str | None, database: str, datasette: Any
+) -> Markup | None:
     """A ``pid`` cell, in any table or canned query, links to our page for it."""
+    if table == "kpi_versions" and column == "record":
+        return pages.record_cell(row, value, database, datasette)
     if column not in ("pid", "project_pid") or not isinstance(value, str):
         return None
     if _PROJECT_PID.fullmatch(value):
