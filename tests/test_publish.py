@@ -371,6 +371,18 @@ async def test_version_records_read_as_json_text_in_tables_and_sql(ds: Any) -> N
     assert [r["pid"] for r in rows] == ["0411-2029", "5035-0100", None, "5035-0100"]
 
 
+async def test_version_history_gives_every_version_of_a_page_with_its_whole_record(
+    ds: Any,
+) -> None:
+    rows = await _rows(ds, "/kpi/version_history.json?pid=5035-0100")
+    assert [(r["id"], r["change_kind"], r["changed"], r["previous_id"]) for r in rows] == [
+        (2, "new", "[]", None),
+        (4, "changed", '["result_text", "result_value", "quarters"]', 2),
+    ]
+    records = [json.loads(r["record"]) for r in rows]
+    assert [(r["result_value"], len(r["quarters"])) for r in records] == [(60.0, 2), (70.0, 3)]
+
+
 async def test_a_long_version_record_is_cut_with_a_link_to_the_whole_one(archive_dir: Path) -> None:
     ds = Datasette(
         [str(archive_dir / "kpi.db")], settings={**serve.settings(), "truncate_cells_html": 40}
