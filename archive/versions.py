@@ -4,9 +4,11 @@ Contract:
 
 - ``encode(data)``: the record (``archive.changes`` form: JSON-ready dict) as stored: the JSON
   text ``json.dumps(data, ensure_ascii=False)`` gave before issue #12, zstd-compressed (level 3,
-  as the snapshots' bodies). A record is ~5 KB of Thai text a page and the largest part of the
-  archive; compressed it is a quarter of that, and still the exact text (a diff against the
-  previous version would save nothing on the first version, which most pages only ever have).
+  as the snapshots' bodies). A KPI page's record is ~11 KB of JSON (Thai takes 3 bytes a
+  character), the archive's largest table; compressed it is ~2.7 KB and still the exact text.
+  Diffs against the previous version were measured and left out: most pages only ever have a
+  first version, and a later one's changed fields, compressed, still take ~1.5 KB (what
+  changes is mostly the reports list) while every read would have to walk the chain.
 - ``decode(stored)`` / ``record_json(stored)``: the record back, as a dict or as the JSON text.
   Both also accept the plain JSON text an archive held before the m008 migration.
 - ``register(conn)``: the SQL function ``kpi_record(record)`` (the JSON text), so SQL keeps
