@@ -31,6 +31,7 @@ from archive.bodies import decompress
 from archive.changes import change_kind, field_changes, merge
 from archive.judge import COMPLETE, Baseline, Verdict, ends_page, judge
 from archive.tables import agency_code, write_record
+from archive.versions import decode, encode
 from kpi_archive.errors import ParseError
 from parsers.models import PARSER_VERSION, DepartmentPage, KpiPage, ProjectPage
 from scraper.models import FetchResult
@@ -99,7 +100,7 @@ def baseline(conn: sqlite3.Connection, url: str, body: bytes) -> Baseline | None
         "AND c.capture_class = 'complete' ORDER BY c.fetched_at DESC, c.id DESC LIMIT 1",
         [url],
     ).fetchone()
-    record = json.loads(version[0])
+    record = decode(version[0])
     if last is None:
         return Baseline(record, 0)
     ended = True
@@ -185,7 +186,7 @@ def admit(
         "previous_id": previous["id"] if previous else None,
         "change_kind": kind,
         "changed": json.dumps(changed),
-        "record": json.dumps(data, ensure_ascii=False),
+        "record": encode(data),
         "sources": json.dumps(merged.sources),
     }
     fastpath.insert(conn, "kpi_versions", version)
@@ -216,7 +217,7 @@ def _last_version(conn: sqlite3.Connection, url: str) -> dict[str, Any] | None:
     ).fetchone()
     if row is None:
         return None
-    return {"id": row[0], "record": json.loads(row[1]), "sources": json.loads(row[2] or "{}")}
+    return {"id": row[0], "record": decode(row[1]), "sources": json.loads(row[2] or "{}")}
 
 
 def _hold(

@@ -1,6 +1,7 @@
 """Tidy data for researchers: the ``observations`` table, one value per row.
 
-One row per page × version × quarter × measure, read from the JSON records in ``kpi_versions``:
+One row per page × version × quarter × measure, read from the records in ``kpi_versions`` (through
+``kpi_record()``, ``archive.versions``):
 
 ========== ============================================================ =========
 measure    value                                                        quarter
@@ -29,6 +30,7 @@ import logging
 from sqlite_utils import Database
 
 from archive.series import ensure_series_tables
+from archive.versions import register
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ MEASURES = ("target", "result", "assessment", "score_2_1", "score_2_2", "audit")
 
 # Every version that counts as evidence. Issue #8 adds its completeness test here.
 VERSIONS = """
-SELECT v.id, v.url, v.pid, v.fetched_at, v.record FROM kpi_versions v
+SELECT v.id, v.url, v.pid, v.fetched_at, kpi_record(v.record) AS record FROM kpi_versions v
 WHERE v.page_kind IN ('kpi', 'citydb')
   AND v.change_kind != 'gone'  -- repeats the record the page had before it went
 """
@@ -44,7 +46,7 @@ WHERE v.page_kind IN ('kpi', 'citydb')
 _INSERT = f"""
 INSERT INTO observations (version_id, url, pid, indicator_id, agency_code, fiscal_year,
                           quarter, measure, value, value_text, as_of)
-WITH v AS (SELECT * FROM ({VERSIONS}) n
+WITH v AS MATERIALIZED (SELECT * FROM ({VERSIONS}) n
            WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE o.version_id = n.id)),
 cells AS (
   SELECT v.id, v.url, v.pid, v.fetched_at, v.record, NULL AS quarter, 'target' AS measure,
@@ -133,6 +135,7 @@ def stamp_child_rows(db: Database) -> None:
 def refresh_observations(db: Database) -> int:
     """Add the rows of versions not read yet and re-link all to their indicators; return rows."""
     ensure_observations_table(db)
+    register(db.conn)
     with db.atomic():
         stamp_child_rows(db)
         # Versions never change once written (a reparse deletes them, and their rows cascade).

@@ -32,6 +32,7 @@ from archive.changes import field_changes
 from archive.save import AnyRecord, decompress
 from archive.schema import TRIGRAM_FTS, WORDS_FTS, index_trigram
 from archive.search import forget_pending
+from archive.versions import decode
 from kpi_archive.errors import ParseError
 from scraper.models import FetchResult
 
@@ -230,7 +231,7 @@ def _count_changes(conn: sqlite3.Connection) -> tuple[int, int]:
     records = changed = 0
     for now, before in rows:
         records += now is not None
-        if now is None or before is None or field_changes(json.loads(before), json.loads(now)):
+        if now is None or before is None or field_changes(decode(before), decode(now)):
             changed += 1
     conn.execute("DROP TABLE temp.reparse_before")
     return records, changed

@@ -5,7 +5,9 @@ Schema changes are ``sqlite_utils.migrations`` (recorded in ``_sqlite_migrations
 mirrored in ``PRAGMA user_version`` for tools that look there, and an archive made before the
 migrations table existed is adopted from it). Typed tables take
 their columns from the parser's pydantic models, so a field added to ``parsers.models`` becomes a
-column the next time the archive is opened (lists and nested records become JSON text columns).
+column the next time the archive is opened (lists and nested records become JSON text columns,
+except the lists that have a table of their own). ``kpi_versions.record`` is compressed
+(``archive.versions``); ``ensure_db_shape`` registers ``kpi_record()``, the SQL that reads it.
 
 Raw captures (``pages``, ``snapshots``, ``captures``) are never deleted. The typed tables
 (``kpis``, ``quarters``, ``reports``, ``projects``, ``agency_reports``, …) and ``kpi_versions``
@@ -15,6 +17,7 @@ are derived from them and can be rebuilt at any time by ``archive.reparse``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 import sqlite3
@@ -27,6 +30,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from archive.changes import FIELD_LABELS
+from archive.versions import compress_json, register
 from parsers import thai
 from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, ProjectPage, Quarter, Report
 
@@ -91,14 +95,18 @@ _PAGE_EXTRA: dict[str, type] = {
 
 # Typed tables built from a model: table -> (model, pk, extra columns, model fields left out).
 TableSpec = tuple[type[BaseModel], str | tuple[str, ...], dict[str, type], set[str]]
+# A child list with a table of its own is not copied into its page's row as JSON (issue #12):
+# kpis' quarters, reports, strategies and projects; projects' quarters and reports.
+KPI_LISTS_IN_TABLES = {"quarters", "reports", "strategies", "projects"}
+PROJECT_LISTS_IN_TABLES = {"quarters", "reports"}
 MODEL_TABLES: dict[str, TableSpec] = {
     "kpis": (
         KpiPage,
         "url",
         {**_PAGE_EXTRA, "on_target": int},
-        set(),
+        KPI_LISTS_IN_TABLES,
     ),
-    "projects": (ProjectPage, "url", dict(_PAGE_EXTRA), set()),
+    "projects": (ProjectPage, "url", dict(_PAGE_EXTRA), PROJECT_LISTS_IN_TABLES),
     "department_pages": (DepartmentPage, "url", {**_PAGE_EXTRA, "entry_count": int}, {"entries"}),
     "agency_reports": (
         DepartmentEntry,
@@ -153,6 +161,7 @@ def model_columns(table: str) -> dict[str, type]:
 
 def ensure_db_shape(db: Database) -> None:
     """Bring ``db`` to the current schema: migrations, model columns, views, FTS, crawl tables."""
+    register(db.conn)  # kpi_record(), which the changes view reads versions with
     if db.journal_mode != "wal":
         db.enable_wal()
     db.execute("PRAGMA foreign_keys = ON")
@@ -359,6 +368,70 @@ def m007_index_versions_previous_id(db: Database) -> None:
     db.table("kpi_versions").create_index(["previous_id"], if_not_exists=True)
 
 
+def m008_r12_compact_versions_and_tables(db: Database) -> None:
+    # Issue 12: kpi_versions.record holds the record zstd-compressed (archive.versions), the
+    # JSON copies of child tables leave kpis and projects, strategies get numbers for ids.
+    # DROP COLUMN keeps the rowids the full-text indexes are keyed by (transform would renumber
+    # them). Later writes reuse the freed pages; `sqlite-utils vacuum` returns them to the disk.
+    last = 0
+    while True:
+        rows = db.execute(
+            "SELECT id, record FROM kpi_versions WHERE id > ? AND typeof(record) = 'text' "
+            "ORDER BY id LIMIT 1000",
+            [last],
+        ).fetchall()
+        if not rows:
+            break
+        db.conn.executemany(
+            "UPDATE kpi_versions SET record = ? WHERE id = ?",
+            [(compress_json(text), version_id) for version_id, text in rows],
+        )
+        last = rows[-1][0]
+    for table, lists in (("kpis", KPI_LISTS_IN_TABLES), ("projects", PROJECT_LISTS_IN_TABLES)):
+        for column in sorted(lists & set(db.table(table).columns_dict)):
+            db.execute(f"ALTER TABLE [{table}] DROP COLUMN [{column}]")
+    # A strategy's id was its whole code and title, repeated in every kpi_strategies row and in
+    # an index; it becomes a number derived from that text (strategy_number), so the same line
+    # keeps the same id whatever order pages are saved or reparsed in.
+    if db.table("kpi_strategies").columns_dict["strategy_id"] is int:
+        return
+    db.conn.create_function("strategy_number", 1, strategy_number, deterministic=True)
+    db.execute("CREATE TEMP TABLE m008_strategies AS SELECT * FROM strategies")
+    db.execute("CREATE TEMP TABLE m008_links AS SELECT * FROM kpi_strategies")
+    db.execute("DROP TABLE kpi_strategies")
+    db.execute("DROP TABLE strategies")
+    _create_strategy_tables(db)
+    db.execute(
+        "INSERT INTO strategies (id, code, title, level, text) "
+        "SELECT strategy_number(id), code, title, level, text FROM temp.m008_strategies"
+    )
+    db.execute(
+        "INSERT INTO kpi_strategies (url, position, strategy_id) "
+        "SELECT url, position, strategy_number(strategy_id) FROM temp.m008_links"
+    )
+    db.execute("DROP TABLE temp.m008_strategies")
+    db.execute("DROP TABLE temp.m008_links")
+
+
+def strategy_number(text: str) -> int:
+    """The id of the strategy line whose code and title read ``text`` (stable, < 2**53)."""
+    # 52 bits: unique among any realistic number of lines, and exact in JavaScript (Datasette's
+    # JSON readers), which a 64-bit id would not be.
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8]) >> 12
+
+
+def _create_strategy_tables(db: Database) -> None:
+    db.table("strategies").create(
+        {"id": int, "code": str, "title": str, "level": str, "text": str}, pk="id"
+    )
+    db.table("kpi_strategies").create(
+        {"url": str, "position": int, "strategy_id": int},
+        pk=("url", "position"),
+        foreign_keys=[("url", "pages", "url"), ("strategy_id", "strategies", "id")],
+    )
+    db.table("kpi_strategies").create_index(["strategy_id"])
+
+
 STEPS = (
     m001_create_archive,
     m002_drop_per_row_fts_triggers,
@@ -367,6 +440,7 @@ STEPS = (
     m005_search_helpers_out_of_tables,
     m006_run_outcome_and_lock_heartbeat,
     m007_index_versions_previous_id,
+    m008_r12_compact_versions_and_tables,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
@@ -458,8 +532,8 @@ VIEWS = {
     "changes": f"""
         SELECT v.id AS version_id, v.url, v.pid, v.page_kind, v.fetched_at, v.change_kind,
                j.value AS field, {_label_sql()} AS label,
-               json_extract(p.record, '$.' || j.value) AS old,
-               json_extract(v.record, '$.' || j.value) AS new
+               json_extract(kpi_record(p.record), '$.' || j.value) AS old,
+               json_extract(kpi_record(v.record), '$.' || j.value) AS new
         FROM kpi_versions v
         JOIN json_each(v.changed) j
         LEFT JOIN kpi_versions p ON p.id = v.previous_id

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from archive.versions import decode
 from parsers.thai import fold, name_of
 
 log = logging.getLogger(__name__)
@@ -195,13 +196,15 @@ def refresh_series(db: Database, overrides: dict[str, str] | None = None) -> dic
     """Rebuild indicators and measures from ``kpis``; return the three counts."""
     ensure_series_tables(db)
     rows = db.execute("SELECT url, pid, agency_code, title, name, unit FROM kpis").fetchall()
-    titled = {
-        url: (title, name)
-        for url, title, name in db.execute(
-            "SELECT url, json_extract(record, '$.title'), json_extract(record, '$.name') "
-            "FROM kpi_versions WHERE json_extract(record, '$.title') IS NOT NULL ORDER BY id"
-        )
-    }
+    titled = {}
+    # Only a page without a title now needs the last title an earlier version of it had.
+    for url, stored in db.execute(
+        "SELECT url, record FROM kpi_versions "
+        "WHERE url IN (SELECT url FROM kpis WHERE title IS NULL) ORDER BY id"
+    ):
+        record = decode(stored)
+        if record.get("title") is not None:
+            titled[url] = (record["title"], record.get("name"))
     pages = []
     for url, pid, code, title, name, unit in rows:
         if title is None and url in titled:

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from archive.fastpath import insert_many, upsert
-from archive.schema import model_columns
+from archive.schema import model_columns, strategy_number
 from archive.search import unindex
 from parsers.models import PARSER_VERSION, DepartmentPage, KpiPage, ProjectPage, Strategy
 from parsers.thai import fiscal_quarter, fiscal_year
@@ -122,7 +122,7 @@ def _write_links(
 ) -> None:
     links = []
     for position, strategy in enumerate(strategies):
-        sid = " ".join(p for p in (strategy.code, strategy.title) if p)
+        sid = strategy_number(" ".join(p for p in (strategy.code, strategy.title) if p))
         conn.execute(
             "INSERT INTO strategies (id, code, title, level, text) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO NOTHING",

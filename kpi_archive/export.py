@@ -3,6 +3,7 @@
 ``export(db_path, outdir, excel=False)`` writes into ``outdir``:
 
 - ``<table>.csv`` for every public table (UTF-8; with ``excel`` a BOM, so Excel reads Thai);
+  ``kpi_versions.record``, compressed in the archive, is written as its JSON text;
 - ``kpi-archive.db``: a consistent copy of the archive made with ``VACUUM INTO`` (never a copy of
   the live file, whose last commits may still sit in its WAL);
 - ``datapackage.json``: a Frictionless Data Package (tabular-data-resource per CSV) with every
@@ -28,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from archive import versions
 from archive.schema import PRIVATE_TABLES
 from kpi_archive.errors import ArchiveError
 
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 DB_NAME = "kpi-archive.db"
 PACKAGE_NAME = "bangkok-kpi-archive"
 FIELD_TYPES = {"INTEGER": "integer", "FLOAT": "number", "REAL": "number", "TEXT": "string"}
+# Columns stored compressed, written to CSV as the text the SQL function gives (archive.versions).
+READ_AS = {("kpi_versions", "record"): versions.SQL_FUNCTION}
 
 
 @dataclass
@@ -90,9 +94,11 @@ def table_docs(conn: sqlite3.Connection) -> list[TableDoc]:
         for _, column, declared, _, _, pk in conn.execute(f"PRAGMA table_info([{name}])"):
             if declared.upper() == "BLOB":
                 continue
+            # A column exported decompressed is described as the CSV holds it (columns.yml).
+            text = (mine.get("columns") or {}).get(column) if (name, column) in READ_AS else None
             doc.columns[column] = (
                 FIELD_TYPES.get(declared.upper(), "string"),
-                described.get(column),
+                text or described.get(column),
             )
             if pk:
                 doc.primary_key.append(column)
@@ -117,6 +123,7 @@ def export(db_path: str | Path, outdir: str | Path, *, excel: bool = False) -> d
     copy = outdir / DB_NAME
     copy.unlink(missing_ok=True)
     conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+    versions.register(conn)
     try:
         conn.execute("VACUUM INTO ?", [str(copy)])
         docs = table_docs(conn)
@@ -136,7 +143,10 @@ def export(db_path: str | Path, outdir: str | Path, *, excel: bool = False) -> d
 
 
 def _write_csv(conn: sqlite3.Connection, doc: TableDoc, outdir: Path, excel: bool) -> int:
-    columns = ", ".join(f"[{c}]" for c in doc.columns)
+    columns = ", ".join(
+        f"{READ_AS[doc.name, c]}([{c}]) AS [{c}]" if (doc.name, c) in READ_AS else f"[{c}]"
+        for c in doc.columns
+    )
     order = ", ".join(f"[{c}]" for c in doc.primary_key) or "rowid"
     cursor = conn.execute(f"SELECT {columns} FROM [{doc.name}] ORDER BY {order}")
     count = 0

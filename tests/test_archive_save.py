@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from archive_factories import (
     DEPARTMENT_URL,
@@ -56,7 +54,8 @@ def test_first_save_writes_page_snapshot_kpi_and_children(db):
         [SEED_URL],
     ).fetchone()[0]
     assert digits.endswith("ปีงบประมาณ พ.ศ. 2566")
-    assert json.loads(kpi["quarters"])[0]["result"] == 10.0
+    # The quarterly table lives in its own table only, not as a JSON copy in kpis (issue #12).
+    assert {"quarters", "reports", "strategies", "projects"} & set(kpi) == set()
     assert list(db.query("SELECT quarter, result FROM quarters ORDER BY quarter")) == [
         {"quarter": 1, "result": 10.0},
         {"quarter": 2, "result": 30.0},
@@ -78,7 +77,16 @@ def test_first_save_writes_page_snapshot_kpi_and_children(db):
             "date_fiscal_quarter": 3,
         },
     ]
-    assert [r["strategy_id"] for r in db.table("kpi_strategies").rows] == ["5 ด้านที่ ๕", "5.4 ๕.๔"]
+    # A strategy line's id is a number read from its code and title: "5 ด้านที่ ๕", "5.4 ๕.๔".
+    assert list(
+        db.query(
+            "SELECT ks.strategy_id, s.code, s.title FROM kpi_strategies ks "
+            "JOIN strategies s ON s.id = ks.strategy_id ORDER BY ks.position"
+        )
+    ) == [
+        {"strategy_id": 1643397095080736, "code": "5", "title": "ด้านที่ ๕"},
+        {"strategy_id": 1527639248834631, "code": "5.4", "title": "๕.๔"},
+    ]
     assert [r["project_pid"] for r in db.table("project_kpis").rows] == ["04110000-1234"]
     version = db.table("kpi_versions").get(1)
     assert (version["change_kind"], version["changed"], version["previous_id"]) == (

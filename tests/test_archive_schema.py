@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -38,7 +39,7 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     db = archive.open_db(tmp_path / "data" / "kpi.db")
     assert set(db.table_names()) >= TABLES
     assert db.view_names() == ["changes"]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -111,7 +112,7 @@ def test_an_empty_file_becomes_an_archive(tmp_path):
     path = tmp_path / "empty.db"
     path.touch()
     archive.open_db(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 7
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 8
 
 
 def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
@@ -131,7 +132,7 @@ def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
     assert {"kpis_ai", "kpis_ad", "kpis_au"} <= set(_triggers(db))
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 8
     assert _triggers(db) == ["kpis_words_ad", "reports_words_ad"]
 
 
@@ -153,7 +154,7 @@ def test_version_4_archive_moves_its_search_helpers_out_and_keeps_the_words(tmp_
     db.execute("PRAGMA user_version = 4")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 8
     assert {"words", "search_digits"} & set(db.table("kpis").columns_dict) == set()
     assert [(fk.column, fk.other_table, fk.other_column) for fk in db.table("kpis").foreign_keys
             if fk.column == "agency_code"] == [("agency_code", "agencies", "code")]  # fmt: skip
@@ -175,10 +176,65 @@ def test_version_6_archive_gains_the_index_its_version_deletes_need(tmp_path):
     db.execute("PRAGMA user_version = 6")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 8
     plan = db.execute(
         "EXPLAIN QUERY PLAN SELECT id FROM kpi_versions WHERE previous_id = 1"
     ).fetchall()
     assert [row[-1] for row in plan] == [
         "SEARCH kpi_versions USING COVERING INDEX idx_kpi_versions_previous_id (previous_id=?)"
     ]
+
+
+def test_version_7_archive_compresses_its_records_and_drops_the_json_copies(tmp_path):
+    path = tmp_path / "v7.db"
+    db = archive.open_db(path)
+    archive.save(db, response(), seed_kpi())
+    archive.refresh_derived(db)
+    (record,) = db.execute("SELECT kpi_record(record) FROM kpi_versions").fetchone()
+    # what schema version 7 wrote: the record as JSON text, the child lists copied into kpis
+    db.execute("UPDATE kpi_versions SET record = kpi_record(record)")
+    for column in ("quarters", "reports", "strategies", "projects"):
+        db.execute(f"ALTER TABLE kpis ADD COLUMN [{column}] TEXT")
+        db.execute(f"UPDATE kpis SET [{column}] = '[]'")
+    for column in ("quarters", "reports"):
+        db.execute(f"ALTER TABLE projects ADD COLUMN [{column}] TEXT")
+    links = db.execute("SELECT url, position, strategy_id FROM kpi_strategies").fetchall()
+    db.execute("DROP TABLE kpi_strategies")
+    db.execute("DROP TABLE strategies")
+    db["strategies"].create(
+        {"id": str, "code": str, "title": str, "level": str, "text": str}, pk="id"
+    )
+    db["strategies"].insert_all(
+        {"id": f"{code} {title}", "code": code, "title": title}
+        for code, title in (("5", "ด้านที่ ๕"), ("5.4", "๕.๔"))
+    )
+    db["kpi_strategies"].create(
+        {"url": str, "position": int, "strategy_id": str},
+        pk=("url", "position"),
+        foreign_keys=[("url", "pages", "url"), ("strategy_id", "strategies", "id")],
+    )
+    db["kpi_strategies"].insert_all(
+        {"url": url, "position": position, "strategy_id": text}
+        for (url, position, _), text in zip(links, ("5 ด้านที่ ๕", "5.4 ๕.๔"), strict=True)
+    )
+    db.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm008%'")
+    db.execute("PRAGMA user_version = 7")
+    observations = db.execute("SELECT count(*) FROM observations").fetchone()[0]
+    db.close()
+    db = archive.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 8
+    assert db.execute("SELECT typeof(record), kpi_record(record) FROM kpi_versions").fetchall() == [
+        ("blob", record)
+    ]
+    assert json.loads(record)["pid"] == "0411-2029"
+    assert {"quarters", "reports", "strategies", "projects"} & set(db["kpis"].columns_dict) == set()
+    assert {"quarters", "reports"} & set(db["projects"].columns_dict) == set()
+    # DROP COLUMN kept the rowids the trigram index is keyed by
+    assert [r["pid"] for r in archive.search(db, "kpis", "2566")] == ["0411-2029"]
+    assert db.execute("SELECT count(*) FROM observations").fetchone()[0] == observations == 6
+    assert db.execute(
+        "SELECT ks.position, ks.strategy_id, s.code FROM kpi_strategies ks "
+        "JOIN strategies s ON s.id = ks.strategy_id ORDER BY ks.position"
+    ).fetchall() == [(0, 1643397095080736, "5"), (1, 1527639248834631, "5.4")]
+    assert db["kpi_strategies"].columns_dict["strategy_id"] is int
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []

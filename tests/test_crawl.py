@@ -19,7 +19,7 @@ import pytest
 from helpers import frontier_counts
 
 import parsers
-from archive import open_db
+from archive import open_db, versions
 from kpi_archive import crawl as crawl_module
 from kpi_archive import crawlstate
 from kpi_archive.crawl import CrawlOptions, CrawlSummary, crawl
@@ -58,6 +58,7 @@ def run(db: Path, server: ReplayServer, **options) -> CrawlSummary:
 
 def rows(db: Path, sql: str) -> list[tuple]:
     with closing(sqlite3.connect(db)) as conn:
+        versions.register(conn)  # kpi_record(), which the changes view reads versions with
         return conn.execute(sql).fetchall()
 
 

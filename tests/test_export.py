@@ -25,12 +25,12 @@ PUBLIC = [
     "quarters",
     "agency_report_quarters",
     "reports",
-    "strategies",
-    "kpi_strategies",
     "project_kpis",
     "agencies",
     "kpi_versions",
     "kpis",  # rebuilt by the migration that made agency_code a foreign key: schema order
+    "strategies",  # rebuilt by the migration that gave them numbers for ids
+    "kpi_strategies",
     "measures",
     "indicators",
     "observations",
@@ -103,6 +103,17 @@ def test_export_writes_csv_copy_and_package(db_path, tmp_path):
     copy = sqlite3.connect(out / "kpi-archive.db")
     assert copy.execute("SELECT count(*) FROM kpi_versions").fetchone() == (2,)
     assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_the_versions_csv_holds_each_record_as_plain_json(db_path, tmp_path):
+    export(db_path, tmp_path)
+    with (tmp_path / "kpi_versions.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    records = [json.loads(row["record"]) for row in rows]
+    assert [(r["pid"], r["result_value"]) for r in records] == [
+        ("0411-2029", 100.0),
+        ("0411-2029", 90.0),
+    ]
 
 
 def test_the_package_describes_every_csv_column_with_its_type(db_path, tmp_path):

@@ -9,6 +9,7 @@ plugin package supplying metadata, templates and routes exactly as under ``kpi-a
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -17,6 +18,7 @@ from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
+from datasette.app import Datasette
 from datasette_dashboards import replace_opts_in_query
 
 import archive
@@ -354,6 +356,49 @@ async def test_kpi_row_page_shows_its_quarters(ds: Any) -> None:
     assert "ผลงานรายไตรมาส / Quarterly progress" in response.text
     assert response.text.count("<td>100 / 100</td>") == 3
     assert "<td>0 / 0</td>" in response.text
+
+
+async def test_version_records_read_as_json_text_in_tables_and_sql(ds: Any) -> None:
+    table = await ds.client.get("/kpi/kpi_versions?id=1")
+    row = await ds.client.get("/kpi/kpi_versions/1")
+    assert "Binary" not in table.text and "Binary" not in row.text
+    assert "&#34;pid&#34;: &#34;0411-2029&#34;" in table.text
+    assert "&#34;page_kind&#34;: &#34;kpi&#34;}</td>" in row.text
+    rows = await _rows(
+        ds,
+        "/kpi.json?sql=select+json_extract(kpi_record(record),+'$.pid')+as+pid+from+kpi_versions",
+    )
+    assert [r["pid"] for r in rows] == ["0411-2029", "5035-0100", None, "5035-0100"]
+
+
+async def test_version_history_gives_every_version_of_a_page_with_its_whole_record(
+    ds: Any,
+) -> None:
+    rows = await _rows(ds, "/kpi/version_history.json?pid=5035-0100")
+    assert [(r["id"], r["change_kind"], r["changed"], r["previous_id"]) for r in rows] == [
+        (2, "new", "[]", None),
+        (4, "changed", '["result_text", "result_value", "quarters"]', 2),
+    ]
+    records = [json.loads(r["record"]) for r in rows]
+    assert [(r["result_value"], len(r["quarters"])) for r in records] == [(60.0, 2), (70.0, 3)]
+
+
+async def test_a_long_version_record_is_cut_with_a_link_to_the_whole_one(archive_dir: Path) -> None:
+    ds = Datasette(
+        [str(archive_dir / "kpi.db")], settings={**serve.settings(), "truncate_cells_html": 40}
+    )
+    row = await ds.client.get("/kpi/kpi_versions/1")
+    link = (
+        "{&#34;url&#34;: &#34;https://dp.bangkok.go.th/mobile… "
+        '<a href="/kpi.json?sql=select+id%2C+kpi_record%28record%29+as+record+from+kpi_versions'
+        '+where+id+%3D+%3Aid&amp;id=1&amp;_shape=array">ทั้งฉบับ / whole record (JSON)</a>'
+    )
+    assert link in row.text
+    (whole,) = await _rows(
+        ds,
+        "/kpi.json?sql=select+id,+kpi_record(record)+as+record+from+kpi_versions+where+id+=+:id&id=1",
+    )
+    assert json.loads(whole["record"])["title"] == SEED.title
 
 
 async def test_the_dashboard_and_its_offline_scripts_are_served(ds: Any) -> None:

@@ -21,7 +21,7 @@ from archive_factories import JUNE, response, seed_kpi
 from warcio.archiveiterator import ArchiveIterator
 
 import archive
-from archive import open_db
+from archive import open_db, versions
 from kpi_archive import load
 from kpi_archive.crawl import CrawlOptions, CrawlSummary, crawl
 from kpi_archive.replay import (
@@ -60,6 +60,7 @@ def run(db: Path, server: ReplayServer) -> CrawlSummary:
 
 def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
     with closing(sqlite3.connect(db)) as conn:
+        versions.register(conn)  # kpi_record(), which the changes view reads versions with
         return conn.execute(sql).fetchall()
 
 
@@ -173,10 +174,19 @@ def test_a_redirect_to_another_indicator_is_held_as_foreign(db: Path) -> None:
 
 def test_the_compact_rendering_of_a_page_captured_in_full_changes_nothing(db: Path) -> None:
     url = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=2400-1060"
-    columns = "title, unit, target_text, result_text, audit_score, quarters, reports"
+    columns = "title, unit, target_text, result_text, audit_score"
+    tables = {  # every column the page's record gives, none that says when it was read
+        "quarters": "quarter, result, result_text, assessment, assessment_text, scores_text",
+        "reports": "position, quarter, seq, date, date_text, text",
+    }
     before = query(db, f"SELECT {columns} FROM kpis WHERE url = '{url}'")
+    children = {t: query(db, f"SELECT {c} FROM {t} WHERE url = '{url}'") for t, c in tables.items()}
     crawl_with(db, overlays=(RECORDED_LATER,))
     assert query(db, f"SELECT {columns} FROM kpis WHERE url = '{url}'") == before
+    assert {
+        t: query(db, f"SELECT {c} FROM {t} WHERE url = '{url}'") for t, c in tables.items()
+    } == (children)
+    assert len(children["quarters"]) == 4 and len(children["reports"]) > 0
     assert before[0][0] == (
         "ร้อยละของผู้สูงอายุตามทะเบียนราษฎร์ที่มีสิทธิ์ลงทะเบียนขอรับเบี้ยยังชีพผู้สูงอายุในงบประมาณถัดไปได้รับทราบสิทธิ"
     )

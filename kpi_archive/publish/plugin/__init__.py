@@ -27,8 +27,9 @@ from typing import Any
 from datasette import hookimpl
 from markupsafe import Markup
 
+from archive import versions
 from archive.schema import PRIVATE_TABLES
-from kpi_archive.publish.plugin import feeds, routes
+from kpi_archive.publish.plugin import feeds, pages, routes
 from kpi_archive.publish.plugin.functions import (
     register,
     thai_fold,
@@ -58,6 +59,7 @@ def _authorizer(action: int, arg1: str | None, arg2: str | None, *_: Any) -> int
 def prepare_connection(conn: sqlite3.Connection) -> None:
     """Register the Thai SQL functions and the authorizer that blanks private columns."""
     register(conn)
+    versions.register(conn)  # kpi_record(): kpi_versions.record as JSON text
     conn.set_authorizer(_authorizer)
 
 
@@ -81,8 +83,12 @@ _PROJECT_PID = re.compile(r"[0-9]{8}-[0-9]+")
 
 
 @hookimpl
-def render_cell(value: Any, column: str, table: str | None) -> Markup | None:
+def render_cell(
+    row: Any, value: Any, column: str, table: str | None, database: str, datasette: Any
+) -> Markup | None:
     """A ``pid`` cell, in any table or canned query, links to our page for it."""
+    if table == "kpi_versions" and column == "record":
+        return pages.record_cell(row, value, database, datasette)
     if column not in ("pid", "project_pid") or not isinstance(value, str):
         return None
     if _PROJECT_PID.fullmatch(value):

@@ -17,6 +17,7 @@ from typing import Any
 from datasette.utils.asgi import Response
 from feedgen.feed import FeedGenerator
 
+from archive.versions import decode
 from kpi_archive.publish.plugin import pages
 
 FEED_LIMIT = 200
@@ -35,7 +36,7 @@ async def changed_versions(db: Any, where: str = "", params: list[Any] | None = 
     )
     out = []
     for row in rows:
-        record, previous = json.loads(row["record"]), json.loads(row["previous"])
+        record, previous = decode(row["record"]), decode(row["previous"])
         changes = pages.version_changes(record, previous, json.loads(row["changed"] or "[]"))
         name = (
             record.get("title") or previous.get("title") or record.get("name") or row["pid"]

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
+from markupsafe import Markup
+
+from archive.versions import decode, record_json
 from parsers import thai
 
 Row = dict[str, Any]
@@ -37,6 +41,7 @@ FIELD_LABELS = {
 # Of a changed field pair (text as printed, number), show the printed one.
 _SHADOWED = {"target_value": "target_text", "result_value": "result_text"}
 RECENT_CHANGES = 20
+WHOLE_RECORD_SQL = "select id, kpi_record(record) as record from kpi_versions where id = :id"
 
 
 async def _rows(db: Any, sql: str, params: list[Any] | dict[str, Any] | None = None) -> list[Row]:
@@ -102,8 +107,8 @@ async def versions(db: Any, url: str) -> list[Row]:
     )
     out = []
     for row in rows:
-        record = json.loads(row["record"])
-        previous = json.loads(row["previous"]) if row["previous"] else None
+        record = decode(row["record"])
+        previous = decode(row["previous"]) if row["previous"] else None
         changes = version_changes(record, previous, json.loads(row["changed"] or "[]"))
         out.append({**row, "changes": changes, "record": record, "previous": None})
     return out
@@ -343,3 +348,21 @@ async def search(db: Any, query: str) -> list[Row]:
         if len(merged) >= SEARCH_LIMIT:
             break
     return list(merged.values())
+
+
+def record_cell(row: Any, value: Any, database: str, datasette: Any) -> Markup | None:
+    """A ``kpi_versions.record`` cell as its JSON text, cut as Datasette cuts long text.
+
+    The column holds the record zstd-compressed (``archive.versions``): without this Datasette
+    shows ``<Binary: N bytes>``. Datasette 0.65 does not tell a cell which page it is on, so the
+    row page cuts it too, and a cut record links to the whole one as JSON.
+    """
+    if not isinstance(value, bytes):
+        return None
+    text = record_json(value) or ""
+    limit = datasette.setting("truncate_cells_html")
+    if not limit or len(text) <= limit:
+        return Markup.escape(text)
+    query = urlencode({"sql": WHOLE_RECORD_SQL, "id": row["id"], "_shape": "array"})
+    href = f"{datasette.urls.database(database, format='json')}?{query}"
+    return Markup('{}… <a href="{}">ทั้งฉบับ / whole record (JSON)</a>').format(text[:limit], href)
