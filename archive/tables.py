@@ -101,34 +101,37 @@ def write_record(
                 "source_url = excluded.source_url WHERE name IS NOT excluded.name",
                 [code, code + "0000", record.owner_unit, url],
             )
-    insert_many(conn, "quarters", [_model_row("quarters", q, url, {}) for q in data["quarters"]])
-    reports = []
-    for position, (report, raw) in enumerate(zip(record.reports, data["reports"], strict=True)):
-        day = report.date
-        fiscal = (fiscal_year(day), fiscal_quarter(day)) if day else (None, None)
-        reports.append(
-            _model_row("reports", raw, url, {})
-            | {
-                "position": position,
-                "date_fiscal_year": fiscal[0],
-                "date_fiscal_quarter": fiscal[1],
-            }
+    _insert_rows(conn, "quarters", data["quarters"], url)
+    reports = data["reports"]
+    if reports:
+        extra = []
+        for report in record.reports:
+            day = report.date
+            extra.append((fiscal_year(day), fiscal_quarter(day)) if day else (None, None))
+        _insert_rows(
+            conn,
+            "reports",
+            reports,
+            url,
+            ("position", "date_fiscal_year", "date_fiscal_quarter"),
+            [(position, *fiscal) for position, fiscal in enumerate(extra)],
         )
-    insert_many(conn, "reports", reports)
 
 
 def _write_links(
     conn: sqlite3.Connection, url: str, strategies: Sequence[Strategy], data: dict[str, Any]
 ) -> None:
-    links = []
+    links, rows = [], []
     for position, strategy in enumerate(strategies):
         sid = " ".join(p for p in (strategy.code, strategy.title) if p)
-        conn.execute(
+        rows.append((sid, strategy.code, strategy.title, strategy.level, strategy.text))
+        links.append({"url": url, "position": position, "strategy_id": sid})
+    if rows:
+        conn.executemany(
             "INSERT INTO strategies (id, code, title, level, text) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO NOTHING",
-            [sid, strategy.code, strategy.title, strategy.level, strategy.text],
+            rows,
         )
-        links.append({"url": url, "position": position, "strategy_id": sid})
     insert_many(conn, "kpi_strategies", links)
     insert_many(
         conn,
@@ -174,10 +177,17 @@ def _write_department(
                 "on_target": on_target(entry.unit, entry.target_value, entry.result_value),
             }
         )
-        for q in raw["quarters"]:
-            quarters.append(_model_row("agency_report_quarters", q, url, {"seq": entry.seq}))
+        quarters += [(q, entry.seq) for q in raw["quarters"]]
     insert_many(conn, "agency_reports", entries)
-    insert_many(conn, "agency_report_quarters", quarters)
+    if quarters:
+        _insert_rows(
+            conn,
+            "agency_report_quarters",
+            [q for q, _ in quarters],
+            url,
+            ("seq",),
+            [(seq,) for _, seq in quarters],
+        )
 
 
 def _model_row(table: str, data: dict[str, Any], url: str, extra: dict[str, Any]) -> dict[str, Any]:
@@ -188,13 +198,63 @@ def _model_row(table: str, data: dict[str, Any], url: str, extra: dict[str, Any]
             continue
         kind = type(value)
         if kind is list or kind is dict:
-            value = json.dumps(value, ensure_ascii=False)
+            value = json.dumps(value, ensure_ascii=False) if value else _EMPTY[kind]
         elif kind is bool:
             value = int(value)
         row[name] = value
     row["url"] = url
     row.update(extra)
     return row
+
+
+_EMPTY = {list: "[]", dict: "{}"}
+
+
+def _insert_rows(
+    conn: sqlite3.Connection,
+    table: str,
+    items: list[dict[str, Any]],
+    url: str,
+    extra_names: tuple[str, ...] = (),
+    extra_values: Sequence[tuple[Any, ...]] | None = None,
+) -> None:
+    """``_model_row`` for a page's child rows, straight to one ``executemany``.
+
+    The rows of a table are built as tuples (no dict per row): a page writes ~10 of them.
+    """
+    if not items:
+        return
+    names, sql = _child_plan(table, tuple(items[0]), extra_names)
+    rows = []
+    for position, item in enumerate(items):
+        row = [_cell(item.get(name)) for name in names]
+        row.append(url)
+        if extra_values is not None:
+            row += extra_values[position]
+        rows.append(row)
+    conn.executemany(sql, rows)
+
+
+def _cell(value: Any) -> Any:
+    kind = type(value)
+    if kind is list or kind is dict:
+        return json.dumps(value, ensure_ascii=False) if value else _EMPTY[kind]
+    if kind is bool:
+        return int(value)
+    return value
+
+
+@lru_cache(maxsize=64)
+def _child_plan(
+    table: str, keys: tuple[str, ...], extra_names: tuple[str, ...]
+) -> tuple[tuple[str, ...], str]:
+    """The model columns among ``keys`` and the INSERT OR REPLACE writing them, url and extras."""
+    columns = _columns(table)
+    names = tuple(k for k in keys if k in columns and k != "url" and k not in extra_names)
+    every = (*names, "url", *extra_names)
+    marks = ", ".join("?" for _ in every)
+    listed = ", ".join(f"[{c}]" for c in every)
+    return names, f"INSERT OR REPLACE INTO [{table}] ({listed}) VALUES ({marks})"
 
 
 @lru_cache(maxsize=32)
