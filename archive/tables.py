@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from archive.fastpath import insert_many, upsert
+from archive.fastpath import insert, insert_many, upsert
 from archive.schema import MODEL_TABLES, model_columns
 from archive.search import unindex
 from parsers.models import PARSER_VERSION, DepartmentPage, KpiPage, ProjectPage, Strategy
@@ -81,7 +81,7 @@ def write_record(
         "snapshot_id": snapshot_id,
     }
     if isinstance(record, DepartmentPage):
-        _write_department(conn, url, record, data, page)
+        _write_department(conn, url, record, data, page, first)
         return
     if isinstance(record, KpiPage):
         row = _model_row("kpis", data, url, page)
@@ -91,10 +91,10 @@ def write_record(
                 "INSERT INTO agencies (code, dep_code) VALUES (?, ?) ON CONFLICT (code) DO NOTHING",
                 [code, code + "0000"],
             )
-        upsert(conn, "kpis", row, ("url",))
+        _write_row(conn, "kpis", row, first)
         _write_links(conn, url, record.strategies, data)
     else:
-        upsert(conn, "projects", _model_row("projects", data, url, page), ("url",))
+        _write_row(conn, "projects", _model_row("projects", data, url, page), first)
         if code and record.owner_unit:
             conn.execute(
                 "INSERT INTO agencies (code, dep_code, name, source_url) VALUES (?, ?, ?, ?) "
@@ -158,10 +158,11 @@ def _write_department(
     record: DepartmentPage,
     data: dict[str, Any],
     page: dict[str, Any],
+    first: bool,
 ) -> None:
     row = _model_row("department_pages", data, url, page)
     row["entry_count"] = len(record.entries)
-    upsert(conn, "department_pages", row, ("url",))
+    _write_row(conn, "department_pages", row, first)
     code = page["agency_code"]
     if code:
         conn.execute(
@@ -191,6 +192,14 @@ def _write_department(
             ("seq",),
             [(seq,) for _, seq in quarters],
         )
+
+
+def _write_row(conn: sqlite3.Connection, table: str, row: dict[str, Any], first: bool) -> None:
+    """The page's own row: a first body has none yet, so a plain INSERT (cheaper than upsert)."""
+    if first:
+        insert(conn, table, row)
+    else:
+        upsert(conn, table, row, ("url",))
 
 
 def _model_row(table: str, data: dict[str, Any], url: str, extra: dict[str, Any]) -> dict[str, Any]:
