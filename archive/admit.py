@@ -120,9 +120,16 @@ def admit(
     *,
     verdict: Verdict | None = None,
     page: dict[str, Any] | None = None,
+    sha256: str | None = None,
+    data: dict[str, Any] | None = None,
 ) -> Admitted:
-    """Judge one stored capture and, if complete, make it the page's current record."""
+    """Judge one stored capture and, if complete, make it the page's current record.
+
+    ``sha256`` and ``data`` (``record_data(parsed)``), when the caller has them, spare hashing
+    the body and dumping the record again.
+    """
     url = response.url
+    sha = sha256 or response.sha256
     if page is None:
         page = page_row(conn, url)
         assert page is not None
@@ -134,14 +141,14 @@ def admit(
             [verdict.capture_class, verdict.reason, capture_id],
         )
     if not verdict.complete:
-        current = {"snapshot_id": snapshot_id, "sha256": response.sha256, "last_changed": at}
+        current = {"snapshot_id": snapshot_id, "sha256": sha, "last_changed": at}
         return Admitted(_hold(conn, page, verdict, parsed, at, current), (), verdict)
     assert not isinstance(parsed, ParseError)
     was_gone = page["status"] == "gone"
     first_body = page["snapshot_id"] is None
     changes: dict[str, Any] = {
         "snapshot_id": snapshot_id,
-        "sha256": response.sha256,
+        "sha256": sha,
         "last_changed": at,
         "miss_count": 0,
         "gone_since": None,
@@ -155,7 +162,7 @@ def admit(
         update_page(conn, page, changes)
         return Admitted("new" if first_body else "changed", (), verdict)
     previous = None if first_body else _last_version(conn, url)
-    new_data = record_data(parsed)
+    new_data = data if data is not None else record_data(parsed)
     merged = merge(
         previous["record"] if previous else None,
         previous["sources"] if previous else None,
@@ -180,7 +187,7 @@ def admit(
         "pid": pid,
         "page_kind": data["page_kind"],
         "snapshot_id": snapshot_id,
-        "sha256": response.sha256,
+        "sha256": sha,
         "fetched_at": at,
         "parser_version": PARSER_VERSION,
         "previous_id": previous["id"] if previous else None,

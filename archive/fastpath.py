@@ -31,11 +31,23 @@ def upsert(
     conn.execute(_upsert_sql(table, tuple(row), pk), list(row.values()))
 
 
-def insert_many(conn: sqlite3.Connection, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Insert rows sharing one column list (later duplicates of a key replace earlier ones)."""
+def insert_many(
+    conn: sqlite3.Connection,
+    table: str,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    distinct: bool = False,
+) -> None:
+    """Insert rows sharing one column list (later duplicates of a key replace earlier ones).
+
+    ``distinct``: the caller knows no two rows, nor a row already stored, share a key, so a plain
+    INSERT does: with foreign keys on, SQLite's REPLACE path costs about a third more a row.
+    """
     rows = list(rows)
     if rows:
-        sql = _insert_sql(table, tuple(rows[0])).replace("INSERT", "INSERT OR REPLACE", 1)
+        sql = _insert_sql(table, tuple(rows[0]))
+        if not distinct:
+            sql = sql.replace("INSERT", "INSERT OR REPLACE", 1)
         conn.executemany(sql, [list(r.values()) for r in rows])
 
 

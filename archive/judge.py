@@ -219,7 +219,7 @@ def _foreign_record(url: str, record: AnyRecord) -> Verdict | None:
         shown, wanted = record.agency_code, query_value(url, "selDEP")
     else:
         shown, wanted = record.pid, query_value(url, "pid")
-    if not shown or not wanted or normal_pid(shown) == normal_pid(wanted):
+    if not shown or not wanted or shown == wanted or normal_pid(shown) == normal_pid(wanted):
         return None
     return Verdict(
         "foreign",

@@ -22,6 +22,7 @@ import archive
 from archive.save import decompress
 from kpi_archive import config
 from kpi_archive.errors import ParseError
+from parsers.models import Quarter
 
 
 def counts(db):
@@ -295,10 +296,26 @@ def test_department_page_writes_one_agency_report_per_entry(db):
             "kpi_url": None,
         },
     ]
-    assert db.table("agency_report_quarters").count == 2
+    assert list(db.query("SELECT seq, quarter, result FROM agency_report_quarters")) == [
+        {"seq": 1, "quarter": 1, "result": 10.0},
+        {"seq": 1, "quarter": 2, "result": 34.0},
+    ]
     assert db.table("department_pages").get(DEPARTMENT_URL)["entry_count"] == 2
     assert db.table("agencies").get("5035")["dep_code"] == "50350000"
     assert db.table("pages").get(DEPARTMENT_URL)["agency_code"] == "5035"
+
+
+def test_a_quarter_printed_twice_keeps_its_later_row(db):
+    quarters = [
+        Quarter(quarter=1, result=10.0, result_text="10.00"),
+        Quarter(quarter=1, result=12.0, result_text="12.00"),
+        Quarter(quarter=2, result=30.0, result_text="30.00"),
+    ]
+    assert archive.save(db, response(), seed_kpi(quarters=quarters)).status == "new"
+    assert list(db.query("SELECT quarter, result FROM quarters ORDER BY quarter")) == [
+        {"quarter": 1, "result": 12.0},
+        {"quarter": 2, "result": 30.0},
+    ]
 
 
 @pytest.mark.parametrize(
