@@ -70,9 +70,7 @@ def _crashed(exc: Exception, url: str) -> ParseError:
     return ParseError(f"parser crashed: {exc!r}", url=url)
 
 
-def read_body(
-    body: bytes, url: str, headers: Mapping[str, str], *, links: bool = True
-) -> PageRead:
+def read_body(body: bytes, url: str, headers: Mapping[str, str], *, links: bool = True) -> PageRead:
     """One reading of a page with the project's parsers: its record (or error), its links (unless
     not wanted) and the lines a reader sees (for telling a revisit from a new snapshot)."""
     try:
