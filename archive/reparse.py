@@ -14,11 +14,13 @@ at a time, the search indexes are filled by ``INSERT … SELECT`` inside SQLite,
 count compares old and new records page by page. A row whose text did not change gets its words
 back instead of being segmented again.
 
-The full-text tables are emptied by dropping and creating them again from their own
-``sqlite_master`` text: an FTS5 table that keeps its content deletes row by row, re-tokenizing
-every text it drops (at 2,000 pages that was a quarter of a reparse, twice over with the
-``_words_ad`` triggers). Filled once, in rowid order, into an empty table, the index bytes are the
-same on every reparse without a ``rebuild``.
+An FTS5 table that keeps its content deletes row by row, re-tokenizing every text it drops (at
+2,000 pages that was a quarter of a reparse, twice over with the ``_words_ad`` triggers). So the
+words tables are emptied by dropping and creating them again from their own ``sqlite_master``
+text (settings kept), and the trigram index is left alone during the replay: at the end only the
+rows whose rowid or text changed are re-indexed (none when the parser did not change), or, when
+most did, the index is emptied the same way and filled once in rowid order. Two reparses with the
+same parser give the same index bytes: the second has nothing to re-index.
 """
 
 from __future__ import annotations
@@ -145,8 +147,8 @@ def begin_reparse(db: Database) -> ReparseState:
         "UPDATE pages SET snapshot_id = NULL, sha256 = NULL, last_changed = NULL, status = NULL, "
         "last_error = NULL, last_error_at = NULL"
     )
-    for name in _FTS_TABLES:
-        _empty_fts(conn, name)
+    for table in WORDS_FTS:
+        _empty_fts(conn, f"{table}_words_fts")
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'observations'").fetchone():
         # Its rows cascade from kpi_versions; emptied first, each version's delete need not
         # look for them (a third of that delete's time).
@@ -154,9 +156,6 @@ def begin_reparse(db: Database) -> ReparseState:
     for table in DERIVED_TABLES:
         conn.execute(f"DELETE FROM [{table}]")
     return ReparseState(kept)
-
-
-_FTS_TABLES = (*(f"{t}_fts" for t in TRIGRAM_FTS), *(f"{t}_words_fts" for t in WORDS_FTS))
 
 
 def _empty_fts(conn: sqlite3.Connection, name: str) -> None:
@@ -214,12 +213,8 @@ def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
             # 404s are not captures: only the page's last disappearance can be told again.
             mark_gone(conn, url, kept["gone_since"])
     conn.create_function("reparse_digits_variant", -1, digits_variant, deterministic=True)
-    for table, columns in TRIGRAM_FTS.items():
-        texts = ", ".join(f"[{c}]" for c in columns[:-1])
-        conn.execute(
-            f"INSERT INTO [{table}_fts] (rowid, {texts}, [{columns[-1]}]) "
-            f"SELECT rowid, {texts}, reparse_digits_variant({texts}) FROM [{table}] ORDER BY rowid"
-        )
+    for table in TRIGRAM_FTS:
+        _resync_trigram(conn, table)
     forget_pending(conn)
     for table in WORDS_FTS:
         _restore_words(conn, table)
@@ -228,6 +223,37 @@ def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
     counts = ReparseCounts(state.captures, records, changed, errors)
     log.info("reparse: %s", counts)
     return counts
+
+
+def _resync_trigram(conn: sqlite3.Connection, table: str) -> None:
+    """Bring ``table``'s trigram index in step with its rows: re-index only the rows whose rowid
+    or text changed, or, when most did, empty the index and fill it again in rowid order."""
+    fts, columns = f"{table}_fts", TRIGRAM_FTS[table]
+    texts = ", ".join(f"t.[{c}]" for c in columns[:-1])
+    differs = " OR ".join(
+        [
+            *(f"t.[{c}] IS NOT f.[{c}]" for c in columns[:-1]),
+            f"reparse_digits_variant({texts}) IS NOT f.[{columns[-1]}]",
+        ]
+    )
+    stale = (
+        f"SELECT f.rowid FROM [{fts}] f LEFT JOIN [{table}] t ON t.rowid = f.rowid "
+        f"WHERE t.rowid IS NULL OR {differs}"
+    )
+    (rows,) = conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()
+    (changed,) = conn.execute(f"SELECT count(*) FROM ({stale})").fetchone()
+    if changed * 2 > rows:
+        # Taking a row out of FTS5 costs as much as putting it in: past half, start afresh.
+        _empty_fts(conn, fts)
+    elif changed:
+        conn.execute(f"DELETE FROM [{fts}] WHERE rowid IN ({stale})")
+    names = ", ".join(f"[{c}]" for c in columns)
+    conn.execute(
+        f"INSERT INTO [{fts}] (rowid, {names}) "
+        f"SELECT t.rowid, {texts}, reparse_digits_variant({texts}) FROM [{table}] t "
+        f"WHERE NOT EXISTS (SELECT 1 FROM [{fts}] f WHERE f.rowid = t.rowid) ORDER BY t.rowid"
+    )
+    log.info("reparse: %d of %d rows of %s re-indexed", changed, rows, table)
 
 
 def _restore_words(conn: sqlite3.Connection, table: str) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from archive_factories import (
+    FIXTURES,
     JUNE,
     LATER_FIXTURES,
     MARCH,
@@ -161,3 +164,25 @@ def test_reparse_keeps_the_triggers_that_drop_words_with_their_rows(db):
     before = [r[0] for r in db.execute(names)]
     load.reparse(db, parser({V1: seed_kpi(), V2: seed_kpi(result_value=50.0)}))
     assert [r[0] for r in db.execute(names)] == before == ["kpis_words_ad", "reports_words_ad"]
+
+
+def test_reparse_re_indexes_only_the_rows_whose_text_changed(tmp_path, caplog):
+    import parsers
+
+    db = archive.open_db(tmp_path / "fixtures.db")
+    for day, (name, url) in enumerate(FIXTURES.items()):  # fetched in turn, as a crawl does
+        load_fixtures(db, {name: url}, MARCH + dt.timedelta(days=day))
+    other = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=2400-1060"
+
+    def retitling(body, url, headers):
+        record = parsers.parse_page(body, url, headers)
+        return record.model_copy(update={"title": "ถนนสายใหม่"}) if url == SEED_URL else record
+
+    with caplog.at_level("INFO", logger="archive.reparse"):
+        load.reparse(db, retitling)
+    assert "reparse: 1 of 3 rows of kpis re-indexed" in caplog.messages
+    assert "reparse: 0 of 9 rows of reports re-indexed" in caplog.messages
+    for table in ("kpis", "reports"):
+        db.execute(f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('integrity-check', 1)")
+    assert [r["url"] for r in archive.search(db, "kpis", "ถนนสายใหม่")] == [SEED_URL]
+    assert [r["url"] for r in archive.search(db, "kpis", "ร้อยละ")] == [other]
