@@ -144,7 +144,6 @@ def load_many(
     pending = iter(responses)
     while batch := list(itertools.islice(pending, LOAD_BATCH)):
         items = [(r, (p := read_page(r, parse, links=False)).record, p.visible) for r in batch]
-        del batch
         saved = archive.save_many(db, items, LOAD_BATCH, gone_after=gone_after)
         counts.update(outcome.status for outcome in saved)
     return counts
