@@ -186,3 +186,18 @@ def test_reparse_re_indexes_only_the_rows_whose_text_changed(tmp_path, caplog):
         db.execute(f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('integrity-check', 1)")
     assert [r["url"] for r in archive.search(db, "kpis", "ถนนสายใหม่")] == [SEED_URL]
     assert [r["url"] for r in archive.search(db, "kpis", "ร้อยละ")] == [other]
+
+
+def test_an_interrupted_reparse_leaves_the_archive_as_it_was(db):
+    archive.refresh_search(db)
+    before = dump(db)
+
+    def interrupted(body, url, headers):
+        if body == V2:
+            raise KeyboardInterrupt
+        return seed_kpi()
+
+    with pytest.raises(KeyboardInterrupt):
+        load.reparse(db, interrupted)
+    assert dump(db) == before
+    assert [r["url"] for r in archive.search_words(db, "kpis", "สะอาด")] == [SEED_URL]
