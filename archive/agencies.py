@@ -113,8 +113,8 @@ def fill_names(db: Database) -> int:
                 "INSERT INTO agencies (code, dep_code) VALUES (?, ?) ON CONFLICT (code) DO NOTHING",
                 [code, code + "0000"],
             )
-        texts = db.execute(DISTRICT_TEXTS).fetchall()
-        for code, (name, source_url) in names_from_texts(texts).items():
+        # Streamed: the texts of every district page and report would not fit in a fetchall.
+        for code, (name, source_url) in names_from_texts(db.execute(DISTRICT_TEXTS)).items():
             db.execute(
                 "UPDATE agencies SET name = ?, source_url = ? WHERE code = ? AND name IS NULL",
                 [name, source_url, code],

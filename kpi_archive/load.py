@@ -15,6 +15,7 @@ left to the caller so that tests can compare archives before the slow segmentati
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 AnyRecord = KpiPage | ProjectPage | DepartmentPage
 Parse = Callable[[bytes, str, Mapping[str, str]], AnyRecord]
 ImportCounts = Counter[str]
+# Pages a bulk load reads before it saves and commits them: about 100 KB of Python objects each.
+LOAD_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,9 @@ def _crashed(exc: Exception, url: str) -> ParseError:
     return ParseError(f"parser crashed: {exc!r}", url=url)
 
 
-def read_body(body: bytes, url: str, headers: Mapping[str, str]) -> PageRead:
-    """One reading of a page with the project's parsers: its record (or error), its links and the
-    lines a reader sees (for telling a revisit from a new snapshot)."""
+def read_body(body: bytes, url: str, headers: Mapping[str, str], *, links: bool = True) -> PageRead:
+    """One reading of a page with the project's parsers: its record (or error), its links (unless
+    not wanted) and the lines a reader sees (for telling a revisit from a new snapshot)."""
     try:
         reading = parsers.read(body, url, headers)
     except ParseError as exc:  # empty or binary: nothing a reader sees
@@ -77,17 +80,17 @@ def read_body(body: bytes, url: str, headers: Mapping[str, str]) -> PageRead:
     except Exception as exc:
         return PageRead(_crashed(exc, url))
     record = parse_or_error(lambda *_: reading.record(), body, url, headers)
-    return PageRead(record, tuple(reading.follow()), tuple(reading.visible))
+    return PageRead(record, tuple(reading.follow()) if links else (), tuple(reading.visible))
 
 
-def read_page(response: FetchResult, parse: Parse | None = None) -> PageRead:
+def read_page(response: FetchResult, parse: Parse | None = None, *, links: bool = True) -> PageRead:
     """Read a 2xx response once: its record and links; other statuses: nothing.
 
     A ``parse`` other than the project's own (tests, benchmarks) gives no links."""
     if not 200 <= response.status < 300:
         return PageRead(None)
     if parse is None:
-        return read_body(response.body, response.url, response.headers)
+        return read_body(response.body, response.url, response.headers, links=links)
     return PageRead(parse_or_error(parse, response.body, response.url, response.headers))
 
 
@@ -133,10 +136,17 @@ def load_many(
     *,
     gone_after: int = GONE_AFTER,
 ) -> ImportCounts:
-    """Read and save many responses, committing in batches; count each save status."""
-    items = ((r, (p := read_page(r, parse)).record, p.visible) for r in responses)
-    saved = archive.save_many(db, items, gone_after=gone_after)
-    return Counter(outcome.status for outcome in saved)
+    """Read and save many responses, committing every ``LOAD_BATCH``; count each save status.
+
+    Only the counts outlive a batch, so memory does not grow with the number of responses. Links
+    are not read: ``stored_links`` reads them from the body the first time a crawl needs them."""
+    counts: ImportCounts = Counter()
+    pending = iter(responses)
+    while batch := list(itertools.islice(pending, LOAD_BATCH)):
+        items = [(r, (p := read_page(r, parse, links=False)).record, p.visible) for r in batch]
+        saved = archive.save_many(db, items, LOAD_BATCH, gone_after=gone_after)
+        counts.update(outcome.status for outcome in saved)
+    return counts
 
 
 def import_paths(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
@@ -24,7 +25,7 @@ class FetchResult(BaseModel):
     elapsed_ms: float | None = None
 
     @computed_field  # type: ignore[prop-decorator]
-    @property
+    @cached_property  # a save asks five times; the body is hashed once
     def sha256(self) -> str:
         return hashlib.sha256(self.body).hexdigest()
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from archive_factories import (
+    FIXTURES,
     JUNE,
     LATER_FIXTURES,
     MARCH,
@@ -132,3 +135,69 @@ def test_reparse_keeps_the_words_of_unchanged_text_and_drops_those_of_changed_te
     load.reparse(db, parser({V1: seed_kpi(), V2: retitled}))
     assert archive.refresh_search(db) == 1  # the kpis row; its reports kept their words
     assert [r["url"] for r in archive.search_words(db, "kpis", "ถนน")] == [SEED_URL]
+
+
+def test_reparse_leaves_the_trigram_index_in_step_and_searchable(tmp_path):
+    db = archive.open_db(tmp_path / "fixtures.db")
+    load_fixtures(db)
+    load.reparse(db)
+    for table in ("kpis", "reports"):
+        db.execute(f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('integrity-check', 1)")
+    assert [r["url"] for r in archive.search(db, "kpis", "ร้อยละ")] == [
+        "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=2400-1060",
+        SEED_URL,
+    ]
+    assert {r["url"] for r in archive.search(db, "reports", "จราจร")} == {SEED_URL}
+    assert db.execute("SELECT count(*) FROM kpis_fts").fetchone()[0] == 3
+    assert db.execute("SELECT count(*) FROM reports_fts").fetchone()[0] == 9
+
+
+def test_reparse_keeps_the_settings_of_the_full_text_tables(db):
+    db.execute("INSERT INTO reports_fts (reports_fts, rank) VALUES ('automerge', 2)")
+    load.reparse(db, parser({V1: seed_kpi(), V2: seed_kpi(result_value=50.0)}))
+    settings = db.execute("SELECT k, v FROM reports_fts_config WHERE k != 'version'").fetchall()
+    assert settings == [("automerge", 2)]
+
+
+def test_reparse_keeps_the_triggers_that_drop_words_with_their_rows(db):
+    names = "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+    before = [r[0] for r in db.execute(names)]
+    load.reparse(db, parser({V1: seed_kpi(), V2: seed_kpi(result_value=50.0)}))
+    assert [r[0] for r in db.execute(names)] == before == ["kpis_words_ad", "reports_words_ad"]
+
+
+def test_reparse_re_indexes_only_the_rows_whose_text_changed(tmp_path, caplog):
+    import parsers
+
+    db = archive.open_db(tmp_path / "fixtures.db")
+    for day, (name, url) in enumerate(FIXTURES.items()):  # fetched in turn, as a crawl does
+        load_fixtures(db, {name: url}, MARCH + dt.timedelta(days=day))
+    other = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=2400-1060"
+
+    def retitling(body, url, headers):
+        record = parsers.parse_page(body, url, headers)
+        return record.model_copy(update={"title": "ถนนสายใหม่"}) if url == SEED_URL else record
+
+    with caplog.at_level("INFO", logger="archive.reparse"):
+        load.reparse(db, retitling)
+    assert "reparse: 1 of 3 rows of kpis re-indexed" in caplog.messages
+    assert "reparse: 0 of 9 rows of reports re-indexed" in caplog.messages
+    for table in ("kpis", "reports"):
+        db.execute(f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('integrity-check', 1)")
+    assert [r["url"] for r in archive.search(db, "kpis", "ถนนสายใหม่")] == [SEED_URL]
+    assert [r["url"] for r in archive.search(db, "kpis", "ร้อยละ")] == [other]
+
+
+def test_an_interrupted_reparse_leaves_the_archive_as_it_was(db):
+    archive.refresh_search(db)
+    before = dump(db)
+
+    def interrupted(body, url, headers):
+        if body == V2:
+            raise KeyboardInterrupt
+        return seed_kpi()
+
+    with pytest.raises(KeyboardInterrupt):
+        load.reparse(db, interrupted)
+    assert dump(db) == before
+    assert [r["url"] for r in archive.search_words(db, "kpis", "สะอาด")] == [SEED_URL]

@@ -130,3 +130,12 @@ def test_fixture_archive_round_trips_through_warc(tmp_path):
     assert captured(fresh) == captured(db)
     kpis = "SELECT url, title, target_value, result_value, on_target FROM kpis ORDER BY url"
     assert list(fresh.query(kpis)) == list(db.query(kpis))
+
+
+def test_an_import_longer_than_one_batch_counts_every_response(db, tmp_path, monkeypatch):
+    archive.export_warc(db, tmp_path / "kpi.warc.gz")
+    monkeypatch.setattr(load, "LOAD_BATCH", 2)
+    fresh = archive.open_db(tmp_path / "fresh.db")
+    counts = load.import_paths(fresh, [tmp_path / "kpi.warc.gz"], parse=parse_none)
+    assert counts == {"parse_error": 4}
+    assert captured(fresh) == captured(db)
