@@ -8,6 +8,7 @@ plugin package supplying metadata, templates and routes exactly as under ``kpi-a
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import sqlite3
 import xml.etree.ElementTree as ET
@@ -399,6 +400,19 @@ def test_plugin_metadata_keys_the_database_and_dashboards_by_name() -> None:
     dashboard = metadata["plugins"]["datasette-dashboards"]["kpi-dashboard"]
     assert {c["db"] for c in dashboard["charts"].values()} == {"demo"}
     assert serve.database_name("data/archive-2567.db") == "archive-2567"
+
+
+def test_deep_copies_of_the_metadata_share_its_descriptions_queries_and_dashboards() -> None:
+    # Datasette deep-copies the metadata on every table permission check (one per table on the
+    # front page): the bulky read-only parts are handed over, not copied.
+    metadata = metadata_for(["demo"])
+    copied = copy.deepcopy(metadata)
+    database, copied_database = metadata["databases"]["demo"], copied["databases"]["demo"]
+    kpis, copied_kpis = database["tables"]["kpis"], copied_database["tables"]["kpis"]
+    assert copied_kpis["columns"] is kpis["columns"]
+    assert copied_database["queries"] is database["queries"]
+    assert copied["plugins"] is metadata["plugins"]
+    assert copied_kpis["facets"] == kpis["facets"]
 
 
 @pytest.mark.parametrize(
