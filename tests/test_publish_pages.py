@@ -205,6 +205,16 @@ async def test_the_dashboards_kpi_picker_shows_names_and_the_year_picker_the_cho
     assert '<option value="2566" selected>2566</option>' in response.text
 
 
+async def test_the_dashboards_kpi_picker_lists_the_picked_kpis_agency_only(ds: Any) -> None:
+    # 30,000 options made a 6 MB page; another agency's pid can still be typed
+    district = await ds.client.get("/-/dashboards/kpi-dashboard?kpi=5035-0100")
+    seed = await ds.client.get("/-/dashboards/kpi-dashboard?kpi=0411-2029")
+    assert '<option value="5035-0100 · ' in district.text
+    assert '<option value="0411-2029 · ' not in district.text
+    assert '<option value="0411-2029 · ' in seed.text
+    assert '<option value="5035-0100 · ' not in seed.text
+
+
 async def test_indicator_page_charts_target_and_result_per_fiscal_year(ds: Any) -> None:
     text = (await ds.client.get("/kpi/0411-2029")).text
     section = text[text.index('<section class="kpi-series">') :]
