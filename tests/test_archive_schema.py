@@ -38,7 +38,7 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     db = archive.open_db(tmp_path / "data" / "kpi.db")
     assert set(db.table_names()) >= TABLES
     assert db.view_names() == ["changes"]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -111,7 +111,7 @@ def test_an_empty_file_becomes_an_archive(tmp_path):
     path = tmp_path / "empty.db"
     path.touch()
     archive.open_db(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 7
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 8
 
 
 def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
@@ -131,7 +131,7 @@ def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
     assert {"kpis_ai", "kpis_ad", "kpis_au"} <= set(_triggers(db))
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 8
     assert _triggers(db) == ["kpis_words_ad", "reports_words_ad"]
 
 
@@ -153,7 +153,7 @@ def test_version_4_archive_moves_its_search_helpers_out_and_keeps_the_words(tmp_
     db.execute("PRAGMA user_version = 4")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 8
     assert {"words", "search_digits"} & set(db.table("kpis").columns_dict) == set()
     assert [(fk.column, fk.other_table, fk.other_column) for fk in db.table("kpis").foreign_keys
             if fk.column == "agency_code"] == [("agency_code", "agencies", "code")]  # fmt: skip
@@ -175,10 +175,33 @@ def test_version_6_archive_gains_the_index_its_version_deletes_need(tmp_path):
     db.execute("PRAGMA user_version = 6")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 8
     plan = db.execute(
         "EXPLAIN QUERY PLAN SELECT id FROM kpi_versions WHERE previous_id = 1"
     ).fetchall()
     assert [row[-1] for row in plan] == [
         "SEARCH kpi_versions USING COVERING INDEX idx_kpi_versions_previous_id (previous_id=?)"
     ]
+
+
+def test_version_7_archive_gains_the_indexes_its_table_pages_sort_and_facet_on(tmp_path):
+    path = tmp_path / "v7.db"
+    db = archive.open_db(path)
+    archive.save(db, response(), seed_kpi())
+    for index in ("pages_last_fetched", "pages_page_kind", "pages_host", "quarters_quarter",
+                  "reports_quarter", "agency_reports_unit"):  # fmt: skip
+        db.execute(f"DROP INDEX idx_{index}")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm008_d12_serving_indexes'")
+    db.execute("PRAGMA user_version = 7")
+    db.close()
+    db = archive.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 8
+    assert db.execute("SELECT count(*) FROM quarters").fetchone()[0] == 2  # nothing lost
+    plan = db.execute(
+        "EXPLAIN QUERY PLAN SELECT url FROM pages ORDER BY last_fetched DESC LIMIT 101"
+    ).fetchall()
+    assert [row[-1] for row in plan] == ["SCAN pages USING INDEX idx_pages_last_fetched"]
+    plan = db.execute(
+        "EXPLAIN QUERY PLAN SELECT quarter, count(*) FROM reports GROUP BY quarter"
+    ).fetchall()
+    assert [row[-1] for row in plan] == ["SCAN reports USING COVERING INDEX idx_reports_quarter"]
