@@ -10,9 +10,10 @@ the tables of issue 11 (``indicators``, ``measures``, ``observations``) show the
 Datasette pages as well as in the data release.
 
 The metadata is built once per set of names and shared read-only by every request. Its bulky
-parts (column descriptions, canned queries, dashboards) are ``Shared`` dicts that ``deepcopy``
-returns as they are: Datasette 0.65.5 deep-copies the whole metadata on every table permission
-check (``_table_permission_allows``), about 3 ms each, and the front page makes one per table.
+parts (table settings and descriptions, canned queries, dashboards) are ``Shared`` dicts that
+``deepcopy`` returns as they are: Datasette 0.65.5 deep-copies the whole metadata on every table
+permission check (``_table_permission_allows``), about 3 ms each, and the front page makes one
+per table.
 """
 
 from __future__ import annotations
@@ -73,10 +74,9 @@ def with_column_notes(database: dict[str, Any]) -> dict[str, Any]:
 def _metadata(names: tuple[str, ...]) -> dict[str, Any]:
     metadata = copy.deepcopy(template())
     database = with_column_notes(metadata.pop("databases", {}).get(TEMPLATE_KEY, {}))
-    for table in database.get("tables", {}).values():
-        table["columns"] = Shared(table["columns"])
-    if "queries" in database:
-        database["queries"] = Shared(database["queries"])
+    for part in ("tables", "queries"):
+        if part in database:
+            database[part] = Shared(database[part])
     metadata["databases"] = {name: copy.copy(database) for name in names}
     dashboards = metadata.get("plugins", {}).get("datasette-dashboards", {})
     for dashboard in dashboards.values():
