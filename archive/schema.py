@@ -362,13 +362,21 @@ def m007_index_versions_previous_id(db: Database) -> None:
 # What the published pages sort, facet and filter on that m001 left unindexed (metadata.yml's
 # ``sort``/``sort_desc`` and ``facets``, the canned queries): each was a scan of the whole table
 # per page view. The on_target indexes cover the scorecard and below-target queries, so they read
-# a small index instead of every wide kpis row.
+# a small index instead of every wide kpis row; the as_of ones answer the revisions view's
+# "indicator disappeared" subqueries (earliest capture of an agency's later year, latest of an
+# indicator) from the index alone.
 SERVING_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "pages": (("last_fetched",), ("page_kind",), ("host",)),
     "quarters": (("quarter",),),
     "reports": (("quarter",),),
-    "kpis": (("on_target", "fiscal_year", "agency_code"),),
+    "kpis": (("on_target", "fiscal_year", "agency_code"), ("agency_code", "fiscal_year", "as_of")),
     "agency_reports": (("unit",), ("on_target", "agency_code", "fiscal_year", "kpi_url")),
+}
+# The same for tables and columns archive.series adds after the first load (it creates these
+# indexes itself on an archive made after m008).
+SERIES_INDEXES: dict[str, tuple[str, ...]] = {
+    "kpis": ("indicator_id", "as_of"),
+    "indicators": ("agency_code", "last_fiscal_year"),
 }
 
 
@@ -376,6 +384,9 @@ def m008_d12_serving_indexes(db: Database) -> None:
     # Issue 12: a 30k-page archive is served with every page under 150 ms.
     for table, indexes in SERVING_INDEXES.items():
         for columns in indexes:
+            db.table(table).create_index(list(columns), if_not_exists=True)
+    for table, columns in SERIES_INDEXES.items():
+        if set(columns) <= set(db.table(table).columns_dict):
             db.table(table).create_index(list(columns), if_not_exists=True)
 
 

@@ -189,7 +189,8 @@ def test_version_7_archive_gains_the_indexes_its_table_pages_sort_and_facet_on(t
     db = archive.open_db(path)
     archive.save(db, response(), seed_kpi())
     for index in ("pages_last_fetched", "pages_page_kind", "pages_host", "quarters_quarter",
-                  "reports_quarter", "agency_reports_unit"):  # fmt: skip
+                  "reports_quarter", "agency_reports_unit",
+                  "kpis_agency_code_fiscal_year_as_of"):  # fmt: skip
         db.execute(f"DROP INDEX idx_{index}")
     db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm008_d12_serving_indexes'")
     db.execute("PRAGMA user_version = 7")
@@ -205,3 +206,11 @@ def test_version_7_archive_gains_the_indexes_its_table_pages_sort_and_facet_on(t
         "EXPLAIN QUERY PLAN SELECT quarter, count(*) FROM reports GROUP BY quarter"
     ).fetchall()
     assert [row[-1] for row in plan] == ["SCAN reports USING COVERING INDEX idx_reports_quarter"]
+    plan = db.execute(
+        "EXPLAIN QUERY PLAN SELECT min(as_of) FROM kpis"
+        " WHERE agency_code = '0411' AND fiscal_year > 2565"
+    ).fetchall()
+    assert [row[-1] for row in plan] == [
+        "SEARCH kpis USING COVERING INDEX idx_kpis_agency_code_fiscal_year_as_of"
+        " (agency_code=? AND fiscal_year>?)"
+    ]
