@@ -390,6 +390,21 @@ def m008_d12_serving_indexes(db: Database) -> None:
             db.table(table).create_index(list(columns), if_not_exists=True)
 
 
+# Rows ANALYZE samples per index: enough for the planner to tell a selective index from a scan,
+# and 1.7 s at 30,000 pages instead of a full pass over 2 GB.
+ANALYSIS_LIMIT = 1000
+
+
+def analyze(db: Database) -> None:
+    """Refresh the query planner's statistics (``sqlite_stat1``), sampled; run after a load.
+
+    Without them SQLite guesses: the revisions view scanned every observation instead of the
+    few versions that have a previous one.
+    """
+    db.execute(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")
+    db.execute("ANALYZE")
+
+
 STEPS = (
     m001_create_archive,
     m002_drop_per_row_fts_triggers,

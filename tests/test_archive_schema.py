@@ -8,6 +8,7 @@ import pytest
 from archive_factories import response, seed_kpi
 
 import archive
+from archive import schema
 from archive.schema import SCHEMA_VERSION, ensure_db_shape
 from kpi_archive.errors import ArchiveError
 
@@ -214,3 +215,11 @@ def test_version_7_archive_gains_the_indexes_its_table_pages_sort_and_facet_on(t
         "SEARCH kpis USING COVERING INDEX idx_kpis_agency_code_fiscal_year_as_of"
         " (agency_code=? AND fiscal_year>?)"
     ]
+
+
+def test_analyze_leaves_the_planner_statistics_of_every_index(tmp_path):
+    db = archive.open_db(tmp_path / "a.db")
+    archive.save(db, response(), seed_kpi())
+    schema.analyze(db)
+    stats = dict(db.execute("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'quarters'").fetchall())
+    assert stats["idx_quarters_quarter"] == "2 1"
