@@ -362,15 +362,16 @@ def m007_index_versions_previous_id(db: Database) -> None:
 # What the published pages sort, facet and filter on that m001 left unindexed (metadata.yml's
 # ``sort``/``sort_desc`` and ``facets``, the canned queries): each was a scan of the whole table
 # per page view. The on_target indexes cover the scorecard and below-target queries, so they read
-# a small index instead of every wide kpis row; the as_of ones answer the revisions view's
-# "indicator disappeared" subqueries (earliest capture of an agency's later year, latest of an
-# indicator) from the index alone.
+# a small index instead of every wide kpis row; kpi_versions.pid finds a page_as_of pid without
+# reading every version; the as_of ones answer the revisions view's "indicator disappeared"
+# subqueries (earliest capture of an agency's later year, latest of an indicator) from the index.
 SERVING_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "pages": (("last_fetched",), ("page_kind",), ("host",)),
     "quarters": (("quarter",),),
     "reports": (("quarter",),),
     "kpis": (("on_target", "fiscal_year", "agency_code"), ("agency_code", "fiscal_year", "as_of")),
     "agency_reports": (("unit",), ("on_target", "agency_code", "fiscal_year", "kpi_url")),
+    "kpi_versions": (("pid",),),
 }
 # The same for tables and columns archive.series adds after the first load (it creates these
 # indexes itself on an archive made after m008).
