@@ -31,6 +31,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from archive.schema import SERIES_INDEXES
 from archive.versions import decode
 from parsers.thai import fold, name_of
 
@@ -183,11 +184,13 @@ def ensure_series_tables(db: Database) -> None:
         db.table("indicators").create_index(["key"], unique=True)
         db.table("indicators").create_index(["measure_id"])
         db.table("indicators").create_index(["agency_code"])
+        db.table("indicators").create_index(list(SERIES_INDEXES["indicators"]))
     columns = db.table("kpis").columns_dict
     if "indicator_id" not in columns:
         # ALTER TABLE … REFERENCES adds the foreign key without rebuilding kpis (and its FTS).
         db.execute("ALTER TABLE kpis ADD COLUMN indicator_id INTEGER REFERENCES indicators(id)")
         db.table("kpis").create_index(["indicator_id"], if_not_exists=True)
+        db.table("kpis").create_index(list(SERIES_INDEXES["kpis"]), if_not_exists=True)
     if "indicator_match" not in columns:
         db.table("kpis").add_column("indicator_match", str)
 

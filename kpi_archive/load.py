@@ -183,7 +183,8 @@ def reparse(db: Database, parse: Parse | None = None) -> ReparseCounts:
 
 def finish(db: Database) -> None:
     """What every load ends with: the archive's shape checked, word search and the tables derived
-    across pages (indicators, measures, observations) brought up to date."""
+    across pages (indicators, measures, observations) brought up to date, planner statistics."""
     archive.ensure_db_shape(db)
     archive.refresh_search(db)
     archive.refresh_derived(db)
+    archive.schema.analyze(db)

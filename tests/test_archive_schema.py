@@ -9,6 +9,7 @@ import pytest
 from archive_factories import response, seed_kpi
 
 import archive
+from archive import schema
 from archive.schema import SCHEMA_VERSION, ensure_db_shape
 from kpi_archive.errors import ArchiveError
 
@@ -39,7 +40,7 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     db = archive.open_db(tmp_path / "data" / "kpi.db")
     assert set(db.table_names()) >= TABLES
     assert db.view_names() == ["changes"]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -112,7 +113,7 @@ def test_an_empty_file_becomes_an_archive(tmp_path):
     path = tmp_path / "empty.db"
     path.touch()
     archive.open_db(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 8
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 9
 
 
 def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
@@ -132,7 +133,7 @@ def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
     assert {"kpis_ai", "kpis_ad", "kpis_au"} <= set(_triggers(db))
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 8
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 9
     assert _triggers(db) == ["kpis_words_ad", "reports_words_ad"]
 
 
@@ -154,7 +155,7 @@ def test_version_4_archive_moves_its_search_helpers_out_and_keeps_the_words(tmp_
     db.execute("PRAGMA user_version = 4")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 8
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 9
     assert {"words", "search_digits"} & set(db.table("kpis").columns_dict) == set()
     assert [(fk.column, fk.other_table, fk.other_column) for fk in db.table("kpis").foreign_keys
             if fk.column == "agency_code"] == [("agency_code", "agencies", "code")]  # fmt: skip
@@ -176,7 +177,7 @@ def test_version_6_archive_gains_the_index_its_version_deletes_need(tmp_path):
     db.execute("PRAGMA user_version = 6")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 8
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 9
     plan = db.execute(
         "EXPLAIN QUERY PLAN SELECT id FROM kpi_versions WHERE previous_id = 1"
     ).fetchall()
@@ -217,12 +218,12 @@ def test_version_7_archive_compresses_its_records_and_drops_the_json_copies(tmp_
         {"url": url, "position": position, "strategy_id": text}
         for (url, position, _), text in zip(links, ("5 ด้านที่ ๕", "5.4 ๕.๔"), strict=True)
     )
-    db.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm008%'")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm008_compact_versions_and_tables'")
     db.execute("PRAGMA user_version = 7")
     observations = db.execute("SELECT count(*) FROM observations").fetchone()[0]
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 8
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 9
     assert db.execute("SELECT typeof(record), kpi_record(record) FROM kpi_versions").fetchall() == [
         ("blob", record)
     ]
@@ -238,3 +239,43 @@ def test_version_7_archive_compresses_its_records_and_drops_the_json_copies(tmp_
     ).fetchall() == [(0, 1643397095080736, "5"), (1, 1527639248834631, "5.4")]
     assert db["kpi_strategies"].columns_dict["strategy_id"] is int
     assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_version_8_archive_gains_the_indexes_its_table_pages_sort_and_facet_on(tmp_path):
+    path = tmp_path / "v7.db"
+    db = archive.open_db(path)
+    archive.save(db, response(), seed_kpi())
+    for index in ("pages_last_fetched", "pages_page_kind", "pages_host", "quarters_quarter",
+                  "reports_quarter", "agency_reports_unit",
+                  "kpis_agency_code_fiscal_year_as_of"):  # fmt: skip
+        db.execute(f"DROP INDEX idx_{index}")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm009_serving_indexes'")
+    db.execute("PRAGMA user_version = 8")
+    db.close()
+    db = archive.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 9
+    assert db.execute("SELECT count(*) FROM quarters").fetchone()[0] == 2  # nothing lost
+    plan = db.execute(
+        "EXPLAIN QUERY PLAN SELECT url FROM pages ORDER BY last_fetched DESC LIMIT 101"
+    ).fetchall()
+    assert [row[-1] for row in plan] == ["SCAN pages USING INDEX idx_pages_last_fetched"]
+    plan = db.execute(
+        "EXPLAIN QUERY PLAN SELECT quarter, count(*) FROM reports GROUP BY quarter"
+    ).fetchall()
+    assert [row[-1] for row in plan] == ["SCAN reports USING COVERING INDEX idx_reports_quarter"]
+    plan = db.execute(
+        "EXPLAIN QUERY PLAN SELECT min(as_of) FROM kpis"
+        " WHERE agency_code = '0411' AND fiscal_year > 2565"
+    ).fetchall()
+    assert [row[-1] for row in plan] == [
+        "SEARCH kpis USING COVERING INDEX idx_kpis_agency_code_fiscal_year_as_of"
+        " (agency_code=? AND fiscal_year>?)"
+    ]
+
+
+def test_analyze_leaves_the_planner_statistics_of_every_index(tmp_path):
+    db = archive.open_db(tmp_path / "a.db")
+    archive.save(db, response(), seed_kpi())
+    schema.analyze(db)
+    stats = dict(db.execute("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'quarters'").fetchall())
+    assert stats["idx_quarters_quarter"] == "2 1"

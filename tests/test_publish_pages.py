@@ -17,6 +17,7 @@ from test_publish import DISTRICT_URL, SEED_URL, build_fixture_archive
 
 from kpi_archive.publish import plugin, serve
 from kpi_archive.publish.plugin import functions
+from kpi_archive.publish.plugin.metadata import metadata_for
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +204,19 @@ async def test_the_dashboards_kpi_picker_shows_names_and_the_year_picker_the_cho
     response = await ds.client.get("/-/dashboards/kpi-dashboard?kpi=5035-0100&fiscal_year=2566")
     assert '<option value="5035-0100 · ร้อยละของถนนที่ได้รับการแก้ไขปัญหาการจราจร"' in response.text
     assert '<option value="2566" selected>2566</option>' in response.text
+
+
+async def test_the_dashboards_kpi_picker_lists_the_picked_kpis_agency_and_the_first_pids(
+    ds: Any,
+) -> None:
+    # all 30,000 KPIs made a 6 MB page; past 100 options the picker takes any typed pid
+    district = await ds.client.get("/-/dashboards/kpi-dashboard?kpi=5035-0100")
+    assert '<option value="5035-0100 · ' in district.text
+    assert '<option value="0411-2029 · ' in district.text  # among the first 200 pids
+    picker = metadata_for(["kpi"])["plugins"]["datasette-dashboards"]["kpi-dashboard"]
+    query = picker["filters"]["kpi"]["query"]
+    assert "limit 200" in query
+    assert "k.agency_code in ('' [[ , substr(:kpi, 1, 4) ]])" in query
 
 
 async def test_indicator_page_charts_target_and_result_per_fiscal_year(ds: Any) -> None:

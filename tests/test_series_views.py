@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from archive_factories import FEBRUARY_2023, NOVEMBER_2022, STAMP_FEB, STAMP_NOV, response, seed_kpi
@@ -203,3 +204,20 @@ async def test_shared_measures_and_audit_disagreements_answer(ds: Any) -> None:
     assert [(g["gap"], g["pid"], g["result"], g["target"], g["audit_score"]) for g in gaps] == [
         ("self-report missed, audit 100", "5038-0742", 40.0, 50.0, 100.0)
     ]
+
+
+async def test_the_league_table_query_ranks_as_the_measure_league_view_does(ds: Any) -> None:
+    # the canned query ranks only the picked measure (issue 12) but must agree with the view
+    rows = await _rows(ds, "/kpi/league_table.json?pid=5046-0742&fiscal_year=")
+    sql = (
+        "select fiscal_year, rank, agency_code, result, agencies, median, pid from measure_league"
+        " where measure_id = (select i.measure_id from kpis k join indicators i"
+        " on i.id = k.indicator_id where k.pid = '5046-0742')"
+        " order by fiscal_year desc, rank, agency_code"
+    )
+    view = await _rows(ds, "/kpi.json?sql=" + quote(sql))
+    columns = ("fiscal_year", "rank", "agency_code", "result", "agencies", "median", "pid")
+    assert [tuple(r[c] for c in columns) for r in rows] == [
+        tuple(r[c] for c in columns) for r in view
+    ]
+    assert len(rows) == 3
