@@ -30,7 +30,7 @@ from archive import fastpath
 from archive.admit import admit, mark_gone, page_row, seen_ok, update_page
 from archive.changes import field_changes
 from archive.save import AnyRecord, decompress
-from archive.schema import TRIGRAM_FTS, WORDS_FTS, index_trigram
+from archive.schema import WORDS_FTS, rebuild_trigram
 from archive.search import forget_pending
 from kpi_archive.errors import ParseError
 from scraper.models import FetchResult
@@ -187,10 +187,7 @@ def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
             # 404s are not captures: only the page's last disappearance can be told again.
             mark_gone(conn, url, kept["gone_since"])
     # A full rebuild gives the same index bytes every time, unlike trigger-by-trigger updates.
-    for table in TRIGRAM_FTS:
-        conn.execute(f"DELETE FROM [{table}_fts]")
-        index_trigram(conn, table)
-        conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('rebuild')")
+    rebuild_trigram(conn)
     forget_pending(conn)
     for table in WORDS_FTS:
         _restore_words(conn, table)
