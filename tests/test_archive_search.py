@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from archive_factories import JUNE, SEED_URL, load_fixtures, response, seed_kpi
 from datasette.app import Datasette
@@ -220,3 +222,10 @@ def test_trigram_indexes_keep_no_copy_of_the_text(db):
     tables = set(db.table_names())
     assert {"kpis_fts_content", "reports_fts_content", "search_index"} & tables == set()
     assert db.execute("SELECT title FROM kpis_fts").fetchall() == [(None,), (None,)]
+
+
+async def test_search_page_finds_an_indicator_by_the_strategy_line_it_supports(db, tmp_path):
+    ds = Datasette([str(tmp_path / "kpi.db")])
+    response = await ds.client.get("/search?q=มหานครปลอดภัย")
+    assert re.findall(r'<h2><a href="/kpi/([^"]+)">', response.text) == ["0411-2029"]
+    assert "<mark>มหานครปลอดภัย</mark>" in response.text

@@ -336,7 +336,7 @@ async def search(db: Any, query: str) -> list[Row]:
     # A KPI page prints the strategy lines it supports: a reader searches those words too.
     strategy = (
         "k.url in (select ks.url from kpi_strategies ks join strategies s on s.id = ks.strategy_id"
-        " where instr(thai_fold(coalesce(s.text, s.title)), ?2))"
+        f" where instr(thai_fold(coalesce(s.text, s.title)), ?2) limit {SEARCH_CANDIDATES})"
     )
     rows = await _rows(
         db,
@@ -350,7 +350,7 @@ async def search(db: Any, query: str) -> list[Row]:
         " select 'report', r.url, r.position, r.text, k.title, null, null, null, null, null, k.pid,"
         " k.fiscal_year, k.page_kind, r.date_text"
         f" from reports r join kpis k on k.url = r.url where {report_where}"
-        f" limit {2 * SEARCH_CANDIDATES}",
+        f" limit {3 * SEARCH_CANDIDATES}",
         params,
     )
     for row in rows:
