@@ -306,7 +306,7 @@ SEARCH_LIMIT = 50
 TRIGRAM_MIN = 3
 # Hits taken from each trigram index, best by bm25, before they are ranked in Python: a common
 # word matches most of a 30,000-page archive, and thai_rank costs Python time per row.
-SEARCH_CANDIDATES = 200
+SEARCH_CANDIDATES = 100
 _THAI_DIGITS = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
 _KPI_TEXT = "title, definition, calculation, data_sources, summary"
 _KPI_COLUMNS = ", ".join(f"k.{c}" for c in _KPI_TEXT.split(", "))
@@ -335,8 +335,8 @@ async def search(db: Any, query: str) -> list[Row]:
         params = [folded, folded, folded.translate(_THAI_DIGITS)]
     # A KPI page prints the strategy lines it supports: a reader searches those words too.
     strategy = (
-        "k.url in (select ks.url from kpi_strategies ks join strategies s on s.id = ks.strategy_id"
-        f" where instr(thai_fold(coalesce(s.text, s.title)), ?2) limit {SEARCH_CANDIDATES})"
+        "k.url in (select url from kpi_strategies where strategy_id in (select id from strategies"
+        f" where instr(thai_fold(coalesce(text, title)), ?2)) limit {SEARCH_CANDIDATES})"
     )
     rows = await _rows(
         db,
