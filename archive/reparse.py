@@ -39,7 +39,7 @@ from archive import fastpath
 from archive.admit import admit, mark_gone, page_row, seen_ok, update_page
 from archive.changes import field_changes
 from archive.save import AnyRecord, decompress
-from archive.schema import TRIGRAM_FTS, WORDS_FTS, digits_variant
+from archive.schema import WORDS_FTS, rebuild_trigram
 from archive.search import forget_pending
 from archive.versions import decode
 from kpi_archive.errors import ParseError
@@ -213,9 +213,9 @@ def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
         if kept["status"] == "gone" and kept["gone_since"]:
             # 404s are not captures: only the page's last disappearance can be told again.
             mark_gone(conn, url, kept["gone_since"])
-    conn.create_function("reparse_digits_variant", -1, digits_variant, deterministic=True)
-    for table in TRIGRAM_FTS:
-        _resync_trigram(conn, table)
+    # A contentless index forgets a row only by its old values, which the replay has replaced:
+    # empty it and index every row once, in SQL.
+    rebuild_trigram(conn)
     forget_pending(conn)
     for table in WORDS_FTS:
         _restore_words(conn, table)
@@ -224,37 +224,6 @@ def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
     counts = ReparseCounts(state.captures, records, changed, errors)
     log.info("reparse: %s", counts)
     return counts
-
-
-def _resync_trigram(conn: sqlite3.Connection, table: str) -> None:
-    """Bring ``table``'s trigram index in step with its rows: re-index only the rows whose rowid
-    or text changed, or, when most did, empty the index and fill it again in rowid order."""
-    fts, columns = f"{table}_fts", TRIGRAM_FTS[table]
-    texts = ", ".join(f"t.[{c}]" for c in columns[:-1])
-    differs = " OR ".join(
-        [
-            *(f"t.[{c}] IS NOT f.[{c}]" for c in columns[:-1]),
-            f"reparse_digits_variant({texts}) IS NOT f.[{columns[-1]}]",
-        ]
-    )
-    stale = (
-        f"SELECT f.rowid FROM [{fts}] f LEFT JOIN [{table}] t ON t.rowid = f.rowid "
-        f"WHERE t.rowid IS NULL OR {differs}"
-    )
-    (rows,) = conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()
-    (changed,) = conn.execute(f"SELECT count(*) FROM ({stale})").fetchone()
-    if changed * 2 > rows:
-        # Taking a row out of FTS5 costs as much as putting it in: past half, start afresh.
-        _empty_fts(conn, fts)
-    elif changed:
-        conn.execute(f"DELETE FROM [{fts}] WHERE rowid IN ({stale})")
-    names = ", ".join(f"[{c}]" for c in columns)
-    conn.execute(
-        f"INSERT INTO [{fts}] (rowid, {names}) "
-        f"SELECT t.rowid, {texts}, reparse_digits_variant({texts}) FROM [{table}] t "
-        f"WHERE NOT EXISTS (SELECT 1 FROM [{fts}] f WHERE f.rowid = t.rowid) ORDER BY t.rowid"
-    )
-    log.info("reparse: %d of %d rows of %s re-indexed", changed, rows, table)
 
 
 def _restore_words(conn: sqlite3.Connection, table: str) -> None:

@@ -40,7 +40,7 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     db = archive.open_db(tmp_path / "data" / "kpi.db")
     assert set(db.table_names()) >= TABLES
     assert db.view_names() == ["changes"]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -85,12 +85,40 @@ def test_a_field_added_to_the_models_becomes_a_column(tmp_path):
     assert "summary" in archive.open_db(path).table("kpis").columns_dict
 
 
-def test_trigram_fts_tables_keep_their_own_text_so_the_tables_need_no_helper_columns(tmp_path):
+def test_trigram_fts_tables_are_contentless_so_the_text_is_stored_once(tmp_path):
     db = archive.open_db(tmp_path / "kpi.db")
     # Datasette is pointed at them by fts_table in the plugin's metadata (test_archive_search).
     for table in ("kpis_fts", "reports_fts"):
         assert "trigram" in db.table(table).schema
-        assert "content=" not in db.table(table).schema
+        assert "content=''" in db.table(table).schema
+        assert not db.table(f"{table}_content").exists()
+
+
+def test_version_9_archive_drops_its_text_copies_and_stays_searchable(tmp_path):
+    path = tmp_path / "v7.db"
+    db = archive.open_db(path)
+    archive.save(db, response(), seed_kpi())
+    # what schema version 9 had: trigram tables with their own copy of the text (plus a
+    # Thai-digit copy) and a folded search_index holding the text once more
+    for table, columns in (
+        ("kpis", "title, definition, calculation, data_sources, search_digits"),
+        ("reports", "text, text_digits"),
+    ):
+        db.execute(f"DROP TABLE {table}_fts")
+        db.execute(f"CREATE VIRTUAL TABLE {table}_fts USING fts5({columns}, tokenize='trigram')")
+        db.execute(f"INSERT INTO {table}_fts (rowid, {columns.split(',')[0]}) "
+                   f"SELECT rowid, {columns.split(',')[0]} FROM {table}")  # fmt: skip
+    db.execute("CREATE VIRTUAL TABLE search_index USING fts5(folded, text UNINDEXED, "
+               "tokenize='trigram')")  # fmt: skip
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm010_contentless_trigram_index'")
+    db.execute("PRAGMA user_version = 9")
+    db.close()
+    db = archive.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 10
+    tables = set(db.table_names())
+    assert {"search_index", "kpis_fts_content", "reports_fts_content"} & tables == set()
+    assert [r["pid"] for r in archive.search(db, "kpis", "2566")] == ["0411-2029"]
+    assert [r["quarter"] for r in archive.search(db, "reports", "ฝุ่น")] == [3]
 
 
 def test_not_an_sqlite_file_is_refused_and_left_untouched(tmp_path):
@@ -113,7 +141,7 @@ def test_an_empty_file_becomes_an_archive(tmp_path):
     path = tmp_path / "empty.db"
     path.touch()
     archive.open_db(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 9
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 10
 
 
 def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
@@ -133,7 +161,7 @@ def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
     assert {"kpis_ai", "kpis_ad", "kpis_au"} <= set(_triggers(db))
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 9
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 10
     assert _triggers(db) == ["kpis_words_ad", "reports_words_ad"]
 
 
@@ -155,7 +183,7 @@ def test_version_4_archive_moves_its_search_helpers_out_and_keeps_the_words(tmp_
     db.execute("PRAGMA user_version = 4")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 9
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 10
     assert {"words", "search_digits"} & set(db.table("kpis").columns_dict) == set()
     assert [(fk.column, fk.other_table, fk.other_column) for fk in db.table("kpis").foreign_keys
             if fk.column == "agency_code"] == [("agency_code", "agencies", "code")]  # fmt: skip
@@ -177,7 +205,7 @@ def test_version_6_archive_gains_the_index_its_version_deletes_need(tmp_path):
     db.execute("PRAGMA user_version = 6")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 9
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 10
     plan = db.execute(
         "EXPLAIN QUERY PLAN SELECT id FROM kpi_versions WHERE previous_id = 1"
     ).fetchall()
@@ -223,7 +251,7 @@ def test_version_7_archive_compresses_its_records_and_drops_the_json_copies(tmp_
     observations = db.execute("SELECT count(*) FROM observations").fetchone()[0]
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 9
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 10
     assert db.execute("SELECT typeof(record), kpi_record(record) FROM kpi_versions").fetchall() == [
         ("blob", record)
     ]
@@ -253,7 +281,7 @@ def test_version_8_archive_gains_the_indexes_its_table_pages_sort_and_facet_on(t
     db.execute("PRAGMA user_version = 8")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 9
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 10
     assert db.execute("SELECT count(*) FROM quarters").fetchone()[0] == 2  # nothing lost
     plan = db.execute(
         "EXPLAIN QUERY PLAN SELECT url FROM pages ORDER BY last_fetched DESC LIMIT 101"

@@ -1,19 +1,16 @@
-"""Thai search: trigram FTS (Datasette's search box), Thai digits, PyThaiNLP word search."""
+"""Thai search: trigram FTS (Datasette's search box), folded text, PyThaiNLP word search."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from archive_factories import JUNE, SEED_URL, load_fixtures, response, seed_kpi
 from datasette.app import Datasette
+from helpers import fts_in_step
 
 import archive
-from archive.search import (
-    digits_variant,
-    fts_phrase,
-    normalise_digits,
-    refresh_folded_index,
-    segment,
-)
+from archive.search import folded_variant, fts_phrase, normalise_digits, segment
 from kpi_archive import load
 
 OTHER_URL = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5017-832"
@@ -97,8 +94,8 @@ def test_search_helpers_are_not_columns_of_the_tables_readers_see(db):
 
 def test_digit_helpers():
     assert normalise_digits("ปี ๒๕๖๖ ข้อ 3") == "ปี 2566 ข้อ 3"
-    assert digits_variant("ไม่มีเลขไทย 2566", None) is None
-    assert digits_variant("๕.๔", "x") == "5.4\nx"
+    assert folded_variant("ไม่มีเลขไทย 2566", None, "Bangkok") is None
+    assert folded_variant("๕.๔", "x", "PM 2.5", "ดำารง") == "5.4\npm2.5\nดำรง"
     assert fts_phrase('ฝุ่น "PM"') == '"ฝุ่น" """PM"""'
     assert segment("รู้ทันปัญหาฝุ่น PM 2.5") == "รู้ทัน ปัญหา ฝุ่น PM 2.5"
 
@@ -125,13 +122,6 @@ async def test_datasette_finds_the_seed_fixture_by_a_thai_word(tmp_path):
     ]
     assert pids(archive.search(db, "reports", "จราจร")) == ["0411-2029"]
     assert pids(archive.search_words(db, "reports", "ฝุ่น")) == ["0411-2029"]
-
-
-def fts_in_step(db):
-    """FTS5's own check that each trigram index matches its content table exactly."""
-    for table in ("kpis", "reports"):
-        db.execute(f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('integrity-check', 1)")
-    return True
 
 
 def test_trigram_index_has_no_per_row_triggers(db):
@@ -191,29 +181,28 @@ def test_index_stays_in_step_through_refresh_and_reparse(db):
     assert fts_in_step(db)
 
 
-def folded_rows(db):
-    return sorted(
-        (url.rsplit("=", 1)[1], kind, position)
-        for url, kind, position in db.execute("SELECT url, kind, position FROM search_index")
-    )
-
-
-def test_folded_index_holds_each_kpi_and_report_once_and_follows_changes(db):
-    assert folded_rows(db) == [
-        ("0411-2029", "kpi", None),
-        ("0411-2029", "report", 0),
-        ("0411-2029", "report", 1),
-        ("5017-832", "kpi", None),
-    ]
+def test_one_index_finds_the_text_as_printed_and_as_folded(db):
     changed = seed_kpi(
         url=OTHER_URL, pid="5017-832", title="ผู้ดำารงตำาแหน่ง", reports=[], strategies=[]
     )
     archive.save(db, response(url=OTHER_URL, body=b"other 2", at=JUNE), changed)
-    assert refresh_folded_index(db) == 1
-    assert refresh_folded_index(db) == 0
-    hits = db.execute(
-        "SELECT url, text FROM search_index WHERE search_index MATCH ?", ['"ดำรงตำแหน่ง"']
+    assert pids(archive.search(db, "kpis", "ดำรงตำแหน่ง")) == ["5017-832"]
+    assert pids(archive.search(db, "kpis", "ดำารงตำาแหน่ง")) == ["5017-832"]
+    folded = db.execute(
+        "SELECT rowid FROM kpis_fts WHERE kpis_fts MATCH ?", ['folded : "ดำรงตำแหน่ง"']
     ).fetchall()
-    assert [(url.rsplit("=", 1)[1], text.splitlines()[0]) for url, text in hits] == [
-        ("5017-832", "ผู้ดำารงตำาแหน่ง")
-    ]
+    assert folded == db.execute("SELECT rowid FROM kpis WHERE url = ?", [OTHER_URL]).fetchall()
+    assert fts_in_step(db)
+
+
+def test_trigram_indexes_keep_no_copy_of_the_text(db):
+    tables = set(db.table_names())
+    assert {"kpis_fts_content", "reports_fts_content", "search_index"} & tables == set()
+    assert db.execute("SELECT title FROM kpis_fts").fetchall() == [(None,), (None,)]
+
+
+async def test_search_page_finds_an_indicator_by_the_strategy_line_it_supports(db, tmp_path):
+    ds = Datasette([str(tmp_path / "kpi.db")])
+    response = await ds.client.get("/search?q=มหานครปลอดภัย")
+    assert re.findall(r'<h2><a href="/kpi/([^"]+)">', response.text) == ["0411-2029"]
+    assert "<mark>มหานครปลอดภัย</mark>" in response.text

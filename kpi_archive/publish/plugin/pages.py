@@ -309,34 +309,62 @@ SEARCH_LIMIT = 50
 # The trigram index cannot match a term under three characters; those fall back to a scan with
 # instr() (LIKE on a trigram table returns no row for such a pattern on SQLite 3.40).
 TRIGRAM_MIN = 3
+# Hits taken from each trigram index, best by bm25, before they are ranked in Python: a common
+# word matches most of a 30,000-page archive, and thai_rank costs Python time per row.
+SEARCH_CANDIDATES = 100
+_THAI_DIGITS = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
+_KPI_TEXT = "title, definition, calculation, data_sources, summary"
+_KPI_COLUMNS = ", ".join(f"k.{c}" for c in _KPI_TEXT.split(", "))
+_KPI_JOINED = " || char(10) || ".join(f"coalesce(k.{c}, '')" for c in _KPI_TEXT.split(", "))
 
 
 async def search(db: Any, query: str) -> list[Row]:
     """Indicators and reports matching ``query`` after folding; one row per pid, best first."""
+    from kpi_archive.publish.plugin.functions import snippet, thai_rank
+
     folded = thai.fold(query)
-    if not folded:
-        return []
-    if not await db.table_exists("search_index"):
+    if not folded or not await db.table_exists("kpis_fts"):
         return []
     if len(folded) >= TRIGRAM_MIN:
+        # The index holds each text as printed and, where folding changes it, folded.
         phrase = '"' + folded.replace('"', '""') + '"'
-        where, params = "search_index match ?", [phrase]
+        kpi_where = "k.rowid in (select rowid from kpis_fts where kpis_fts match ?1"
+        kpi_where += f" order by rank limit {SEARCH_CANDIDATES})"
+        report_where = "r.rowid in (select rowid from reports_fts where reports_fts match ?1"
+        report_where += f" order by rank limit {SEARCH_CANDIDATES})"
+        params = [phrase, folded]
     else:
-        where, params = "instr(s.folded, ?) > 0", [folded]
+        # 1–2 letters: a scan of the text as printed, in its Arabic- and Thai-digit spellings.
+        kpi_where = f"(instr(lower({_KPI_JOINED}), ?1) or instr(lower({_KPI_JOINED}), ?3))"
+        report_where = "(instr(lower(r.text), ?1) or instr(lower(r.text), ?3))"
+        params = [folded, folded, folded.translate(_THAI_DIGITS)]
+    # A KPI page prints the strategy lines it supports: a reader searches those words too.
+    strategy = (
+        "k.url in (select url from kpi_strategies where strategy_id in (select id from strategies"
+        f" where instr(thai_fold(coalesce(text, title)), ?2)) limit {SEARCH_CANDIDATES})"
+    )
     rows = await _rows(
         db,
-        "select s.kind, s.url, s.position, s.folded, s.text, k.pid, k.title, k.fiscal_year,"
-        " k.page_kind,"
-        " r.date_text, thai_rank(s.folded, ?) as score from search_index s"
-        " join kpis k on k.url = s.url"
-        " left join reports r on r.url = s.url and r.position = s.position"
-        f" where {where} order by score desc, k.fiscal_year desc, k.pid limit 500",
-        [folded, *params],
+        f"select 'kpi' as kind, k.url, null as position, null as report, {_KPI_COLUMNS},"
+        " (select group_concat(line, char(10)) from (select coalesce(s.text, s.title) as line"
+        "  from kpi_strategies ks join strategies s on s.id = ks.strategy_id"
+        "  where ks.url = k.url order by ks.position)) as strategies,"
+        " k.pid, k.fiscal_year, k.page_kind, null as date_text"
+        f" from kpis k where {kpi_where} or {strategy}"
+        " union all"
+        " select 'report', r.url, r.position, r.text, k.title, null, null, null, null, null, k.pid,"
+        " k.fiscal_year, k.page_kind, r.date_text"
+        f" from reports r join kpis k on k.url = r.url where {report_where}"
+        f" limit {3 * SEARCH_CANDIDATES}",
+        params,
     )
-    merged: dict[str, Row] = {}
-    from kpi_archive.publish.plugin.functions import snippet
-
     for row in rows:
+        texts = [row[c] for c in (*_KPI_TEXT.split(", "), "strategies")]
+        row["text"] = row["report"] or "\n".join(t for t in texts if t)
+        row["score"] = thai_rank(row["text"], folded)
+    rows.sort(key=lambda r: (-r["score"], -(r["fiscal_year"] or 0), r["pid"] or ""))
+    merged: dict[str, Row] = {}
+    for row in rows[:500]:
         hit = merged.get(row["pid"])
         if hit is None:
             before, match, after = snippet(row["text"], query)
