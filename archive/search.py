@@ -105,15 +105,21 @@ def refresh_search(db: Database, batch: int = 200) -> int:
     """Segment every ``kpis`` and ``reports`` row its words table lacks; return the row count."""
     done = 0
     for table, columns in (("kpis", KPI_TEXT_COLUMNS), ("reports", ("text",))):
-        select = ", ".join(f"[{c}]" for c in columns)
+        select = ", ".join(f"t.[{c}]" for c in columns)
+        # One pass in rowid order: each batch starts after the last, and a row's words are found
+        # by rowid. (``rowid NOT IN (SELECT rowid FROM words)`` rebuilt that whole set and
+        # rescanned the table for every batch: 175 s of a 30,000-page load's finish.)
+        last = 0
         while True:
             rows = db.execute(
-                f"SELECT rowid, {select} FROM [{table}] "
-                f"WHERE rowid NOT IN (SELECT rowid FROM [{table}_words_fts]) LIMIT ?",
-                [batch],
+                f"SELECT t.rowid, {select} FROM [{table}] t WHERE t.rowid > ? AND NOT EXISTS "
+                f"(SELECT 1 FROM [{table}_words_fts] w WHERE w.rowid = t.rowid) "
+                "ORDER BY t.rowid LIMIT ?",
+                [last, batch],
             ).fetchall()
             if not rows:
                 break
+            last = rows[-1][0]
             with db.atomic():
                 db.conn.executemany(
                     f"INSERT INTO [{table}_words_fts] (rowid, words) VALUES (?, ?)",

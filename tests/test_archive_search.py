@@ -87,6 +87,16 @@ def test_words_are_segmented_by_refresh_and_dropped_by_a_change(db):
     assert pids(archive.search_words(db, "kpis", "ชื่อใหม่")) == ["0411-2029"]
 
 
+def test_refresh_segments_every_row_across_many_batches_in_one_pass(db):
+    db.execute("DELETE FROM kpis_words_fts")
+    db.execute("DELETE FROM reports_words_fts")
+    rows = "SELECT (SELECT count(*) FROM kpis) + (SELECT count(*) FROM reports)"
+    (total,) = db.execute(rows).fetchone()
+    assert archive.refresh_search(db, batch=1) == total == 4
+    assert archive.refresh_search(db, batch=1) == 0
+    assert pids(archive.search_words(db, "kpis", "เรื่องร้องเรียน")) == ["5017-832"]
+
+
 def test_search_helpers_are_not_columns_of_the_tables_readers_see(db):
     assert {"words", "search_digits"} & set(db.table("kpis").columns_dict) == set()
     assert {"words", "text_digits"} & set(db.table("reports").columns_dict) == set()
