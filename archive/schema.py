@@ -22,6 +22,7 @@ import logging
 import sqlite3
 import types
 import typing
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel
@@ -552,11 +553,14 @@ def folded_variant(*texts: str | None) -> str | None:
 
 def trigram_entries(
     conn: sqlite3.Connection, table: str, where: str = "", params: Any = ()
-) -> list[tuple[Any, ...]]:
-    """``(rowid, *texts, folded)`` of the rows matching ``where``: what the index holds for them."""
+) -> Iterator[tuple[Any, ...]]:
+    """``(rowid, *texts, folded)`` of the rows matching ``where``: what the index holds for them.
+
+    Streamed: a rebuild of a 30,000-page archive's index held every text at once (658 MB peak).
+    """
     names = ", ".join(f"[{c}]" for c in TRIGRAM_FTS[table][:-1])
-    rows = conn.execute(f"SELECT rowid, {names} FROM [{table}] {where}", params).fetchall()
-    return [(*row, folded_variant(*row[1:])) for row in rows]
+    rows = conn.execute(f"SELECT rowid, {names} FROM [{table}] {where}", params)
+    return ((*row, folded_variant(*row[1:])) for row in rows)
 
 
 def trigram_insert(table: str, command: str | None = None) -> str:

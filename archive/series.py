@@ -198,7 +198,6 @@ def ensure_series_tables(db: Database) -> None:
 def refresh_series(db: Database, overrides: dict[str, str] | None = None) -> dict[str, int]:
     """Rebuild indicators and measures from ``kpis``; return the three counts."""
     ensure_series_tables(db)
-    rows = db.execute("SELECT url, pid, agency_code, title, name, unit FROM kpis").fetchall()
     titled = {}
     # Only a page without a title now needs the last title an earlier version of it had.
     for url, stored in db.execute(
@@ -209,7 +208,9 @@ def refresh_series(db: Database, overrides: dict[str, str] | None = None) -> dic
         if record.get("title") is not None:
             titled[url] = (record["title"], record.get("name"))
     pages = []
-    for url, pid, code, title, name, unit in rows:
+    for url, pid, code, title, name, unit in db.execute(
+        "SELECT url, pid, agency_code, title, name, unit FROM kpis"
+    ):
         if title is None and url in titled:
             pages.append(Page(url, pid, code, *titled[url], unit, earlier_title=True))
         else:
