@@ -120,16 +120,14 @@ def admit(
     *,
     verdict: Verdict | None = None,
     page: dict[str, Any] | None = None,
-    sha256: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> Admitted:
     """Judge one stored capture and, if complete, make it the page's current record.
 
-    ``sha256`` and ``data`` (``record_data(parsed)``), when the caller has them, spare hashing
-    the body and dumping the record again.
+    ``data`` (``record_data(parsed)``), when the caller has it, spares dumping the record again.
     """
     url = response.url
-    sha = sha256 or response.sha256
+    sha = response.sha256
     if page is None:
         page = page_row(conn, url)
         assert page is not None

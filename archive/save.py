@@ -225,7 +225,7 @@ def _save(
         update_page(conn, page, changes)
         return SaveOutcome("failed", url, page["sha256"], page["snapshot_id"])
 
-    sha = response.sha256  # a computed field: hashed on every access, so read once
+    sha = response.sha256
     if sha == page["sha256"]:
         update_page(conn, page, seen_ok(page, at))
         return SaveOutcome("unchanged", url, sha, page["snapshot_id"])
@@ -234,7 +234,7 @@ def _save(
     print_ = fingerprint(data, visible) if visible is not None else None
     readable = verdict.complete or verdict.capture_class == "unparseable"
     if readable and print_ is not None and _revisits(conn, page, print_, at):
-        _capture(conn, url, page["snapshot_id"], response, verdict, sha, revisit=True)
+        _capture(conn, url, page["snapshot_id"], response, verdict, revisit=True)
         update_page(conn, page, seen_ok(page, at))
         return SaveOutcome("unchanged", url, page["sha256"], page["snapshot_id"], revisit=True)
     snapshot_id, new_snapshot = _store_snapshot(conn, response, parsed, at, sha, fresh, print_)
@@ -247,7 +247,7 @@ def _save(
     ):
         return SaveOutcome("unchanged", url, sha, snapshot_id)
     verdict = confirm(conn, url, snapshot_id, at, verdict)
-    capture_id = _capture(conn, url, snapshot_id, response, verdict, sha)
+    capture_id = _capture(conn, url, snapshot_id, response, verdict)
     if page["last_changed"] is not None and at < page["last_changed"]:
         log.info("%s: capture of %s is older than the current one; kept as history", url, at)
         return SaveOutcome("unchanged", url, sha, snapshot_id, new_snapshot)
@@ -260,7 +260,6 @@ def _save(
         parsed,
         verdict=verdict,
         page=page,
-        sha256=sha,
         data=data,
     )
     return SaveOutcome(
@@ -296,7 +295,6 @@ def _capture(
     snapshot_id: int,
     response: FetchResult,
     verdict: Verdict,
-    sha: str,
     *,
     revisit: bool = False,
 ) -> int:
@@ -307,7 +305,7 @@ def _capture(
         "final_url": response.final_url,
         "capture_class": verdict.capture_class,
         "capture_reason": verdict.reason,
-        "body_sha256": sha,
+        "body_sha256": response.sha256,
         "revisit": int(revisit),
     }
     return fastpath.insert(conn, "captures", capture)
