@@ -30,7 +30,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from archive.changes import FIELD_LABELS
-from archive.versions import compress_json, register
+from archive.versions import compress_json, recompress, register
 from parsers import thai
 from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, ProjectPage, Quarter, Report
 
@@ -494,6 +494,26 @@ def m010_contentless_trigram_index(db: Database) -> None:
             _create_trigram(db, table)
 
 
+RECOMPRESS_BATCH = 1000
+
+
+def m011_v12b_records_dictionary(db: Database) -> None:
+    # Issue 12: records are compressed with a shipped zstd dictionary (archive.versions), which
+    # more than halves them; older rows are written again with it. One transaction, so an
+    # interrupted run leaves the rows as they were; rows that already use it are skipped.
+    last = 0
+    while True:
+        rows = db.execute(
+            "SELECT id, record FROM kpi_versions WHERE id > ? ORDER BY id LIMIT ?",
+            [last, RECOMPRESS_BATCH],
+        ).fetchall()
+        if not rows:
+            break
+        updates = [(new, vid) for vid, old in rows if (new := recompress(old)) is not None]
+        db.conn.executemany("UPDATE kpi_versions SET record = ? WHERE id = ?", updates)
+        last = rows[-1][0]
+
+
 STEPS = (
     m001_create_archive,
     m002_drop_per_row_fts_triggers,
@@ -505,6 +525,7 @@ STEPS = (
     m008_compact_versions_and_tables,
     m009_serving_indexes,
     m010_contentless_trigram_index,
+    m011_v12b_records_dictionary,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:

@@ -6,6 +6,7 @@ import json
 import sqlite3
 
 import pytest
+import zstandard
 from archive_factories import response, seed_kpi
 
 import archive
@@ -40,7 +41,7 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     db = archive.open_db(tmp_path / "data" / "kpi.db")
     assert set(db.table_names()) >= TABLES
     assert db.view_names() == ["changes"]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -114,7 +115,7 @@ def test_version_9_archive_drops_its_text_copies_and_stays_searchable(tmp_path):
     db.execute("PRAGMA user_version = 9")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 10
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
     tables = set(db.table_names())
     assert {"search_index", "kpis_fts_content", "reports_fts_content"} & tables == set()
     assert [r["pid"] for r in archive.search(db, "kpis", "2566")] == ["0411-2029"]
@@ -141,7 +142,7 @@ def test_an_empty_file_becomes_an_archive(tmp_path):
     path = tmp_path / "empty.db"
     path.touch()
     archive.open_db(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 10
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 11
 
 
 def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
@@ -161,7 +162,7 @@ def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
     assert {"kpis_ai", "kpis_ad", "kpis_au"} <= set(_triggers(db))
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 10
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
     assert _triggers(db) == ["kpis_words_ad", "reports_words_ad"]
 
 
@@ -183,7 +184,7 @@ def test_version_4_archive_moves_its_search_helpers_out_and_keeps_the_words(tmp_
     db.execute("PRAGMA user_version = 4")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 10
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
     assert {"words", "search_digits"} & set(db.table("kpis").columns_dict) == set()
     assert [(fk.column, fk.other_table, fk.other_column) for fk in db.table("kpis").foreign_keys
             if fk.column == "agency_code"] == [("agency_code", "agencies", "code")]  # fmt: skip
@@ -205,7 +206,7 @@ def test_version_6_archive_gains_the_index_its_version_deletes_need(tmp_path):
     db.execute("PRAGMA user_version = 6")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 10
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
     plan = db.execute(
         "EXPLAIN QUERY PLAN SELECT id FROM kpi_versions WHERE previous_id = 1"
     ).fetchall()
@@ -251,7 +252,7 @@ def test_version_7_archive_compresses_its_records_and_drops_the_json_copies(tmp_
     observations = db.execute("SELECT count(*) FROM observations").fetchone()[0]
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 10
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
     assert db.execute("SELECT typeof(record), kpi_record(record) FROM kpi_versions").fetchall() == [
         ("blob", record)
     ]
@@ -281,7 +282,7 @@ def test_version_8_archive_gains_the_indexes_its_table_pages_sort_and_facet_on(t
     db.execute("PRAGMA user_version = 8")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 10
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
     assert db.execute("SELECT count(*) FROM quarters").fetchone()[0] == 2  # nothing lost
     plan = db.execute(
         "EXPLAIN QUERY PLAN SELECT url FROM pages ORDER BY last_fetched DESC LIMIT 101"
@@ -307,3 +308,61 @@ def test_analyze_leaves_the_planner_statistics_of_every_index(tmp_path):
     schema.analyze(db)
     stats = dict(db.execute("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'quarters'").fetchall())
     assert stats["idx_quarters_quarter"] == "2 1"
+
+
+def _dictless(db):
+    db.conn.create_function(
+        "dictless", 1, lambda text: zstandard.ZstdCompressor(level=3).compress(text.encode())
+    )
+    db.execute("UPDATE kpi_versions SET record = dictless(kpi_record(record))")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm011_v12b_records_dictionary'")
+    db.execute("PRAGMA user_version = 10")
+
+
+def _dict_ids(db):
+    rows = db.execute("SELECT record FROM kpi_versions ORDER BY id").fetchall()
+    return [zstandard.get_frame_parameters(record).dict_id for (record,) in rows]
+
+
+def test_version_10_archive_recompresses_its_records_with_the_dictionary(tmp_path):
+    path = tmp_path / "v10.db"
+    db = archive.open_db(path)
+    archive.save(db, response(), seed_kpi())
+    archive.save(db, response(body=b"<html>v2</html>", at="2023-06-01T00:00:00Z"),
+                 seed_kpi(result_text="45"))  # fmt: skip
+    before = db.execute("SELECT id, kpi_record(record) FROM kpi_versions ORDER BY id").fetchall()
+    _dictless(db)
+    assert _dict_ids(db) == [0, 0]
+    db.close()
+    db = archive.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
+    assert _dict_ids(db) == [20261203, 20261203]
+    after = db.execute("SELECT id, kpi_record(record) FROM kpi_versions ORDER BY id").fetchall()
+    assert after == before
+
+
+def test_an_interrupted_recompression_leaves_every_record_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "v10.db"
+    db = archive.open_db(path)
+    archive.save(db, response(), seed_kpi())
+    archive.save(db, response(body=b"<html>v2</html>", at="2023-06-01T00:00:00Z"),
+                 seed_kpi(result_text="45"))  # fmt: skip
+    _dictless(db)
+    calls = []
+
+    def interrupted(stored):
+        calls.append(stored)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return schema.compress_json(archive.versions.record_json(stored) or "null")
+
+    monkeypatch.setattr(schema, "RECOMPRESS_BATCH", 1)  # the first row is written before the stop
+    monkeypatch.setattr(schema, "recompress", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ensure_db_shape(db)
+    assert _dict_ids(db) == [0, 0]
+    monkeypatch.undo()
+    ensure_db_shape(db)
+    assert _dict_ids(db) == [20261203, 20261203]
+    migrated = "SELECT count(*) FROM _sqlite_migrations WHERE name LIKE 'm011%'"
+    assert db.execute(migrated).fetchone() == (1,)
