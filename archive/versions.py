@@ -8,7 +8,7 @@ Contract:
   are small and each is compressed alone, so without a dictionary the keys, the quarter table's
   shape and the site's stock phrases are paid for in every row; the dictionary holds them once.
   Measured on real page texts the dictionary was not trained on: 959 -> 364 bytes a record; on
-  the bench's synthetic records, 2,756 -> 1,290 bytes, compressing no slower.
+  the bench's synthetic records, 2,755 -> 1,192 bytes, compressing no slower.
 - Every blob stays readable: a zstd frame names its dictionary (its dictID), ``decode`` picks
   that one from ``archive/data/records-<dictID>.zdict`` (every dictionary ever shipped stays
   there, never edited), a frame without a dictID (written before the dictionary) reads as it
