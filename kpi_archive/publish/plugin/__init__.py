@@ -15,8 +15,9 @@ the tests' ``Datasette([path])`` and a plain ``datasette data/demo.db`` all get 
   connection, so neither ``?sql=`` nor a table page can show them; ``permission_allowed`` hides
   those tables too.
 
-- ``startup``: the segmenter's dictionary loaded, and each database's table counts taken without
-  the full-text tables (``count_tables``).
+- ``startup``: the segmenter's dictionary loaded, each database's table counts taken without
+  the full-text tables (``count_tables``), and datasette-render-markdown's per-cell lookup
+  dropped (``drop_markdown_cells``).
 
 Everything is inert on a database that is not a KPI archive.
 """
@@ -26,11 +27,13 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import types
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
+from datasette.plugins import pm
 from markupsafe import Markup
 
 from archive import versions
@@ -188,10 +191,34 @@ def count_tables(db: Any) -> Callable[..., Awaitable[dict[str, int | None]]]:
     return table_counts
 
 
+MARKDOWN_PLUGIN = "render_markdown"
+MARKDOWN_HOOKS_KEPT = ("extra_template_vars", "prepare_jinja2_environment")
+
+
+def drop_markdown_cells() -> None:
+    """Unregister datasette-render-markdown's ``render_cell``, keeping its other hooks.
+
+    datasette-dashboards needs the plugin for its markdown charts (``render_markdown()`` and the
+    ``{% markdown %}`` tag, which stay), but its ``render_cell`` looks up its configuration for
+    every text cell of every page, about 10 µs each, to find columns named ``*_markdown``, and an
+    archive has none: 0.1 s of a 1,000-row canned query's page (issue 12).
+    """
+    plugin = pm.get_plugin(MARKDOWN_PLUGIN)
+    if plugin is None or not hasattr(plugin, "render_cell"):
+        return
+    kept = types.ModuleType(plugin.__name__, plugin.__doc__)
+    for name in MARKDOWN_HOOKS_KEPT:
+        if hasattr(plugin, name):
+            setattr(kept, name, getattr(plugin, name))
+    pm.unregister(plugin)
+    pm.register(kept, name=MARKDOWN_PLUGIN)
+
+
 @hookimpl
 def startup(datasette: Any) -> Callable[[], Awaitable[None]]:
     """Load the segmenter's dictionary before the first search instead of during it; count
-    tables without the full-text ones."""
+    tables without the full-text ones; drop the markdown plugin's cell renderer."""
+    drop_markdown_cells()
 
     async def warm_up() -> None:
         for name, db in datasette.databases.items():
