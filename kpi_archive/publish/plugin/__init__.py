@@ -6,7 +6,8 @@ the tests' ``Datasette([path])`` and a plain ``datasette data/demo.db`` all get 
 - ``get_metadata``: the packaged ``metadata.yml``, keyed by the name of every served database
   that is an archive (no metadata file, no second configuration path);
 - ``templates/`` and ``static/`` beside this file (Datasette finds them for a plugin package);
-- ``filters_from_request``: the search box of tables with a trigram index (``tablesearch``);
+- ``filters_from_request``, ``asgi_wrapper``: the search box of tables with a trigram index, and
+  a common term's page without its exact count and facets (``tablesearch``);
 - ``register_routes``: ``/kpi/<pid>``, ``/citydb/<pid>``, ``/project/<pid>``, ``/agency/<code>``,
   ``/search``, ``/capture/<id>`` (and ``.raw``), and Atom feeds (``routes``, ``feeds``);
 - ``prepare_connection``: the SQL functions of ``functions``, a memory-mapped file, and an
@@ -85,6 +86,23 @@ def get_metadata(datasette: Any, key: Any, database: Any, table: Any) -> dict[st
     return metadata_for(names)
 
 
+async def _resolved(value: dict[str, Any]) -> dict[str, Any]:
+    return value
+
+
+@hookimpl
+def asgi_wrapper(datasette: Any) -> Callable[[Any], Any]:
+    """A common term's table page skips its exact count and facets (``tablesearch``)."""
+
+    def wrap(app: Any) -> Any:
+        async def skipping(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await app(await tablesearch.skip_totals(datasette, scope), receive, send)
+
+        return skipping
+
+    return wrap
+
+
 # Last, so its ``supports_search`` outranks Datasette's own filter, which finds no index for the
 # contentless full-text tables.
 @hookimpl(trylast=True)
@@ -137,7 +155,11 @@ def register_routes() -> list[tuple[str, Callable[..., Awaitable[Any]]]]:
 def extra_template_vars(
     view_name: str, table: str | None, database: str | None, request: Any, datasette: Any
 ) -> Callable[[], Awaitable[dict[str, Any]]] | None:
-    """On a ``kpis`` row page: its quarters and target, and the link to its indicator page."""
+    """On a ``kpis`` row page: its quarters and target, and the link to its indicator page. On
+    a table page whose search skipped its totals: the form's fields and the link to them."""
+    if view_name == "table" and request is not None and request.scope.get(tablesearch.SKIPPED_KEY):
+        facets = datasette.table_metadata(database, table).get("facets", [])
+        return lambda: _resolved(tablesearch.skipped_totals_vars(request, facets))
     if view_name != "row" or table != "kpis" or database is None or request is None:
         return None
 

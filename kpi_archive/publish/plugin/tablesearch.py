@@ -17,12 +17,14 @@ the rowid look-ups, which are then the cheaper plan.
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import urllib.parse
 from typing import Any
 
 from datasette.database import QueryInterrupted
 from datasette.filters import FilterArguments
-from datasette.utils import escape_sqlite
+from datasette.utils import escape_sqlite, path_with_removed_args, tilde_decode
 from datasette.utils.asgi import BadRequest
 
 PLUGIN = "kpi_archive"
@@ -94,3 +96,66 @@ async def search_filter(
         )
         context["search"] = text
     return FilterArguments(clauses, params, descriptions, context)
+
+
+# A common term's page skips the exact count and the facets: each would repeat the index match
+# over every matching row (for ดำเนินการ in 116,000 reports: 60–90 ms each, three quarters of the
+# page). The page says so and links to them (``?_totals=on``), as Datasette says "more than 1,000
+# rows" of a long query. The JSON and CSV views are left whole.
+SKIP_TOTALS = (("_nofacet", "1"), ("_nocount", "1"))
+TOTALS_ARG = "_totals"
+SKIPPED_KEY = "kpi_archive.totals_skipped"
+_TABLE_PAGE = re.compile(r"/(?P<database>[^/]+)/(?P<table>[^/.]+)")
+
+
+async def skip_totals(datasette: Any, scope: dict[str, Any]) -> dict[str, Any]:
+    """``scope`` with ``_nofacet`` and ``_nocount`` added when it asks a table page (HTML) to
+    search for a common term and names no facet; else ``scope`` itself."""
+    page = _TABLE_PAGE.fullmatch(scope.get("path", ""))
+    if scope.get("type") != "http" or scope.get("method") != "GET" or page is None:
+        return scope
+    args = urllib.parse.parse_qsl(
+        scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+    )
+    names = {name for name, _ in args}
+    asked = {name: value for name, value in args if name.startswith("_search")}
+    if (
+        not any(value for name, value in asked.items() if name != "_searchmode")
+        or names & {TOTALS_ARG, "_facet", "_nofacet", "_nocount"}
+        or any(name.startswith("_facet_") for name in names)
+    ):
+        return scope
+    database, table = tilde_decode(page["database"]), tilde_decode(page["table"])
+    if database not in datasette.databases:
+        return scope
+    fts = fts_table(datasette, database, table)
+    term = asked.get("_search")
+    if fts is None or not term:
+        return scope
+    raw = asked.get("_searchmode") == "raw"
+    match = f"{escape_sqlite(fts)} match " + (":search" if raw else "escape_fts(:search)")
+    if not await common(datasette.get_database(database), fts, match, {"search": term}):
+        return scope
+    query = urllib.parse.urlencode([*args, *SKIP_TOTALS]).encode("latin-1")
+    return {**scope, "query_string": query, SKIPPED_KEY: True}
+
+
+def skipped_totals_vars(request: Any, facets: list[str]) -> dict[str, Any]:
+    """Template variables of a page whose totals ``skip_totals`` skipped: the search form's hidden
+    fields without the two it added, and the link that asks for them."""
+    hidden = [
+        (key, value)
+        for key in request.args
+        if key.startswith("_")
+        and key not in ("_sort", "_sort_desc", "_search", "_next", *dict(SKIP_TOTALS))
+        and "__" not in key
+        for value in request.args.getlist(key)
+    ]
+    totals = path_with_removed_args(request, dict(SKIP_TOTALS))
+    totals += ("&" if "?" in totals else "?") + f"{TOTALS_ARG}=on"
+    return {
+        "form_hidden_args": hidden,
+        "totals_skipped": SCAN_FROM_MATCHES,
+        "totals_url": totals,
+        "totals_facets": facets,
+    }
