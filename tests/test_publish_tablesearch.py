@@ -192,3 +192,37 @@ async def test_the_markdown_plugin_keeps_its_template_hooks_but_renders_no_cells
     assert plugin.MARKDOWN_PLUGIN in extra
     dashboard = await ds.client.get("/-/dashboards/kpi-dashboard", follow_redirects=True)
     assert dashboard.status_code == 200
+
+
+async def test_a_common_terms_page_skips_count_and_facets_and_links_to_them(
+    ds: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _common_from(monkeypatch, 2)
+    term = quote("ฝุ่นละออง")
+    page = await ds.client.get(f"/kpi/reports?_search={term}")
+    assert page.status_code == 200
+    assert "more than 2 rows match a term this common" in page.text
+    assert "ไม่สรุปตาม date_fiscal_year, quarter" in page.text
+    assert f'href="/kpi/reports?_search={term}&amp;_totals=on"' in page.text
+    assert "8 rows" not in page.text
+    assert 'class="facet-info' not in page.text
+    search_form = page.text.split('<form class="filters"')[1].split("</form>")[0]
+    assert "_nofacet" not in search_form and "_nocount" not in search_form
+    asked = await ds.client.get(f"/kpi/reports?_search={term}&_totals=on")
+    assert "8 rows where search matches" in asked.text
+    assert 'data-column="quarter"' in asked.text
+    assert "a term this common" not in asked.text
+
+
+async def test_a_rare_term_and_the_json_view_keep_count_and_facets(
+    ds: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _common_from(monkeypatch, 9)
+    term = quote("ฝุ่นละออง")
+    page = await ds.client.get(f"/kpi/reports?_search={term}")
+    assert "8 rows where search matches" in page.text
+    assert "a term this common" not in page.text
+    _common_from(monkeypatch, 2)
+    data = await _page(ds, f"/kpi/reports.json?_search={term}")
+    assert data["filtered_table_rows_count"] == 8
+    assert sorted(data["facet_results"]) == ["date_fiscal_year", "quarter"]
