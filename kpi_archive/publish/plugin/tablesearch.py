@@ -13,6 +13,9 @@ term is common, the clause is written ``+rowid in (…)``: the ``+`` stops SQLit
 look rows up, so it reads the matches in the order of the index the page needs (``pid``, ``date``)
 and stops at the page's size, and counts and facets come from covering indexes. A rare term keeps
 the rowid look-ups, which are then the cheaper plan.
+
+``skip_totals`` (the plugin's ``asgi_wrapper``) also spares a common term's HTML page its exact
+count and facets, and ``skipped_totals_vars`` gives the template the note and the link to them.
 """
 
 from __future__ import annotations
