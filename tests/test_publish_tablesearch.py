@@ -226,3 +226,9 @@ async def test_a_rare_term_and_the_json_view_keep_count_and_facets(
     data = await _page(ds, f"/kpi/reports.json?_search={term}")
     assert data["filtered_table_rows_count"] == 8
     assert sorted(data["facet_results"]) == ["date_fiscal_year", "quarter"]
+
+
+async def test_a_raw_query_fts5_refuses_is_a_400_naming_the_error(ds: Any) -> None:
+    bad = await ds.client.get("/kpi/reports.json?_searchmode=raw&_search=" + quote("NOT x"))
+    assert bad.status_code == 400
+    assert 'fts5: syntax error near "NOT"' in bad.json()["error"]

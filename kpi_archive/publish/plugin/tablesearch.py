@@ -50,7 +50,7 @@ async def common(db: Any, fts: str, match: str, params: dict[str, Any]) -> bool:
         f" where {match} limit {SCAN_FROM_MATCHES})"
     )
     try:
-        count = (await db.execute(sql, params)).rows[0][0]
+        count = (await db.execute(sql, params, log_sql_errors=False)).rows[0][0]
     except (QueryInterrupted, sqlite3.DatabaseError):  # the table's own query reports it
         return False
     return bool(count >= SCAN_FROM_MATCHES)
