@@ -6,15 +6,19 @@ the tests' ``Datasette([path])`` and a plain ``datasette data/demo.db`` all get 
 - ``get_metadata``: the packaged ``metadata.yml``, keyed by the name of every served database
   that is an archive (no metadata file, no second configuration path);
 - ``templates/`` and ``static/`` beside this file (Datasette finds them for a plugin package);
+- ``filters_from_request``, ``asgi_wrapper``: the search box of tables with a trigram index, and
+  a common term's page without its exact count and facets (``tablesearch``);
 - ``register_routes``: ``/kpi/<pid>``, ``/citydb/<pid>``, ``/project/<pid>``, ``/agency/<code>``,
   ``/search``, ``/capture/<id>`` (and ``.raw``), and Atom feeds (``routes``, ``feeds``);
-- ``prepare_connection``: the SQL functions of ``functions`` and an authorizer that reads crawl
-  bookkeeping (``runs``, ``fetch_log``, ``frontier``, ``crawl_lock``) and stored HTTP headers
-  (``snapshots.headers``: cookies) as NULL on every connection, so neither ``?sql=`` nor a table
-  page can show them; ``permission_allowed`` hides those tables too.
+- ``prepare_connection``: the SQL functions of ``functions``, a memory-mapped file, and an
+  authorizer that reads crawl bookkeeping (``runs``, ``fetch_log``, ``frontier``,
+  ``crawl_lock``) and stored HTTP headers (``snapshots.headers``: cookies) as NULL on every
+  connection, so neither ``?sql=`` nor a table page can show them; ``permission_allowed`` hides
+  those tables too.
 
-- ``startup``: the segmenter's dictionary loaded, and each database's table counts taken without
-  the full-text tables (``count_tables``).
+- ``startup``: the segmenter's dictionary loaded, each database's table counts taken without
+  the full-text tables (``count_tables``), and datasette-render-markdown's per-cell lookup
+  dropped (``drop_markdown_cells``).
 
 Everything is inert on a database that is not a KPI archive.
 """
@@ -24,16 +28,18 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import types
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
+from datasette.plugins import pm
 from markupsafe import Markup
 
 from archive import versions
 from archive.schema import PRIVATE_TABLES
-from kpi_archive.publish.plugin import feeds, pages, routes
+from kpi_archive.publish.plugin import feeds, pages, routes, tablesearch
 from kpi_archive.publish.plugin.functions import (
     register,
     thai_fold,
@@ -46,6 +52,11 @@ from kpi_archive.publish.plugin.metadata import metadata_for
 from parsers import thai
 
 __all__ = ["thai_fold", "thai_normalize", "thai_rank", "thai_segment", "thai_snippet"]
+
+# Read connections map the file instead of copying each page into their own 2 MB cache: a search
+# or facet on 30,000 KPIs reads tens of thousands of pages, and with a mapping the three connections
+# share the operating system's cache of the file (SQLite caps the size at its build's maximum).
+MMAP_BYTES = 2**31
 
 # Crawl bookkeeping and raw HTTP headers: kept in the file for the operator, never served.
 PRIVATE_COLUMNS = frozenset((("snapshots", "headers"),))
@@ -64,6 +75,7 @@ def prepare_connection(conn: sqlite3.Connection) -> None:
     """Register the Thai SQL functions and the authorizer that blanks private columns."""
     register(conn)
     versions.register(conn)  # kpi_record(): kpi_versions.record as JSON text
+    conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
     conn.set_authorizer(_authorizer)
 
 
@@ -72,6 +84,37 @@ def get_metadata(datasette: Any, key: Any, database: Any, table: Any) -> dict[st
     """The packaged metadata for every served database (Datasette merges it)."""
     names = [name for name in datasette.databases if not name.startswith("_")]
     return metadata_for(names)
+
+
+async def _resolved(value: dict[str, Any]) -> dict[str, Any]:
+    return value
+
+
+@hookimpl
+def asgi_wrapper(datasette: Any) -> Callable[[Any], Any]:
+    """A common term's table page skips its exact count and facets (``tablesearch``)."""
+
+    def wrap(app: Any) -> Any:
+        async def skipping(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await app(await tablesearch.skip_totals(datasette, scope), receive, send)
+
+        return skipping
+
+    return wrap
+
+
+# Last, so its ``supports_search`` outranks Datasette's own filter, which finds no index for the
+# contentless full-text tables.
+@hookimpl(trylast=True)
+def filters_from_request(
+    request: Any, database: str, table: str, datasette: Any
+) -> Callable[[], Awaitable[Any]]:
+    """The search box of ``kpis`` and ``reports`` (``tablesearch``)."""
+
+    async def inner() -> Any:
+        return await tablesearch.search_filter(request, database, table, datasette)
+
+    return inner
 
 
 @hookimpl
@@ -112,7 +155,11 @@ def register_routes() -> list[tuple[str, Callable[..., Awaitable[Any]]]]:
 def extra_template_vars(
     view_name: str, table: str | None, database: str | None, request: Any, datasette: Any
 ) -> Callable[[], Awaitable[dict[str, Any]]] | None:
-    """On a ``kpis`` row page: its quarters and target, and the link to its indicator page."""
+    """On a ``kpis`` row page: its quarters and target, and the link to its indicator page. On
+    a table page whose search skipped its totals: the form's fields and the link to them."""
+    if view_name == "table" and request is not None and request.scope.get(tablesearch.SKIPPED_KEY):
+        facets = datasette.table_metadata(database, table).get("facets", [])
+        return lambda: _resolved(tablesearch.skipped_totals_vars(request, facets))
     if view_name != "row" or table != "kpis" or database is None or request is None:
         return None
 
@@ -166,10 +213,34 @@ def count_tables(db: Any) -> Callable[..., Awaitable[dict[str, int | None]]]:
     return table_counts
 
 
+MARKDOWN_PLUGIN = "render_markdown"
+MARKDOWN_HOOKS_KEPT = ("extra_template_vars", "prepare_jinja2_environment")
+
+
+def drop_markdown_cells() -> None:
+    """Unregister datasette-render-markdown's ``render_cell``, keeping its other hooks.
+
+    datasette-dashboards needs the plugin for its markdown charts (``render_markdown()`` and the
+    ``{% markdown %}`` tag, which stay), but its ``render_cell`` looks up its configuration for
+    every text cell of every page, about 10 µs each, to find columns named ``*_markdown``, and an
+    archive has none: 0.1 s of a 1,000-row canned query's page (issue 12).
+    """
+    plugin = pm.get_plugin(MARKDOWN_PLUGIN)
+    if plugin is None or not hasattr(plugin, "render_cell"):
+        return
+    kept = types.ModuleType(plugin.__name__, plugin.__doc__)
+    for name in MARKDOWN_HOOKS_KEPT:
+        if hasattr(plugin, name):
+            setattr(kept, name, getattr(plugin, name))
+    pm.unregister(plugin)
+    pm.register(kept, name=MARKDOWN_PLUGIN)
+
+
 @hookimpl
 def startup(datasette: Any) -> Callable[[], Awaitable[None]]:
     """Load the segmenter's dictionary before the first search instead of during it; count
-    tables without the full-text ones."""
+    tables without the full-text ones; drop the markdown plugin's cell renderer."""
+    drop_markdown_cells()
 
     async def warm_up() -> None:
         for name, db in datasette.databases.items():
