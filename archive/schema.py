@@ -37,21 +37,18 @@ from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, ProjectPage
 log = logging.getLogger(__name__)
 
 
-# unicode61 treats Thai vowel and tone marks (category M) as separators unless told otherwise.
-WORDS_TOKENIZER = "unicode61 categories 'L* N* Co M*'"
-
 # Search helpers live only in these side tables, never as columns of the tables readers see. The
 # trigram tables are contentless (``content=''``): the text is stored once, in ``kpis``/``reports``,
 # and the index alone here. Their last column holds ``parsers.thai.fold`` of the texts fold changes
 # (Thai digits, ``ำา``, PUA tone marks, ``PM 2.5``), so one index answers the query as typed and
-# as folded; ``<table>_words_fts`` holds the PyThaiNLP words, keyed by rowid.
+# as folded.
 TRIGRAM_FTS: dict[str, list[str]] = {
     "kpis": ["title", "definition", "calculation", "data_sources", "summary", "folded"],
     "reports": ["text", "folded"],
 }
-WORDS_FTS = ("kpis", "reports")
 SEARCH_HELPERS = {"kpis": ("search_digits", "words"), "reports": ("text_digits", "words")}
-ROW_KEYS = {"kpis": ("url",), "reports": ("url", "position")}
+# The PyThaiNLP word-search tables schema versions 1-10 kept beside the trigram ones (m011).
+WORDS_FTS = ("kpis_words_fts", "reports_words_fts")
 PAGE_COLUMNS: dict[str, type] = {
     "url": str,
     "host": str,
@@ -316,14 +313,8 @@ def m004_judged_captures(db: Database) -> None:
 def m005_search_helpers_out_of_tables(db: Database) -> None:
     # kpis/reports lose their search helper columns (issue 10 §3) and kpis.agency_code becomes a
     # foreign key to agencies (issue 11 §4). transform renumbers rowids, so the search tables
-    # are rebuilt, keeping the words already segmented (by each row's key) instead of redoing them.
-    kept: dict[str, list[tuple[Any, ...]]] = {}
+    # are rebuilt. (The words segmented into them went in m011 with the word-search tables.)
     for table, helpers in SEARCH_HELPERS.items():
-        keys = ", ".join(ROW_KEYS[table])
-        if "words" in db.table(table).columns_dict:
-            kept[table] = db.execute(
-                f"SELECT {keys}, words FROM [{table}] WHERE words IS NOT NULL"
-            ).fetchall()
         for suffix in ("_words_ai", "_words_au", "_words_ad"):
             db.execute(f"DROP TRIGGER IF EXISTS [{table}{suffix}]")
         for fts in (f"{table}_fts", f"{table}_words_fts"):
@@ -338,14 +329,6 @@ def m005_search_helpers_out_of_tables(db: Database) -> None:
     if not any(fk.column == "agency_code" for fk in db.table("kpis").foreign_keys):
         db.table("kpis").transform(add_foreign_keys=[("agency_code", "agencies", "code")])
     _ensure_fts(db)
-    for table, rows in kept.items():
-        on = " AND ".join(f"t.[{k}] = ?" for k in ROW_KEYS[table])
-        for *key, words in rows:
-            db.execute(
-                f"INSERT INTO [{table}_words_fts] (rowid, words) "
-                f"SELECT t.rowid, ? FROM [{table}] t WHERE {on}",
-                [words, *key],
-            )
 
 
 # Added to the crawl's tables by m006 (and created with them on a new archive).
@@ -494,6 +477,17 @@ def m010_contentless_trigram_index(db: Database) -> None:
             _create_trigram(db, table)
 
 
+def m011_w12b_drop_word_search(db: Database) -> None:
+    # Issue 12: the PyThaiNLP word-search tables held a segmented copy of every text (356 MB of
+    # 1,750 at 32,500 pages) that no published surface read; Datasette's search box, the canned
+    # queries and /search use the trigram index. Only derived text goes: nothing captured.
+    # Later writes reuse the freed pages; `sqlite-utils vacuum` returns them to the disk.
+    for table in ("kpis", "reports"):
+        db.execute(f"DROP TRIGGER IF EXISTS [{table}_words_ad]")
+    for fts in WORDS_FTS:
+        db.execute(f"DROP TABLE IF EXISTS [{fts}]")
+
+
 STEPS = (
     m001_create_archive,
     m002_drop_per_row_fts_triggers,
@@ -505,6 +499,7 @@ STEPS = (
     m008_compact_versions_and_tables,
     m009_serving_indexes,
     m010_contentless_trigram_index,
+    m011_w12b_drop_word_search,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
@@ -625,18 +620,6 @@ def _ensure_fts(db: Database) -> None:
     for table in TRIGRAM_FTS:
         if f"{table}_fts" not in names:
             _create_trigram(db, table)
-    for table in WORDS_FTS:
-        # A table of its own, so Datasette's search box keeps the trigram one; refresh_search
-        # fills it for the rows it lacks, and a deleted row takes its words with it.
-        db.executescript(
-            f"""
-            CREATE VIRTUAL TABLE IF NOT EXISTS [{table}_words_fts]
-              USING fts5(words, tokenize="{WORDS_TOKENIZER}");
-            CREATE TRIGGER IF NOT EXISTS [{table}_words_ad] AFTER DELETE ON [{table}] BEGIN
-              DELETE FROM [{table}_words_fts] WHERE rowid = old.rowid;
-            END;
-            """
-        )
 
 
 def _label_sql() -> str:
