@@ -16,12 +16,15 @@ are derived from them and can be rebuilt at any time by ``archive.reparse``.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import logging
+import re
 import sqlite3
 import types
 import typing
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
@@ -477,7 +480,7 @@ def m010_contentless_trigram_index(db: Database) -> None:
             _create_trigram(db, table)
 
 
-def m011_w12b_drop_word_search(db: Database) -> None:
+def m011_w12b_slimmer_search(db: Database) -> None:
     # Issue 12: the PyThaiNLP word-search tables held a segmented copy of every text (356 MB of
     # 1,750 at 32,500 pages) that no published surface read; Datasette's search box, the canned
     # queries and /search use the trigram index. Only derived text goes: nothing captured.
@@ -486,6 +489,9 @@ def m011_w12b_drop_word_search(db: Database) -> None:
         db.execute(f"DROP TRIGGER IF EXISTS [{table}_words_ad]")
     for fts in WORDS_FTS:
         db.execute(f"DROP TABLE IF EXISTS [{fts}]")
+    # The trigram index's folded column now holds the folded spots of a text, not all of it
+    # (folded_variant); a contentless index forgets a row only by the values it was given.
+    rebuild_trigram(db.conn)
 
 
 STEPS = (
@@ -499,7 +505,7 @@ STEPS = (
     m008_compact_versions_and_tables,
     m009_serving_indexes,
     m010_contentless_trigram_index,
-    m011_w12b_drop_word_search,
+    m011_w12b_slimmer_search,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
@@ -536,14 +542,55 @@ def _sync_model_columns(db: Database) -> None:
                 db.table(table).add_column(name, col_type)
 
 
+# Where ``thai.fold`` changes a text beyond case: Thai digits, legacy PUA marks and zero-width
+# characters, sara am typed twice, a repeated mark, an acronym before its number, whitespace other
+# than one space.
+_FOLDS = re.compile(
+    "[\u0e50-\u0e59\uf700-\uf71a\u200b-\u200d\u2060\ufeff\u00ad]|[\u0e33\u0e4d]\u0e32"
+    "|([\u0e31\u0e34-\u0e3a\u0e47-\u0e4e])\\1|\\b[A-Za-z]{2,5}[\\s\\-]+[0-9\u0e50-\u0e59]"
+    "|\\s{2,}|[^\\S ]"
+)
+_WORD = re.compile(r"\S+")
+# A folded fragment reaches this many space-separated words either side of what folding changed:
+# a phrase query spanning a folded spot and up to two words around it is found. (The whole text
+# folded again doubled the index: 70 % of the report text at 2,000 synthetic pages, mostly for
+# a Thai-digit date.)
+FOLD_REACH = 2
+
+
 def folded_variant(*texts: str | None) -> str | None:
-    """``thai.fold`` of each text that folding changes beyond case, one a line; None if none.
+    """The fragments of each text that folding changes beyond case, folded, one a line; None if
+    there are none.
 
     A text fold leaves alike (but for case: trigram matching ignores it) is found folded through
-    its own column, so only the others cost index space twice.
+    its own column, so only the changed spots, with ``FOLD_REACH`` words either side, cost index
+    space twice.
     """
-    changed = [f for t in texts if t and (f := thai.fold(t)) != t and f != t.lower()]
+    changed = [f for t in texts if t and (f := _folded_fragments(t))]
     return "\n".join(changed) if changed else None
+
+
+def _folded_fragments(text: str) -> str | None:
+    full = thai.fold(text)
+    if full == text or full == text.lower():
+        return None
+    spots = [m.span() for m in _FOLDS.finditer(text)]
+    if not spots or not unicodedata.is_normalized("NFC", text):
+        return full  # a change this function cannot place: the whole text, folded
+    words = [m.span() for m in _WORD.finditer(text)]
+    starts = [start for start, _ in words]
+    last = len(words) - 1
+    runs: list[list[int]] = []
+    for start, end in spots:
+        first = max(bisect.bisect_right(starts, start) - 1 - FOLD_REACH, 0)
+        final = min(max(bisect.bisect_right(starts, end - 1) - 1, 0) + FOLD_REACH, last)
+        if runs and first <= runs[-1][1] + 1:
+            runs[-1][1] = max(runs[-1][1], final)
+        else:
+            runs.append([first, final])
+    if runs == [[0, last]]:
+        return full
+    return "\n".join(thai.fold(text[words[i][0] : words[j][1]]) for i, j in runs)
 
 
 def trigram_entries(

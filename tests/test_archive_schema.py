@@ -7,11 +7,13 @@ import sqlite3
 
 import pytest
 from archive_factories import JUNE, response, seed_kpi
+from helpers import fts_in_step
 
 import archive
 from archive import schema
-from archive.schema import SCHEMA_VERSION, ensure_db_shape
+from archive.schema import SCHEMA_VERSION, ensure_db_shape, folded_variant, trigram_insert
 from kpi_archive.errors import ArchiveError
+from parsers import thai
 
 TABLES = {
     "pages",
@@ -190,8 +192,15 @@ def test_version_10_archive_drops_its_word_search_and_keeps_every_capture(tmp_pa
     path = tmp_path / "v10.db"
     db = archive.open_db(path)
     archive.save(db, response(), seed_kpi())
-    archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ชื่อใหม่"))
-    # what schema version 10 had: newmm words of every kpis and reports row in their own FTS5
+    long = "แผน หนึ่ง สอง สาม สี่ ห้า หก เจ็ด ปี ๒๕๖๖ แปด"
+    archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ชื่อใหม่", definition=long))
+    # what schema version 10 had: the trigram index's folded column held each changed text whole
+    kpi = db.execute("SELECT rowid, title, definition, calculation, data_sources, summary "
+                     "FROM kpis").fetchone()  # fmt: skip
+    whole = [f for t in kpi[1:] if t and (f := thai.fold(t)) not in (t, t.lower())]
+    db.execute(trigram_insert("kpis", "delete"), [*kpi, folded_variant(*kpi[1:])])
+    db.execute(trigram_insert("kpis"), [*kpi, "\n".join(whole)])
+    # ... and newmm words of every kpis and reports row in their own FTS5
     # tables, and triggers dropping a row's words with the row
     for table in ("kpis", "reports"):
         db.executescript(
@@ -204,7 +213,7 @@ def test_version_10_archive_drops_its_word_search_and_keeps_every_capture(tmp_pa
             END;
             """
         )
-    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm011_w12b_drop_word_search'")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm011_w12b_slimmer_search'")
     db.execute("PRAGMA user_version = 10")
     kept = {t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED}
     db.close()
@@ -217,6 +226,8 @@ def test_version_10_archive_drops_its_word_search_and_keeps_every_capture(tmp_pa
     } == kept
     assert len(kept["captures"]) == 2
     assert [r["pid"] for r in archive.search(db, "kpis", "ชื่อใหม่")] == ["0411-2029"]
+    assert [r["pid"] for r in archive.search(db, "kpis", "หก เจ็ด ปี 2566")] == ["0411-2029"]
+    assert fts_in_step(db)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 

@@ -88,6 +88,43 @@ def test_digit_helpers():
     assert fts_phrase('ฝุ่น "PM"') == '"ฝุ่น" """PM"""'
 
 
+# Two folded spots (a Thai-digit year, ``ดำารง``/``ตำา`` with sara aa typed twice), plain words.
+LONG_TEXT = (
+    "หนึ่ง สอง สาม สี่ ห้า หก ปี ๒๕๖๖ เจ็ด แปด เก้า สิบ สิบเอ็ด สิบสอง ผู้ดำารงตำาแหน่ง สิบสาม สิบสี่ สิบห้า สิบหก"
+)
+
+
+def test_only_the_folded_spots_of_a_long_text_are_indexed_twice():
+    text = LONG_TEXT
+    assert folded_variant(text) == ("หก ปี 2566 เจ็ด แปด\nสิบเอ็ด สิบสอง ผู้ดำรงตำแหน่ง สิบสาม สิบสี่")
+    assert folded_variant("ปี ๒๕๖๖ แล้ว") == "ปี 2566 แล้ว"  # a short text: all of it
+    assert folded_variant("ปี 2566 FACEBOOK") is None
+    # whitespace other than one space is a folded spot too: a phrase may span a line break
+    assert folded_variant("หนึ่ง สอง สาม สี่ ห้า\nหก เจ็ด แปด เก้า") == "สาม สี่ ห้า หก เจ็ด"
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("ปี 2566 เจ็ด", True),
+        ("หก ปี 2566 เจ็ด แปด", True),
+        ("ดำรงตำแหน่ง", True),
+        ("ปี ๒๕๖๖ เจ็ด แปด เก้า สิบ", True),  # as printed: the text's own column
+        ("ห้า หก ปี 2566", False),  # three words before the folded spot
+    ],
+)
+def test_a_phrase_around_a_folded_spot_is_found_within_two_words(db, query, found):
+    changed = seed_kpi(url=OTHER_URL, pid="5017-832", definition=LONG_TEXT, reports=[])
+    archive.save(db, response(url=OTHER_URL, body=b"other 2", at=JUNE), changed)
+    # the whole query as one phrase, as the /search page and the canned queries match it
+    hits = db.execute(
+        "SELECT k.pid FROM kpis_fts f JOIN kpis k ON k.rowid = f.rowid WHERE kpis_fts MATCH ?",
+        [f'"{query}"'],
+    ).fetchall()
+    assert hits == ([("5017-832",)] if found else [])
+    assert fts_in_step(db)
+
+
 async def test_datasette_search_box_finds_the_seed_page(db, tmp_path):
     ds = Datasette([str(tmp_path / "kpi.db")])
     result = await ds.client.get("/kpi/reports.json?_search=ฝุ่น&_shape=objects")
