@@ -571,13 +571,15 @@ def folded_variant(*texts: str | None) -> str | None:
 
 
 def _folded_fragments(text: str) -> str | None:
-    full = thai.fold(text)
-    if full == text or full == text.lower():
-        return None
     spots = [m.span() for m in _FOLDS.finditer(text)]
     if not spots or not unicodedata.is_normalized("NFC", text):
-        return full  # a change this function cannot place: the whole text, folded
+        # Nothing to place (or a change this function cannot place): the whole text, if folding
+        # changes it beyond case.
+        full = thai.fold(text)
+        return None if full == text or full == text.lower() else full
     words = [m.span() for m in _WORD.finditer(text)]
+    if not words:
+        return None  # only whitespace, which folds to nothing
     starts = [start for start, _ in words]
     last = len(words) - 1
     runs: list[list[int]] = []
@@ -588,8 +590,6 @@ def _folded_fragments(text: str) -> str | None:
             runs[-1][1] = max(runs[-1][1], final)
         else:
             runs.append([first, final])
-    if runs == [[0, last]]:
-        return full
     return "\n".join(thai.fold(text[words[i][0] : words[j][1]]) for i, j in runs)
 
 
