@@ -552,9 +552,9 @@ _FOLDS = re.compile(
 )
 _WORD = re.compile(r"\S+")
 # A folded fragment reaches this many space-separated words either side of what folding changed:
-# a phrase query spanning a folded spot and up to two words around it is found. (The whole text
-# folded again doubled the index: 70 % of the report text at 2,000 synthetic pages, mostly for
-# a Thai-digit date.)
+# a phrase query spanning a folded spot and up to two words around it is found. (Each changed
+# text folded whole put 70 % of the report text in the index twice at 2,000 synthetic pages,
+# mostly for one Thai-digit date; the spots alone, 30 %.)
 FOLD_REACH = 2
 
 

@@ -8,10 +8,11 @@ the table), the tables Datasette's search box uses (``fts_table`` in the plugin'
 ``search`` and ``reports_mentioning`` queries and the public ``/search`` page. Trigram needs no
 word breaks, so any Thai substring of 3+ characters matches. A term of 1–2 characters matches
 nothing in the index (an FTS5 trigram limit), so ``search`` scans the text for those instead, as
-the ``/search`` page does. The last column, ``folded``, holds ``parsers.thai.fold`` of the texts
+the ``/search`` page does. The last column, ``folded``, holds ``parsers.thai.fold`` of the spots
 folding changes (``ดำารง`` → ``ดำรง``, legacy PUA tone marks, zero-width characters, Thai digits,
-``PM 2.5`` → ``pm2.5``), so ``2566`` finds ``๒๕๖๖`` and a folded query finds what a reader sees,
-while ``๒๕๖๖`` still finds the text as printed.
+``PM 2.5`` → ``pm2.5``) with two words either side (``archive.schema.folded_variant``), so
+``2566`` finds ``๒๕๖๖`` and a folded query finds what a reader sees, while ``๒๕๖๖`` still finds
+the text as printed.
 
 No triggers keep the index in sync: ``unindex(conn, url)`` takes a page's entries out before its
 rows change (a contentless table is told the values the row was indexed with) and queues the
