@@ -10,7 +10,9 @@ only these; nobody else writes SQL into the archive's tables):
   current snapshot's validators, bytes and links (``save_links`` keeps them beside it).
 - ``begin_reparse`` / ``iter_captures`` / ``replay_capture`` / ``end_reparse``: the archive's half
   of a reparse (typed tables and versions rebuilt from the snapshots).
-- ``refresh_search(db)``: segment Thai text for word search (after a crawl or import).
+- ``refresh_agencies(db)``: a row and a name for every agency code seen (after every load).
+- ``search(db, table, query)``: trigram search of ``kpis`` or ``reports`` (the same index as
+  Datasette's search box).
 - ``refresh_derived(db)``: indicators, measures and observations (after every load).
 - ``read_responses`` / ``export_warc``: saved HTML and WARC files in and out.
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from archive.agencies import fill_names as refresh_agencies
 from archive.observations import refresh_observations
 from archive.reparse import (
     Capture,
@@ -43,7 +46,7 @@ from archive.save import (
     save_many,
 )
 from archive.schema import SCHEMA_VERSION, ensure_db_shape, utc_iso
-from archive.search import refresh_search, search, search_words
+from archive.search import search
 from archive.series import refresh_series
 from archive.series_views import ensure_series_views
 from archive.warc import export_warc, is_warc, read_responses
@@ -110,15 +113,14 @@ __all__ = [
     "last_validators",
     "open_db",
     "read_responses",
+    "refresh_agencies",
     "refresh_derived",
     "refresh_observations",
-    "refresh_search",
     "refresh_series",
     "replay_capture",
     "save",
     "save_links",
     "save_many",
     "search",
-    "search_words",
     "utc_iso",
 ]

@@ -8,7 +8,7 @@ district), else the bundled ``data/agency_names.tsv`` compiled
 from the real BMA page texts by ``tools/agency_names.py`` (each row names the page and the words
 that show it; its ``#`` header says why district codes are not read off the official district
 numbering). A name a page printed is never overwritten. Idempotent;
-``archive.search.refresh_search`` calls it after every load.
+``archive.refresh_agencies`` is this function, run after every load.
 """
 
 from __future__ import annotations

@@ -8,19 +8,14 @@ Raw data (``pages`` identity and fetch history, ``snapshots``, ``captures``) is 
 page's miss state (``missing`` / ``gone``) survives the replay. Two reparses with the same parser
 give identical databases.
 
-Memory stays flat whatever the archive's size: the records before the replay and the segmented
-words wait in temp tables (SQLite's temp store, not Python objects), captures are read one body
-at a time, the search indexes are filled by ``INSERT … SELECT`` inside SQLite, and the change
-count compares old and new records page by page. A row whose text did not change gets its words
-back instead of being segmented again.
+Memory stays flat whatever the archive's size: the records before the replay wait in a temp
+table (SQLite's temp store, not Python objects), captures are read one body at a time, the
+search index is filled by ``INSERT … SELECT`` inside SQLite, and the change count compares old
+and new records page by page.
 
-An FTS5 table that keeps its content deletes row by row, re-tokenizing every text it drops (at
-2,000 pages that was a quarter of a reparse, twice over with the ``_words_ad`` triggers). So the
-words tables are emptied by dropping and creating them again from their own ``sqlite_master``
-text (settings kept), and the trigram index is left alone during the replay: at the end only the
-rows whose rowid or text changed are re-indexed (none when the parser did not change), or, when
-most did, the index is emptied the same way and filled once in rowid order. Two reparses with the
-same parser give the same index bytes: the second has nothing to re-index.
+The trigram index is left alone during the replay (a contentless table forgets a row only by the
+values it was indexed with, which the replay replaces): at the end it is emptied and filled once
+in rowid order.
 """
 
 from __future__ import annotations
@@ -39,7 +34,7 @@ from archive import fastpath
 from archive.admit import admit, mark_gone, page_row, seen_ok, update_page
 from archive.changes import field_changes
 from archive.save import AnyRecord, decompress
-from archive.schema import WORDS_FTS, rebuild_trigram
+from archive.schema import rebuild_trigram
 from archive.search import forget_pending
 from archive.versions import decode
 from kpi_archive.errors import ParseError
@@ -73,13 +68,6 @@ class ReparseCounts:
     records: int
     changed: int
     errors: int
-
-
-# The texts each words table was segmented from (archive.search.refresh_search), by row key.
-_WORDS_SOURCE = {
-    "kpis": (("url",), ("title", "definition", "calculation", "data_sources")),
-    "reports": (("url", "position"), ("text",)),
-}
 
 
 @dataclass
@@ -126,17 +114,6 @@ def begin_reparse(db: Database) -> ReparseState:
         "INSERT INTO reparse_before SELECT url, record FROM kpi_versions WHERE id IN "
         "(SELECT max(id) FROM kpi_versions GROUP BY url)"
     )
-    for table, (keys, texts) in _WORDS_SOURCE.items():
-        columns = ", ".join(f"t.[{c}]" for c in (*keys, *texts))
-        conn.execute(f"DROP TABLE IF EXISTS temp.[kept_{table}_words]")
-        conn.execute(
-            f"CREATE TEMP TABLE [kept_{table}_words] AS SELECT {columns}, w.words "
-            f"FROM [{table}] t JOIN [{table}_words_fts] w ON w.rowid = t.rowid"
-        )
-        conn.execute(
-            f"CREATE INDEX temp.[kept_{table}_words_key] ON [kept_{table}_words] "
-            f"({', '.join(keys)})"
-        )
     kept = {
         row[0]: dict(zip(_KEPT_MISS_STATE, row[1:], strict=True))
         for row in conn.execute(
@@ -148,8 +125,6 @@ def begin_reparse(db: Database) -> ReparseState:
         "UPDATE pages SET snapshot_id = NULL, sha256 = NULL, last_changed = NULL, status = NULL, "
         "last_error = NULL, last_error_at = NULL"
     )
-    for table in WORDS_FTS:
-        _empty_fts(conn, f"{table}_words_fts")
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'observations'").fetchone():
         # Its rows cascade from kpi_versions; emptied first, each version's delete need not
         # look for them (a third of that delete's time).
@@ -157,19 +132,6 @@ def begin_reparse(db: Database) -> ReparseState:
     for table in DERIVED_TABLES:
         conn.execute(f"DELETE FROM [{table}]")
     return ReparseState(kept)
-
-
-def _empty_fts(conn: sqlite3.Connection, name: str) -> None:
-    """Drop an FTS5 table and create it again, empty, with the same definition and settings."""
-    row = conn.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [name]
-    ).fetchone()
-    if row is None:
-        return
-    settings = conn.execute(f"SELECT k, v FROM [{name}_config] WHERE k != 'version'").fetchall()
-    conn.execute(f"DROP TABLE [{name}]")
-    conn.execute(row[0])
-    conn.executemany(f"INSERT INTO [{name}] ([{name}], rank) VALUES (?, ?)", settings)
 
 
 def iter_captures(db: Database) -> Iterator[Capture]:
@@ -217,28 +179,11 @@ def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
     # empty it and index every row once, in SQL.
     rebuild_trigram(conn)
     forget_pending(conn)
-    for table in WORDS_FTS:
-        _restore_words(conn, table)
     records, changed = _count_changes(conn)
     errors = conn.execute("SELECT count(*) FROM pages WHERE status = 'parse_error'").fetchone()[0]
     counts = ReparseCounts(state.captures, records, changed, errors)
     log.info("reparse: %s", counts)
     return counts
-
-
-def _restore_words(conn: sqlite3.Connection, table: str) -> None:
-    """Give back the words of every row whose key and text are unchanged; refresh_search
-    segments the rest."""
-    fts = f"{table}_words_fts"
-    keys, texts = _WORDS_SOURCE[table]
-    same = " AND ".join(
-        [*(f"k.[{c}] = t.[{c}]" for c in keys), *(f"k.[{c}] IS t.[{c}]" for c in texts)]
-    )
-    conn.execute(
-        f"INSERT INTO [{fts}] (rowid, words) SELECT t.rowid, k.words "
-        f"FROM [{table}] t JOIN temp.[kept_{table}_words] k ON {same} ORDER BY t.rowid"
-    )
-    conn.execute(f"DROP TABLE temp.[kept_{table}_words]")
 
 
 def _count_changes(conn: sqlite3.Connection) -> tuple[int, int]:

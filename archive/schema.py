@@ -16,12 +16,15 @@ are derived from them and can be rebuilt at any time by ``archive.reparse``.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import logging
+import re
 import sqlite3
 import types
 import typing
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,21 +40,18 @@ from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, ProjectPage
 log = logging.getLogger(__name__)
 
 
-# unicode61 treats Thai vowel and tone marks (category M) as separators unless told otherwise.
-WORDS_TOKENIZER = "unicode61 categories 'L* N* Co M*'"
-
 # Search helpers live only in these side tables, never as columns of the tables readers see. The
 # trigram tables are contentless (``content=''``): the text is stored once, in ``kpis``/``reports``,
 # and the index alone here. Their last column holds ``parsers.thai.fold`` of the texts fold changes
 # (Thai digits, ``ำา``, PUA tone marks, ``PM 2.5``), so one index answers the query as typed and
-# as folded; ``<table>_words_fts`` holds the PyThaiNLP words, keyed by rowid.
+# as folded.
 TRIGRAM_FTS: dict[str, list[str]] = {
     "kpis": ["title", "definition", "calculation", "data_sources", "summary", "folded"],
     "reports": ["text", "folded"],
 }
-WORDS_FTS = ("kpis", "reports")
 SEARCH_HELPERS = {"kpis": ("search_digits", "words"), "reports": ("text_digits", "words")}
-ROW_KEYS = {"kpis": ("url",), "reports": ("url", "position")}
+# The PyThaiNLP word-search tables schema versions 1-10 kept beside the trigram ones (m011).
+WORDS_FTS = ("kpis_words_fts", "reports_words_fts")
 PAGE_COLUMNS: dict[str, type] = {
     "url": str,
     "host": str,
@@ -316,14 +316,8 @@ def m004_judged_captures(db: Database) -> None:
 def m005_search_helpers_out_of_tables(db: Database) -> None:
     # kpis/reports lose their search helper columns (issue 10 §3) and kpis.agency_code becomes a
     # foreign key to agencies (issue 11 §4). transform renumbers rowids, so the search tables
-    # are rebuilt, keeping the words already segmented (by each row's key) instead of redoing them.
-    kept: dict[str, list[tuple[Any, ...]]] = {}
+    # are rebuilt. (The words segmented into them went in m011 with the word-search tables.)
     for table, helpers in SEARCH_HELPERS.items():
-        keys = ", ".join(ROW_KEYS[table])
-        if "words" in db.table(table).columns_dict:
-            kept[table] = db.execute(
-                f"SELECT {keys}, words FROM [{table}] WHERE words IS NOT NULL"
-            ).fetchall()
         for suffix in ("_words_ai", "_words_au", "_words_ad"):
             db.execute(f"DROP TRIGGER IF EXISTS [{table}{suffix}]")
         for fts in (f"{table}_fts", f"{table}_words_fts"):
@@ -338,14 +332,6 @@ def m005_search_helpers_out_of_tables(db: Database) -> None:
     if not any(fk.column == "agency_code" for fk in db.table("kpis").foreign_keys):
         db.table("kpis").transform(add_foreign_keys=[("agency_code", "agencies", "code")])
     _ensure_fts(db)
-    for table, rows in kept.items():
-        on = " AND ".join(f"t.[{k}] = ?" for k in ROW_KEYS[table])
-        for *key, words in rows:
-            db.execute(
-                f"INSERT INTO [{table}_words_fts] (rowid, words) "
-                f"SELECT t.rowid, ? FROM [{table}] t WHERE {on}",
-                [words, *key],
-            )
 
 
 # Added to the crawl's tables by m006 (and created with them on a new archive).
@@ -497,7 +483,7 @@ def m010_contentless_trigram_index(db: Database) -> None:
 RECOMPRESS_BATCH = 1000
 
 
-def m011_v12b_records_dictionary(db: Database) -> None:
+def m011_records_dictionary(db: Database) -> None:
     # Issue 12: records are compressed with a shipped zstd dictionary (archive.versions), which
     # more than halves them; older rows are written again with it. One transaction, so an
     # interrupted run leaves the rows as they were; rows that already use it are skipped.
@@ -514,6 +500,20 @@ def m011_v12b_records_dictionary(db: Database) -> None:
         last = rows[-1][0]
 
 
+def m012_slimmer_search(db: Database) -> None:
+    # Issue 12: the PyThaiNLP word-search tables held a segmented copy of every text (356 MB of
+    # 1,750 at 32,500 pages) that no published surface read; Datasette's search box, the canned
+    # queries and /search use the trigram index. Only derived text goes: nothing captured.
+    # Later writes reuse the freed pages; `sqlite-utils vacuum` returns them to the disk.
+    for table in ("kpis", "reports"):
+        db.execute(f"DROP TRIGGER IF EXISTS [{table}_words_ad]")
+    for fts in WORDS_FTS:
+        db.execute(f"DROP TABLE IF EXISTS [{fts}]")
+    # The trigram index's folded column now holds the folded spots of a text, not all of it
+    # (folded_variant); a contentless index forgets a row only by the values it was given.
+    rebuild_trigram(db.conn)
+
+
 STEPS = (
     m001_create_archive,
     m002_drop_per_row_fts_triggers,
@@ -525,7 +525,8 @@ STEPS = (
     m008_compact_versions_and_tables,
     m009_serving_indexes,
     m010_contentless_trigram_index,
-    m011_v12b_records_dictionary,
+    m011_records_dictionary,
+    m012_slimmer_search,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
@@ -562,14 +563,55 @@ def _sync_model_columns(db: Database) -> None:
                 db.table(table).add_column(name, col_type)
 
 
+# Where ``thai.fold`` changes a text beyond case: Thai digits, legacy PUA marks and zero-width
+# characters, sara am typed twice, a repeated mark, an acronym before its number, whitespace other
+# than one space.
+_FOLDS = re.compile(
+    "[\u0e50-\u0e59\uf700-\uf71a\u200b-\u200d\u2060\ufeff\u00ad]|[\u0e33\u0e4d]\u0e32"
+    "|([\u0e31\u0e34-\u0e3a\u0e47-\u0e4e])\\1|\\b[A-Za-z]{2,5}[\\s\\-]+[0-9\u0e50-\u0e59]"
+    "|\\s{2,}|[^\\S ]"
+)
+_WORD = re.compile(r"\S+")
+# A folded fragment reaches this many space-separated words either side of what folding changed:
+# a phrase query spanning a folded spot and up to two words around it is found. (Each changed
+# text folded whole put 70 % of the report text in the index twice at 2,000 synthetic pages,
+# mostly for one Thai-digit date; the spots alone, 30 %.)
+FOLD_REACH = 2
+
+
 def folded_variant(*texts: str | None) -> str | None:
-    """``thai.fold`` of each text that folding changes beyond case, one a line; None if none.
+    """The fragments of each text that folding changes beyond case, folded, one a line; None if
+    there are none.
 
     A text fold leaves alike (but for case: trigram matching ignores it) is found folded through
-    its own column, so only the others cost index space twice.
+    its own column, so only the changed spots, with ``FOLD_REACH`` words either side, cost index
+    space twice.
     """
-    changed = [f for t in texts if t and (f := thai.fold(t)) != t and f != t.lower()]
+    changed = [f for t in texts if t and (f := _folded_fragments(t))]
     return "\n".join(changed) if changed else None
+
+
+def _folded_fragments(text: str) -> str | None:
+    spots = [m.span() for m in _FOLDS.finditer(text)]
+    if not spots or not unicodedata.is_normalized("NFC", text):
+        # Nothing to place (or a change this function cannot place): the whole text, if folding
+        # changes it beyond case.
+        full = thai.fold(text)
+        return None if full == text or full == text.lower() else full
+    words = [m.span() for m in _WORD.finditer(text)]
+    if not words:
+        return None  # only whitespace, which folds to nothing
+    starts = [start for start, _ in words]
+    last = len(words) - 1
+    runs: list[list[int]] = []
+    for start, end in spots:
+        first = max(bisect.bisect_right(starts, start) - 1 - FOLD_REACH, 0)
+        final = min(max(bisect.bisect_right(starts, end - 1) - 1, 0) + FOLD_REACH, last)
+        if runs and first <= runs[-1][1] + 1:
+            runs[-1][1] = max(runs[-1][1], final)
+        else:
+            runs.append([first, final])
+    return "\n".join(thai.fold(text[words[i][0] : words[j][1]]) for i, j in runs)
 
 
 def trigram_entries(
@@ -646,18 +688,6 @@ def _ensure_fts(db: Database) -> None:
     for table in TRIGRAM_FTS:
         if f"{table}_fts" not in names:
             _create_trigram(db, table)
-    for table in WORDS_FTS:
-        # A table of its own, so Datasette's search box keeps the trigram one; refresh_search
-        # fills it for the rows it lacks, and a deleted row takes its words with it.
-        db.executescript(
-            f"""
-            CREATE VIRTUAL TABLE IF NOT EXISTS [{table}_words_fts]
-              USING fts5(words, tokenize="{WORDS_TOKENIZER}");
-            CREATE TRIGGER IF NOT EXISTS [{table}_words_ad] AFTER DELETE ON [{table}] BEGIN
-              DELETE FROM [{table}_words_fts] WHERE rowid = old.rowid;
-            END;
-            """
-        )
 
 
 def _label_sql() -> str:

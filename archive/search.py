@@ -1,57 +1,48 @@
-"""Thai full-text search over the archive: trigram FTS5, folded text, PyThaiNLP word search.
+"""Thai full-text search over the archive: trigram FTS5 on the text as printed and as folded.
 
 None of the search helpers is a column of ``kpis`` or ``reports``: readers see the text as
-printed, and the indexes live in side tables keyed by the row's rowid (``archive.schema``).
+printed, and the index lives in side tables keyed by the row's rowid (``archive.schema``).
 
-- ``kpis_fts`` / ``reports_fts``: contentless trigram FTS5 tables (the text is stored once, in
-  the table), the tables Datasette's search box uses (``fts_table`` in the plugin's metadata), the
-  ``search`` and ``reports_mentioning`` queries and the public ``/search`` page. Trigram needs no
-  word breaks, so any Thai substring of 3+ characters matches; a term of 1–2 characters matches
-  nothing (an FTS5 trigram limit): use ``LIKE`` for those. Their last column, ``folded``, holds
-  ``parsers.thai.fold`` of the texts folding changes (``ดำารง`` → ``ดำรง``, legacy PUA tone marks,
-  zero-width characters, Thai digits, ``PM 2.5`` → ``pm2.5``), so ``2566`` finds ``๒๕๖๖`` and a
-  folded query finds what a reader sees, while ``๒๕๖๖`` still finds the text as printed.
-  No triggers keep them in sync: ``unindex(conn, url)`` takes a page's entries out before its rows
-  change (a contentless table is told the values the row was indexed with) and queues the page,
-  and ``sync_index(conn)`` indexes every queued page. ``save`` and each ``save_many`` batch call
-  it before they commit, so the index is never out of step with a committed row. (Per-row
-  triggers made FTS5 flush a tiny segment at every page's savepoint.)
-- ``kpis_words_fts`` / ``reports_words_fts``: the text segmented by PyThaiNLP's ``newmm`` engine
-  (words joined by spaces) under a unicode61 FTS5 table, for ranked whole-word search.
-  Segmenting costs time, so ``save`` leaves a changed row out and ``refresh_search(db)``
-  segments every row the table lacks (call it after a crawl or import).
+``kpis_fts`` / ``reports_fts`` are contentless trigram FTS5 tables (the text is stored once, in
+the table), the tables Datasette's search box uses (``fts_table`` in the plugin's metadata), the
+``search`` and ``reports_mentioning`` queries and the public ``/search`` page. Trigram needs no
+word breaks, so any Thai substring of 3+ characters matches. A term of 1–2 characters matches
+nothing in the index (an FTS5 trigram limit), so ``search`` scans the text for those instead, as
+the ``/search`` page does. The last column, ``folded``, holds ``parsers.thai.fold`` of the spots
+folding changes (``ดำารง`` → ``ดำรง``, legacy PUA tone marks, zero-width characters, Thai digits,
+``PM 2.5`` → ``pm2.5``) with two words either side (``archive.schema.folded_variant``), so
+``2566`` finds ``๒๕๖๖`` and a folded query finds what a reader sees, while ``๒๕๖๖`` still finds
+the text as printed.
 
-``refresh_search`` is also where derived look-ups are refreshed: it fills agency names
-(``archive.agencies``).
+No triggers keep the index in sync: ``unindex(conn, url)`` takes a page's entries out before its
+rows change (a contentless table is told the values the row was indexed with) and queues the
+page, and ``sync_index(conn)`` indexes every queued page. ``save`` and each ``save_many`` batch
+call it before they commit, so the index is never out of step with a committed row. (Per-row
+triggers made FTS5 flush a tiny segment at every page's savepoint.)
+
+There is no word-segmented index (schema version 11 dropped it): it doubled the text's bytes
+and a load's finish time, and every published search reads the trigram one.
 """
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from typing import Any
 
 from sqlite_utils import Database
 
-from archive import agencies
-from archive.schema import (
-    TRIGRAM_FTS,
-    WORDS_FTS,
-    folded_variant,
-    index_trigram,
-    unindex_trigram,
-)
+from archive.schema import TRIGRAM_FTS, folded_variant, index_trigram, unindex_trigram
 from parsers import thai
 
-log = logging.getLogger(__name__)
-
 THAI_DIGITS = thai.THAI_DIGITS
-KPI_TEXT_COLUMNS = ("title", "definition", "calculation", "data_sources")
+# FTS5's trigram tokenizer indexes three characters at a time: a shorter term matches no row.
+TRIGRAM_MIN = 3
+_TO_THAI_DIGITS = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
 
 normalise_digits = thai.arabic_digits
 
 
-__all__ = ["folded_variant", "refresh_search", "search", "search_words", "sync_index", "unindex"]
+__all__ = ["folded_variant", "search", "sync_index", "unindex"]
 
 
 # Pages whose rows changed in the open transaction and are not yet in the trigram index. A temp
@@ -74,9 +65,6 @@ def unindex(conn: sqlite3.Connection, url: str, *, first: bool = False) -> None:
     if not first:
         for table in TRIGRAM_FTS:
             unindex_trigram(conn, table, "WHERE url = ?", [url])
-        for table in WORDS_FTS:
-            rows = f"SELECT rowid FROM [{table}] WHERE url = ?"
-            conn.execute(f"DELETE FROM [{table}_words_fts] WHERE rowid IN ({rows})", [url])
     conn.execute("INSERT INTO temp.fts_pending (url) VALUES (?)", [url])
 
 
@@ -96,41 +84,6 @@ def forget_pending(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM temp.fts_pending")
 
 
-def segment(text: str | None) -> str:
-    """Thai text with Arabic digits, as newmm words joined by single spaces."""
-    return thai.segment(normalise_digits(text)) if text else ""
-
-
-def refresh_search(db: Database, batch: int = 200) -> int:
-    """Segment every ``kpis`` and ``reports`` row its words table lacks; return the row count."""
-    done = 0
-    for table, columns in (("kpis", KPI_TEXT_COLUMNS), ("reports", ("text",))):
-        select = ", ".join(f"t.[{c}]" for c in columns)
-        # One pass in rowid order: each batch starts after the last, and a row's words are found
-        # by rowid. (``rowid NOT IN (SELECT rowid FROM words)`` rebuilt that whole set and
-        # rescanned the table for every batch: 175 s of a 30,000-page load's finish.)
-        last = 0
-        while True:
-            rows = db.execute(
-                f"SELECT t.rowid, {select} FROM [{table}] t WHERE t.rowid > ? AND NOT EXISTS "
-                f"(SELECT 1 FROM [{table}_words_fts] w WHERE w.rowid = t.rowid) "
-                "ORDER BY t.rowid LIMIT ?",
-                [last, batch],
-            ).fetchall()
-            if not rows:
-                break
-            last = rows[-1][0]
-            with db.atomic():
-                db.conn.executemany(
-                    f"INSERT INTO [{table}_words_fts] (rowid, words) VALUES (?, ?)",
-                    [(row[0], " ".join(segment(t) for t in row[1:] if t)) for row in rows],
-                )
-            done += len(rows)
-    log.info("segmented %d rows", done)
-    agencies.fill_names(db)
-    return done
-
-
 def fts_phrase(query: str) -> str:
     """Quote each whitespace-separated term as an FTS5 phrase (what Datasette's search box does)."""
     terms = [t.replace('"', '""') for t in query.split()]
@@ -138,11 +91,16 @@ def fts_phrase(query: str) -> str:
 
 
 def search(db: Database, table: str, query: str, limit: int = 20) -> list[dict[str, Any]]:
-    """Trigram search of ``kpis`` or ``reports``, of the query as typed and as folded."""
-    variants = {query, normalise_digits(query), thai.fold(query)}
-    match = " OR ".join(f"({fts_phrase(v)})" for v in sorted(variants) if v.strip())
-    if not match:
+    """Trigram search of ``kpis`` or ``reports``, of the query as typed and as folded; a query
+    under three characters is looked for in the text as printed, by a scan."""
+    variants = sorted(v for v in {query, normalise_digits(query), thai.fold(query)} if v.strip())
+    if not variants:
         return []
+    if min(len(v.strip()) for v in variants) < TRIGRAM_MIN:
+        # The text as printed may spell the query's digits in Thai (``๒๕`` for ``25``).
+        printed = {*variants, *(v.translate(_TO_THAI_DIGITS) for v in variants)}
+        return _scan(db, table, sorted(printed), limit)
+    match = " OR ".join(f"({fts_phrase(v)})" for v in variants)
     sql = (
         f"SELECT t.* FROM [{table}_fts] f JOIN [{table}] t ON t.rowid = f.rowid "
         f"WHERE [{table}_fts] MATCH ? ORDER BY f.rank LIMIT ?"
@@ -150,13 +108,10 @@ def search(db: Database, table: str, query: str, limit: int = 20) -> list[dict[s
     return [dict(row) for row in db.query(sql, [match, limit])]
 
 
-def search_words(db: Database, table: str, query: str, limit: int = 20) -> list[dict[str, Any]]:
-    """Ranked whole-word search of ``kpis`` or ``reports``: the query is segmented like the text."""
-    words = segment(query).split()
-    if not words:
-        return []
-    sql = (
-        f"SELECT t.* FROM [{table}_words_fts] f JOIN [{table}] t ON t.rowid = f.rowid "
-        f"WHERE [{table}_words_fts] MATCH ? ORDER BY f.rank LIMIT ?"
-    )
-    return [dict(row) for row in db.query(sql, [fts_phrase(" ".join(words)), limit])]
+def _scan(db: Database, table: str, variants: list[str], limit: int) -> list[dict[str, Any]]:
+    """Rows of ``table`` whose text (case-folded) holds any variant, in rowid order."""
+    columns = [c for c in TRIGRAM_FTS[table] if c != "folded"]
+    text = " || char(10) || ".join(f"coalesce(lower([{c}]), '')" for c in columns)
+    hits = " OR ".join(f"instr({text}, ?)" for _ in variants)
+    sql = f"SELECT * FROM [{table}] WHERE {hits} ORDER BY rowid LIMIT ?"
+    return [dict(row) for row in db.query(sql, [*(v.strip().lower() for v in variants), limit])]

@@ -15,9 +15,9 @@
 - One asyncio task per host (``concurrency`` hosts at once) does nothing but fetch, at the pace
   the fetcher allows (one request per host per delay): each response is handed on to be parsed
   (on a parse worker) and saved (on the one thread that owns the SQLite connection) while the
-  host's next request is already waiting its turn, so parsing, saving and keeping word search
-  current never stretch the gaps between requests. At most ``IN_HAND`` fetched pages wait to be
-  saved; a host whose queue is empty waits for its pages in hand, whose links may refill it.
+  host's next request is already waiting its turn, so parsing and saving never stretch the gaps
+  between requests. At most ``IN_HAND`` fetched pages wait to be saved; a host whose queue is
+  empty waits for its pages in hand, whose links may refill it.
   The validators for a conditional GET are read with the queue, not before each request.
 - One page never stops the crawl: whatever any stage raises for it (fetch, links, save) rolls
   back that page's transaction, is written to ``fetch_log`` (outcome ``error``) and the frontier,
@@ -68,7 +68,6 @@ from kpi_archive.config import (
 )
 from kpi_archive.errors import ParseError
 from kpi_archive.runcontrol import StopControl, heartbeat
-from parsers import thai
 from parsers.thai import fiscal_year
 from scraper import seeds
 from scraper.fetcher import Fetched, Fetcher, FetchOptions
@@ -82,15 +81,9 @@ T = TypeVar("T")
 # (benchmarks/bench_crawl.py: 72.5 s → 100 s); at 0.5 ms the crawl is as fast as with no parse
 # worker (73.5 s). Set for the crawl only, then restored.
 SWITCH_INTERVAL = 0.0005
-# Word search is refreshed as pages are saved, on the DB thread between saves: a refresh reads
-# through the archive besides the new pages' words, so the pages between two refreshes grow with
-# the crawl (at least SEARCH_EVERY, else a SEARCH_GROWTH share of the pages saved so far), which
-# keeps those reads linear in the crawl's size and leaves the crawl's end a share of the pages.
-SEARCH_EVERY = 5
-SEARCH_GROWTH = 0.05
 # Pages fetched but not yet saved, over all hosts (1.6 s of a 4-host crawl at 0.1 s): enough to
-# ride out a refresh of word search on the DB thread; past it a slow disk slows fetching down
-# instead of filling memory with bodies.
+# ride out a slow save on the DB thread; past it a slow disk slows fetching down instead of
+# filling memory with bodies.
 IN_HAND = 64
 SUMMARY_FIELDS = ("fetched", "unchanged", "new", "changed", "held", "failed", "gone")
 
@@ -203,9 +196,6 @@ class _Crawl:
         self.db: Database | None = None
         self.run_id = 0
         self.done = 0
-        self.unindexed = 0
-        self.saved = 0  # pages new or changed in this run
-        self.searching = False  # a refresh of word search is queued or running
         self.queues: dict[str, deque[crawlstate.FrontierItem]] = {}
         self.pending: list[Future[object]] = []
         self.started = time.monotonic()
@@ -266,14 +256,11 @@ class _Crawl:
                 self.queues.setdefault(urlsplit(item.url).hostname or "", deque()).append(item)
             if resumed:
                 log.info("resuming an unfinished pass: %d URLs still queued", len(items))
-            # The word segmenter loads its dictionary on first use (~0.7 s): done while robots.txt
-            # is fetched rather than on the DB thread with pages waiting to be saved.
-            warm = asyncio.ensure_future(self.parse(thai.segment, "ก"))
             await self._fetch_all()
-            await warm
             self._check_background()
             if self.stop.signal_number is None:
-                # Word search catches up on the next run: a stopping service has seconds to spare.
+                # The derived tables catch up on the next run: a stopping service has seconds
+                # to spare.
                 await self.call(load.finish)
             left = any(self.queues.values())
             outcome, exit_code, reason = alarms.crawl_outcome(
@@ -444,23 +431,7 @@ class _Crawl:
         # A site that keeps sending the same error page answers "unchanged" from the second night.
         self.tally.record(item.url, "parse_error" if unusable else outcome)
         queue.extend(links)
-        if outcome in ("new", "changed"):
-            self.saved += 1
-            self.unindexed += 1
-            due = max(SEARCH_EVERY, SEARCH_GROWTH * self.saved)
-            if self.unindexed >= due and not self.searching:
-                # Word segmentation is slow; done a batch at a time on the DB thread, it fits
-                # in the politeness waits instead of adding minutes at the end of a crawl.
-                self.unindexed = 0
-                self.searching = True
-                self._background(self._refresh_search)
         return outcome, error
-
-    def _refresh_search(self, db: Database) -> None:
-        try:
-            archive.refresh_search(db)
-        finally:
-            self.searching = False
 
     async def _read(self, fetched: Fetched) -> load.PageRead | None:
         """Read a 2xx page (record and links) on the parse worker; None when nothing came."""

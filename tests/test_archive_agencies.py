@@ -63,7 +63,7 @@ def test_every_code_seen_gets_a_row_and_a_bundled_name_where_none_was_printed(tm
     for url, pid in ((DISTRICT_URL, "5027-0001"), (UNKNOWN_URL, "9876-0001")):
         archive.save(db, response(url=url, body=pid.encode()), seed_kpi(url=url, pid=pid))
     db.execute("UPDATE agencies SET name = 'ชื่อที่หน้าเว็บพิมพ์' WHERE code = '0411'")
-    archive.refresh_search(db)
+    archive.refresh_agencies(db)
     assert [tuple(r) for r in db.execute("SELECT code, name FROM agencies ORDER BY code")] == [
         ("0411", "ชื่อที่หน้าเว็บพิมพ์"),
         ("5027", "สำนักงานเขตลาดพร้าว"),
@@ -84,7 +84,7 @@ def test_a_district_office_naming_itself_on_its_own_pages_is_named_from_them(tmp
     ):
         archive.save(db, response(url=url, body=pid.encode()), seed_kpi(url=url, pid=pid,
                      definition=definition))  # fmt: skip
-    archive.refresh_search(db)
+    archive.refresh_agencies(db)
     rows = db.execute(
         "SELECT code, name, source_url FROM agencies WHERE code LIKE '509%' ORDER BY code"
     ).fetchall()

@@ -128,16 +128,6 @@ def test_reparse_of_real_fixtures_is_deterministic_and_matches_save(tmp_path):
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_reparse_keeps_the_words_of_unchanged_text_and_drops_those_of_changed_text(db):
-    assert archive.refresh_search(db) > 0
-    load.reparse(db, parser({V1: seed_kpi(), V2: seed_kpi(result_value=50.0)}))
-    assert archive.refresh_search(db) == 0
-    retitled = seed_kpi(result_value=50.0, title="ร้อยละของถนนที่สะอาด")
-    load.reparse(db, parser({V1: seed_kpi(), V2: retitled}))
-    assert archive.refresh_search(db) == 1  # the kpis row; its reports kept their words
-    assert [r["url"] for r in archive.search_words(db, "kpis", "ถนน")] == [SEED_URL]
-
-
 def test_reparse_leaves_the_trigram_index_in_step_and_searchable(tmp_path):
     db = archive.open_db(tmp_path / "fixtures.db")
     load_fixtures(db)
@@ -159,13 +149,6 @@ def test_reparse_keeps_the_settings_of_the_full_text_tables(db):
     assert settings == [("automerge", 2), ("hashsize", 8388608)]
 
 
-def test_reparse_keeps_the_triggers_that_drop_words_with_their_rows(db):
-    names = "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
-    before = [r[0] for r in db.execute(names)]
-    load.reparse(db, parser({V1: seed_kpi(), V2: seed_kpi(result_value=50.0)}))
-    assert [r[0] for r in db.execute(names)] == before == ["kpis_words_ad", "reports_words_ad"]
-
-
 def test_reparse_re_indexes_a_row_whose_text_changed(tmp_path):
     import parsers
 
@@ -185,7 +168,6 @@ def test_reparse_re_indexes_a_row_whose_text_changed(tmp_path):
 
 
 def test_an_interrupted_reparse_leaves_the_archive_as_it_was(db):
-    archive.refresh_search(db)
     before = dump(db)
 
     def interrupted(body, url, headers):
@@ -196,4 +178,4 @@ def test_an_interrupted_reparse_leaves_the_archive_as_it_was(db):
     with pytest.raises(KeyboardInterrupt):
         load.reparse(db, interrupted)
     assert dump(db) == before
-    assert [r["url"] for r in archive.search_words(db, "kpis", "สะอาด")] == [SEED_URL]
+    assert [r["url"] for r in archive.search(db, "kpis", "สะอาด")] == [SEED_URL]

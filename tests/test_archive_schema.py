@@ -7,12 +7,14 @@ import sqlite3
 
 import pytest
 import zstandard
-from archive_factories import response, seed_kpi
+from archive_factories import JUNE, response, seed_kpi
+from helpers import fts_in_step
 
 import archive
 from archive import schema
-from archive.schema import SCHEMA_VERSION, ensure_db_shape
+from archive.schema import SCHEMA_VERSION, ensure_db_shape, folded_variant, trigram_insert
 from kpi_archive.errors import ArchiveError
+from parsers import thai
 
 TABLES = {
     "pages",
@@ -32,8 +34,6 @@ TABLES = {
     "kpi_versions",
     "kpis_fts",
     "reports_fts",
-    "kpis_words_fts",
-    "reports_words_fts",
 }
 
 
@@ -41,7 +41,7 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     db = archive.open_db(tmp_path / "data" / "kpi.db")
     assert set(db.table_names()) >= TABLES
     assert db.view_names() == ["changes"]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 12
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -115,7 +115,7 @@ def test_version_9_archive_drops_its_text_copies_and_stays_searchable(tmp_path):
     db.execute("PRAGMA user_version = 9")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     tables = set(db.table_names())
     assert {"search_index", "kpis_fts_content", "reports_fts_content"} & tables == set()
     assert [r["pid"] for r in archive.search(db, "kpis", "2566")] == ["0411-2029"]
@@ -142,7 +142,7 @@ def test_an_empty_file_becomes_an_archive(tmp_path):
     path = tmp_path / "empty.db"
     path.touch()
     archive.open_db(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 11
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
@@ -162,36 +162,78 @@ def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
     assert {"kpis_ai", "kpis_ad", "kpis_au"} <= set(_triggers(db))
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
-    assert _triggers(db) == ["kpis_words_ad", "reports_words_ad"]
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert _triggers(db) == []
 
 
-def test_version_4_archive_moves_its_search_helpers_out_and_keeps_the_words(tmp_path):
+def test_version_4_archive_moves_its_search_helpers_out_of_its_tables(tmp_path):
     path = tmp_path / "v4.db"
     db = archive.open_db(path)
     archive.save(db, response(), seed_kpi())
-    archive.refresh_search(db)
     # what schema version 4 had: helper columns in kpis/reports, no foreign key to agencies
     db.table("kpis").transform(drop_foreign_keys=["agency_code"])
     for table, column in (("kpis", "search_digits"), ("kpis", "words"), ("reports", "words")):
         db.table(table).add_column(column, str)
     db.execute("UPDATE kpis SET words = 'คำ ที่ ตัด ไว้ แล้ว'")
     db.execute("UPDATE reports SET words = 'รายงาน'")
-    db.execute("DELETE FROM kpis_words_fts")
-    db.execute("DELETE FROM reports_words_fts")
     db.execute("DELETE FROM agencies")
     db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm005_search_helpers_out_of_tables'")
     db.execute("PRAGMA user_version = 4")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert {"words", "search_digits"} & set(db.table("kpis").columns_dict) == set()
     assert [(fk.column, fk.other_table, fk.other_column) for fk in db.table("kpis").foreign_keys
             if fk.column == "agency_code"] == [("agency_code", "agencies", "code")]  # fmt: skip
     assert db.execute("SELECT code FROM agencies").fetchall() == [("0411",)]
-    assert [r["pid"] for r in archive.search_words(db, "kpis", "ตัด")] == ["0411-2029"]
     assert [r["pid"] for r in archive.search(db, "kpis", "2566")] == ["0411-2029"]
-    assert archive.refresh_search(db) == 0  # the words were kept, not segmented again
+
+
+def test_version_10_archive_drops_its_word_search_and_keeps_every_capture(tmp_path):
+    path = tmp_path / "v10.db"
+    db = archive.open_db(path)
+    archive.save(db, response(), seed_kpi())
+    long = "แผน หนึ่ง สอง สาม สี่ ห้า หก เจ็ด ปี ๒๕๖๖ แปด"
+    archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ชื่อใหม่", definition=long))
+    # what schema version 10 had: the trigram index's folded column held each changed text whole
+    kpi = db.execute("SELECT rowid, title, definition, calculation, data_sources, summary "
+                     "FROM kpis").fetchone()  # fmt: skip
+    whole = [f for t in kpi[1:] if t and (f := thai.fold(t)) not in (t, t.lower())]
+    db.execute(trigram_insert("kpis", "delete"), [*kpi, folded_variant(*kpi[1:])])
+    db.execute(trigram_insert("kpis"), [*kpi, "\n".join(whole)])
+    # ... and newmm words of every kpis and reports row in their own FTS5
+    # tables, and triggers dropping a row's words with the row
+    for table in ("kpis", "reports"):
+        db.executescript(
+            f"""
+            CREATE VIRTUAL TABLE [{table}_words_fts]
+              USING fts5(words, tokenize="unicode61 categories 'L* N* Co M*'");
+            INSERT INTO [{table}_words_fts] (rowid, words) SELECT rowid, 'คำ ที่ ตัด' FROM [{table}];
+            CREATE TRIGGER [{table}_words_ad] AFTER DELETE ON [{table}] BEGIN
+              DELETE FROM [{table}_words_fts] WHERE rowid = old.rowid;
+            END;
+            """
+        )
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm012_slimmer_search'")
+    db.execute("PRAGMA user_version = 11")
+    kept = {t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED}
+    db.close()
+    db = archive.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 12
+    assert [n for n in db.table_names() if "words" in n] == []
+    assert _triggers(db) == []
+    assert {
+        t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED
+    } == kept
+    assert len(kept["captures"]) == 2
+    assert [r["pid"] for r in archive.search(db, "kpis", "ชื่อใหม่")] == ["0411-2029"]
+    assert [r["pid"] for r in archive.search(db, "kpis", "หก เจ็ด ปี 2566")] == ["0411-2029"]
+    assert fts_in_step(db)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# What a capture is: raw evidence and what was read off it; a migration never loses any of it.
+CAPTURED = ("pages", "snapshots", "captures", "kpis", "reports", "quarters", "kpi_versions")
 
 
 def _triggers(db):
@@ -206,7 +248,7 @@ def test_version_6_archive_gains_the_index_its_version_deletes_need(tmp_path):
     db.execute("PRAGMA user_version = 6")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     plan = db.execute(
         "EXPLAIN QUERY PLAN SELECT id FROM kpi_versions WHERE previous_id = 1"
     ).fetchall()
@@ -252,7 +294,7 @@ def test_version_7_archive_compresses_its_records_and_drops_the_json_copies(tmp_
     observations = db.execute("SELECT count(*) FROM observations").fetchone()[0]
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("SELECT typeof(record), kpi_record(record) FROM kpi_versions").fetchall() == [
         ("blob", record)
     ]
@@ -282,7 +324,7 @@ def test_version_8_archive_gains_the_indexes_its_table_pages_sort_and_facet_on(t
     db.execute("PRAGMA user_version = 8")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("SELECT count(*) FROM quarters").fetchone()[0] == 2  # nothing lost
     plan = db.execute(
         "EXPLAIN QUERY PLAN SELECT url FROM pages ORDER BY last_fetched DESC LIMIT 101"
@@ -315,7 +357,7 @@ def _dictless(db):
         "dictless", 1, lambda text: zstandard.ZstdCompressor(level=3).compress(text.encode())
     )
     db.execute("UPDATE kpi_versions SET record = dictless(kpi_record(record))")
-    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm011_v12b_records_dictionary'")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm011_records_dictionary'")
     db.execute("PRAGMA user_version = 10")
 
 
@@ -335,7 +377,7 @@ def test_version_10_archive_recompresses_its_records_with_the_dictionary(tmp_pat
     assert _dict_ids(db) == [0, 0]
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert _dict_ids(db) == [20261203, 20261203]
     after = db.execute("SELECT id, kpi_record(record) FROM kpi_versions ORDER BY id").fetchall()
     assert after == before

@@ -1,4 +1,4 @@
-"""Thai search: trigram FTS (Datasette's search box), folded text, PyThaiNLP word search."""
+"""Thai search: trigram FTS (Datasette's search box), folded text, a scan for 1–2 letters."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datasette.app import Datasette
 from helpers import fts_in_step
 
 import archive
-from archive.search import folded_variant, fts_phrase, normalise_digits, segment
+from archive.search import folded_variant, fts_phrase, normalise_digits
 from kpi_archive import load
 
 OTHER_URL = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5017-832"
@@ -32,7 +32,6 @@ def db(db):
         projects=[],
     )
     archive.save(database, response(url=OTHER_URL, body=b"other"), other)
-    archive.refresh_search(database)
     return database
 
 
@@ -59,42 +58,22 @@ def test_trigram_search_finds_thai_substrings_and_both_digit_forms(db, table, qu
     assert pids(archive.search(db, table, query)) == expected
 
 
-def test_terms_shorter_than_three_characters_match_nothing(db):
-    # FTS5 trigram cannot index 1–2 characters; the publishing side falls back to LIKE.
-    assert archive.search(db, "reports", "PM") == []
-    assert archive.search(db, "kpis", "ลด") == []
-    assert pids(db.query("SELECT url FROM kpis WHERE title LIKE '%ลด%'")) == ["5017-832"]
+def test_terms_shorter_than_three_characters_are_found_by_a_scan_of_the_text(db):
+    # FTS5 trigram cannot index 1–2 characters: the index alone answers nothing for them.
+    assert db.execute("SELECT rowid FROM kpis_fts WHERE kpis_fts MATCH '\"ลด\"'").fetchall() == []
+    assert pids(archive.search(db, "kpis", "ลด")) == ["5017-832"]
+    assert pids(archive.search(db, "reports", "PM")) == ["0411-2029"]
+    assert pids(archive.search(db, "reports", "pm")) == ["0411-2029"]
+    assert pids(archive.search(db, "kpis", "๖๖")) == ["0411-2029"]
+    assert pids(archive.search(db, "kpis", "66")) == ["0411-2029"]
+    assert archive.search(db, "kpis", "ฎฏ") == []
+    assert archive.search(db, "kpis", "  ") == []
 
 
-def test_word_search_is_ranked_on_segmented_words(db):
-    assert pids(archive.search_words(db, "reports", "ปัญหาฝุ่น")) == ["0411-2029"]
-    assert pids(archive.search_words(db, "kpis", "ร้องเรียน")) == ["5017-832"]
-    # a word boundary matters here, unlike trigram: "สะอา" is not a word
-    assert archive.search_words(db, "reports", "สะอา") == []
-
-
-def test_words_are_segmented_by_refresh_and_dropped_by_a_change(db):
-    report = db.execute(
-        "SELECT w.words FROM reports_words_fts w JOIN reports r ON r.rowid = w.rowid "
-        "WHERE r.quarter = 3"
-    ).fetchone()[0]
-    assert "ฝุ่น" in report.split()
-    archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ชื่อใหม่"))
-    unsegmented = "SELECT count(*) FROM kpis WHERE rowid NOT IN (SELECT rowid FROM kpis_words_fts)"
-    assert db.execute(unsegmented).fetchone()[0] == 1
-    assert archive.refresh_search(db) == 3
-    assert archive.refresh_search(db) == 0
-    assert pids(archive.search_words(db, "kpis", "ชื่อใหม่")) == ["0411-2029"]
-
-
-def test_refresh_segments_every_row_across_many_batches_in_one_pass(db):
-    db.execute("DELETE FROM kpis_words_fts")
-    db.execute("DELETE FROM reports_words_fts")
-    rows = "SELECT (SELECT count(*) FROM kpis) + (SELECT count(*) FROM reports)"
-    (total,) = db.execute(rows).fetchone()
-    assert archive.refresh_search(db, batch=1) == total == 4
-    assert archive.refresh_search(db, batch=1) == 0
-    assert pids(archive.search_words(db, "kpis", "เรื่องร้องเรียน")) == ["5017-832"]
+def test_no_word_segmented_copy_of_the_text_is_kept(db):
+    names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+    assert {n for n in names if "words" in n} == set()
+    assert not hasattr(archive, "search_words")
 
 
 def test_search_helpers_are_not_columns_of_the_tables_readers_see(db):
@@ -107,7 +86,43 @@ def test_digit_helpers():
     assert folded_variant("ไม่มีเลขไทย 2566", None, "Bangkok") is None
     assert folded_variant("๕.๔", "x", "PM 2.5", "ดำารง") == "5.4\npm2.5\nดำรง"
     assert fts_phrase('ฝุ่น "PM"') == '"ฝุ่น" """PM"""'
-    assert segment("รู้ทันปัญหาฝุ่น PM 2.5") == "รู้ทัน ปัญหา ฝุ่น PM 2.5"
+
+
+# Two folded spots (a Thai-digit year, ``ดำารง``/``ตำา`` with sara aa typed twice), plain words.
+LONG_TEXT = (
+    "หนึ่ง สอง สาม สี่ ห้า หก ปี ๒๕๖๖ เจ็ด แปด เก้า สิบ สิบเอ็ด สิบสอง ผู้ดำารงตำาแหน่ง สิบสาม สิบสี่ สิบห้า สิบหก"
+)
+
+
+def test_only_the_folded_spots_of_a_long_text_are_indexed_twice():
+    text = LONG_TEXT
+    assert folded_variant(text) == ("หก ปี 2566 เจ็ด แปด\nสิบเอ็ด สิบสอง ผู้ดำรงตำแหน่ง สิบสาม สิบสี่")
+    assert folded_variant("ปี ๒๕๖๖ แล้ว") == "ปี 2566 แล้ว"  # a short text: all of it
+    assert folded_variant("ปี 2566 FACEBOOK") is None
+    # whitespace other than one space is a folded spot too: a phrase may span a line break
+    assert folded_variant("หนึ่ง สอง สาม สี่ ห้า\nหก เจ็ด แปด เก้า") == "สาม สี่ ห้า หก เจ็ด"
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("ปี 2566 เจ็ด", True),
+        ("หก ปี 2566 เจ็ด แปด", True),
+        ("ดำรงตำแหน่ง", True),
+        ("ปี ๒๕๖๖ เจ็ด แปด เก้า สิบ", True),  # as printed: the text's own column
+        ("ห้า หก ปี 2566", False),  # three words before the folded spot
+    ],
+)
+def test_a_phrase_around_a_folded_spot_is_found_within_two_words(db, query, found):
+    changed = seed_kpi(url=OTHER_URL, pid="5017-832", definition=LONG_TEXT, reports=[])
+    archive.save(db, response(url=OTHER_URL, body=b"other 2", at=JUNE), changed)
+    # the whole query as one phrase, as the /search page and the canned queries match it
+    hits = db.execute(
+        "SELECT k.pid FROM kpis_fts f JOIN kpis k ON k.rowid = f.rowid WHERE kpis_fts MATCH ?",
+        [f'"{query}"'],
+    ).fetchall()
+    assert hits == ([("5017-832",)] if found else [])
+    assert fts_in_step(db)
 
 
 async def test_datasette_search_box_finds_the_seed_page(db, tmp_path):
@@ -123,7 +138,6 @@ async def test_datasette_search_box_finds_the_seed_page(db, tmp_path):
 async def test_datasette_finds_the_seed_fixture_by_a_thai_word(tmp_path):
     db = archive.open_db(tmp_path / "fixtures.db")
     load_fixtures(db)
-    archive.refresh_search(db)
     ds = Datasette([str(tmp_path / "fixtures.db")])
     result = await ds.client.get("/fixtures/reports.json?_search=ฝุ่น&_shape=objects")
     assert [(r["url"], r["quarter"]) for r in result.json()["rows"]] == [
@@ -131,7 +145,6 @@ async def test_datasette_finds_the_seed_fixture_by_a_thai_word(tmp_path):
         (SEED_URL, 4),
     ]
     assert pids(archive.search(db, "reports", "จราจร")) == ["0411-2029"]
-    assert pids(archive.search_words(db, "reports", "ฝุ่น")) == ["0411-2029"]
 
 
 def test_trigram_index_has_no_per_row_triggers(db):
@@ -175,9 +188,8 @@ def test_a_page_changed_twice_in_one_batch_is_indexed_once_with_its_last_text(db
     assert fts_in_step(db)
 
 
-def test_index_stays_in_step_through_refresh_and_reparse(db):
+def test_index_stays_in_step_through_save_and_reparse(db):
     archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ชื่อใหม่ของตัวชี้วัด"))
-    archive.refresh_search(db)
     assert fts_in_step(db)
     load.reparse(
         db,

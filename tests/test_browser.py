@@ -67,7 +67,7 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = archive.open_db(folder / "real.db")
     load_fixtures(db)
     load_fixtures(db, LATER_FIXTURES, JUNE)
-    archive.refresh_search(db)
+    archive.refresh_agencies(db)
     db.close()
     yield from _serve(folder, folder / "real.db")
 

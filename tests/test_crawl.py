@@ -351,14 +351,18 @@ def test_agencies_and_years_replace_the_bundled_list() -> None:
 def test_an_error_in_background_db_work_is_raised_not_lost(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(db: object) -> int:
-        raise RuntimeError("search index refresh failed")
+    log_attempts = crawlstate.log_attempts
 
-    # The periodic search refresh runs on the DB thread without being awaited; its error must
-    # reach the caller, not vanish with its future.
-    monkeypatch.setattr("kpi_archive.crawl.archive.refresh_search", broken)
+    def broken(db: object, run_id: int, attempts: list[dict[str, object]]) -> None:
+        if any(str(a["url"]).endswith("/robots.txt") for a in attempts):
+            raise RuntimeError("the robots log failed")
+        log_attempts(db, run_id, attempts)  # type: ignore[arg-type]
+
+    # robots.txt's fetches are logged on the DB thread without being awaited; an error there
+    # must reach the caller, not vanish with its future.
+    monkeypatch.setattr("kpi_archive.crawl.crawlstate.log_attempts", broken)
     monkeypatch.setattr("kpi_archive.crawl.load.finish", lambda db: None)
-    with ReplayServer(SITE) as server, pytest.raises(RuntimeError, match="refresh failed"):
+    with ReplayServer(SITE) as server, pytest.raises(RuntimeError, match="robots log failed"):
         run(tmp_path / "kpi.db", server, max_depth=0)
 
 

@@ -62,7 +62,7 @@ def _archive(path: Path) -> Path:
     next_year = seed_kpi(url=other, pid="0411-2100", title="ร้อยละของข่าว", fiscal_year=2567)
     archive.save(db, response(other, b"2100", at=FEBRUARY_2023), next_year)
     archive.refresh_derived(db)
-    archive.refresh_search(db)
+    archive.refresh_agencies(db)
     db.close()
     return path
 

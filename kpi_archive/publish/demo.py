@@ -79,7 +79,7 @@ def build_demo(db: Path, site: Path = SITE, later: Path = LATER) -> None:
         # Exit 1 means some pages failed (the recorded site has deliberate misses); 2 and 3 do not.
         if code not in (0, 1):
             raise SystemExit(f"kpi-archive crawl exited with {code}")
-    archive.refresh_search(archive.open_db(db))
+    archive.refresh_agencies(archive.open_db(db))
 
 
 def _kpi_archive() -> str:
