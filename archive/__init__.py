@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from archive import pending
 from archive.observations import refresh_observations
 from archive.reparse import (
     Capture,
@@ -44,7 +45,7 @@ from archive.save import (
 )
 from archive.schema import SCHEMA_VERSION, ensure_db_shape, utc_iso
 from archive.search import refresh_search, search, search_words
-from archive.series import refresh_series
+from archive.series import ensure_series_tables, refresh_series
 from archive.series_views import ensure_series_views
 from archive.warc import export_warc, is_warc, read_responses
 from kpi_archive.errors import ArchiveError
@@ -85,11 +86,24 @@ def open_db(path: str | Path) -> Database:
     return db
 
 
-def refresh_derived(db: Database) -> None:
-    """Rebuild the tables derived across pages: indicators, measures, then observations."""
-    refresh_series(db)
-    refresh_observations(db)
+def refresh_derived(db: Database, *, full: bool | None = None) -> bool:
+    """Bring the tables derived across pages up to date: indicators, measures, observations.
+
+    Only for the pages saved since the last refresh (``archive.pending``), unless ``full`` or
+    ``pending.needs_full`` says to rebuild them from every page; return whether it did."""
+    with db.atomic():
+        conn = db.conn
+        ensure_series_tables(db)  # kpis.indicator_id, which a trigger reads
+        pending.ensure_pending(db)
+        if full is None:
+            full = pending.needs_full(conn)
+        if not full:
+            pending.open_scope(conn)
+        refresh_series(db, scoped=not full)
+        refresh_observations(db, scoped=not full)
+        pending.caught_up(conn)
     ensure_series_views(db)
+    return full
 
 
 __all__ = [

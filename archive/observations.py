@@ -29,6 +29,7 @@ import logging
 
 from sqlite_utils import Database
 
+from archive.pending import SCOPE
 from archive.series import ensure_series_tables
 from archive.versions import register
 
@@ -47,7 +48,7 @@ _INSERT = f"""
 INSERT INTO observations (version_id, url, pid, indicator_id, agency_code, fiscal_year,
                           quarter, measure, value, value_text, as_of)
 WITH v AS MATERIALIZED (SELECT * FROM ({VERSIONS}) n
-           WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE o.version_id = n.id)),
+           WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE o.version_id = n.id) {{scope}}),
 cells AS (
   SELECT v.id, v.url, v.pid, v.fetched_at, v.record, NULL AS quarter, 'target' AS measure,
          json_extract(v.record, '$.target_value') AS value,
@@ -116,8 +117,15 @@ def ensure_observations_table(db: Database) -> None:
         db.table("observations").create_index(columns)
 
 
-def stamp_child_rows(db: Database) -> None:
-    """Give ``quarters`` and ``reports`` rows the ``pid`` and ``as_of`` of their page's record."""
+def stamp_child_rows(db: Database, *, scoped: bool = False) -> None:
+    """Give ``quarters`` and ``reports`` rows the ``pid`` and ``as_of`` of their page's record
+    (``scoped``: of the pages in ``archive.pending.SCOPE`` only)."""
+    pages = "SELECT url, pid, as_of FROM kpis UNION ALL SELECT url, pid, as_of FROM projects"
+    if scoped:
+        pages = (
+            f"SELECT k.url, k.pid, k.as_of FROM {SCOPE} d JOIN kpis k ON k.url = d.url UNION ALL "
+            f"SELECT p.url, p.pid, p.as_of FROM {SCOPE} d JOIN projects p ON p.url = d.url"
+        )
     for table in ("quarters", "reports"):
         columns = db.table(table).columns_dict
         for column in ("pid", "as_of"):
@@ -125,24 +133,27 @@ def stamp_child_rows(db: Database) -> None:
                 db.table(table).add_column(column, str)
         # Only rows whose page changed since the last load are written.
         db.execute(
-            f"""UPDATE [{table}] SET pid = s.pid, as_of = s.as_of
-            FROM (SELECT url, pid, as_of FROM kpis UNION ALL SELECT url, pid, as_of FROM projects) s
+            f"""UPDATE [{table}] SET pid = s.pid, as_of = s.as_of FROM ({pages}) s
             WHERE s.url = [{table}].url
               AND ([{table}].pid IS NOT s.pid OR [{table}].as_of IS NOT s.as_of)"""
         )
 
 
-def refresh_observations(db: Database) -> int:
-    """Add the rows of versions not read yet and re-link all to their indicators; return rows."""
+def refresh_observations(db: Database, *, scoped: bool = False) -> int:
+    """Add the rows of versions not read yet and re-link all to their indicators; return rows.
+
+    ``scoped``: only for the pages in ``archive.pending.SCOPE`` (the rest are up to date)."""
     ensure_observations_table(db)
     register(db.conn)
+    where = f"AND n.url IN (SELECT url FROM {SCOPE})" if scoped else ""
+    relink = f"AND observations.url IN (SELECT url FROM {SCOPE})" if scoped else ""
     with db.atomic():
-        stamp_child_rows(db)
+        stamp_child_rows(db, scoped=scoped)
         # Versions never change once written (a reparse deletes them, and their rows cascade).
-        db.execute(_INSERT)
+        db.execute(_INSERT.format(scope=where))
         db.execute(
-            """UPDATE observations SET indicator_id = k.indicator_id, agency_code = k.agency_code
-            FROM kpis k WHERE k.url = observations.url
+            f"""UPDATE observations SET indicator_id = k.indicator_id, agency_code = k.agency_code
+            FROM kpis k WHERE k.url = observations.url {relink}
               AND (observations.indicator_id IS NOT k.indicator_id
                    OR observations.agency_code IS NOT k.agency_code)"""
         )

@@ -30,6 +30,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from archive.changes import FIELD_LABELS
+from archive.pending import ensure_pending
 from archive.versions import compress_json, register
 from parsers import thai
 from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, ProjectPage, Quarter, Report
@@ -494,6 +495,12 @@ def m010_contentless_trigram_index(db: Database) -> None:
             _create_trigram(db, table)
 
 
+def m011_n12b_derived_pending(db: Database) -> None:
+    # Issue 12: the nightly finish refreshes the derived tables for the pages saved since the
+    # last one; with no rules recorded yet, the first refresh after this rebuilds everything.
+    ensure_pending(db)
+
+
 STEPS = (
     m001_create_archive,
     m002_drop_per_row_fts_triggers,
@@ -505,12 +512,14 @@ STEPS = (
     m008_compact_versions_and_tables,
     m009_serving_indexes,
     m010_contentless_trigram_index,
+    m011_n12b_derived_pending,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
     MIGRATIONS()(_step)
 # Crawl bookkeeping and the migration log: kept in the file, never published or exported.
 PRIVATE_TABLES = frozenset({"runs", "fetch_log", "frontier", "crawl_lock", "_sqlite_migrations"})
+PRIVATE_TABLES |= {"derived_pending", "derived_state"}
 SCHEMA_VERSION = len(STEPS)
 
 
