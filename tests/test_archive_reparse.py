@@ -160,7 +160,10 @@ def test_reparse_keeps_the_settings_of_the_full_text_tables(db):
 
 
 def test_reparse_keeps_the_triggers_that_drop_words_with_their_rows(db):
-    names = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%words%' ORDER BY name"
+    names = (
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%words%' "
+        "ORDER BY name"
+    )
     before = [r[0] for r in db.execute(names)]
     load.reparse(db, parser({V1: seed_kpi(), V2: seed_kpi(result_value=50.0)}))
     assert [r[0] for r in db.execute(names)] == before == ["kpis_words_ad", "reports_words_ad"]
