@@ -23,6 +23,7 @@ idempotent and runs after every load.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import re
@@ -145,6 +146,7 @@ def match_pages(pages: list[Page], overrides: dict[str, str]) -> dict[str, Match
 
 def ensure_series_tables(db: Database) -> None:
     """Create ``measures`` and ``indicators``; add ``kpis.indicator_id`` and ``indicator_match``."""
+    db.conn.create_function("group_key", 1, group_key, deterministic=True)
     if not db.table("measures").exists():
         db.table("measures").create(
             {
@@ -186,7 +188,6 @@ def ensure_series_tables(db: Database) -> None:
         )
         db.table("indicators").create_index(["key"], unique=True)
         db.table("indicators").create_index(["measure_id"])
-        db.table("indicators").create_index(["agency_code"])
         db.table("indicators").create_index(list(SERIES_INDEXES["indicators"]))
     # The few untitled pages, which a scoped refresh matches again every time.
     db.execute(
@@ -197,7 +198,6 @@ def ensure_series_tables(db: Database) -> None:
     if "indicator_id" not in columns:
         # ALTER TABLE … REFERENCES adds the foreign key without rebuilding kpis (and its FTS).
         db.execute("ALTER TABLE kpis ADD COLUMN indicator_id INTEGER REFERENCES indicators(id)")
-        db.table("kpis").create_index(["indicator_id"], if_not_exists=True)
         db.table("kpis").create_index(list(SERIES_INDEXES["kpis"]), if_not_exists=True)
     if "indicator_match" not in columns:
         db.table("kpis").add_column("indicator_match", str)
@@ -259,6 +259,13 @@ def _pages(db: Database, scoped: bool) -> list[Page]:
     return pages
 
 
+def group_key(text: str) -> str:
+    """The stored key of a group: a digest of its matching key (``agency|name key|unit key`` for
+    an indicator, ``name key|unit key`` for a measure), 20 characters instead of ~320 bytes of
+    Thai held twice (row and unique index)."""
+    return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
+
+
 def _keys(matches: dict[str, Match]) -> dict[Match, str]:
     return {m: f"{m.agency_code}|{m.name_key}|{m.unit_key}" for m in set(matches.values())}
 
@@ -269,7 +276,7 @@ def _add_indicators(conn: sqlite3.Connection, keys: dict[Match, str]) -> None:
         "INSERT INTO indicators (key, agency_code, name_key, unit_key) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (key) DO NOTHING",
         [
-            (k, m.agency_code or None, m.name_key, m.unit_key)
+            (group_key(k), m.agency_code or None, m.name_key, m.unit_key)
             for m, k in sorted(keys.items(), key=lambda item: item[1])
         ],
     )
@@ -281,12 +288,15 @@ def _link_pages(
     conn.executemany(
         "UPDATE kpis SET indicator_id = ?1, indicator_match = ?2 WHERE url = ?3 "
         "AND (indicator_id IS NOT ?1 OR indicator_match IS NOT ?2)",
-        [(ids[keys[m]], m.method, url) for url, m in matches.items()],
+        [(ids[group_key(keys[m])], m.method, url) for url, m in matches.items()],
     )
 
 
 def _write_all(db: Database, matches: dict[str, Match]) -> None:
     conn = db.conn
+    # Keys written before they were digests (one '|' or more), digested once.
+    for table, text in (("indicators", _INDICATOR_TEXT), ("measures", _MEASURE_TEXT)):
+        conn.execute(f"UPDATE {table} SET key = group_key({text}) WHERE key LIKE '%|%'")
     conn.execute("UPDATE indicators SET measure_id = NULL")
     keys = _keys(matches)
     _add_indicators(conn, keys)
@@ -300,12 +310,7 @@ def _write_all(db: Database, matches: dict[str, Match]) -> None:
         )
     conn.execute(f"DELETE FROM indicators WHERE id NOT IN {used}")
     conn.execute(_INDICATOR_FACTS)
-    conn.execute(
-        "INSERT INTO measures (key, name_key, unit_key) SELECT DISTINCT "
-        "name_key || '|' || unit_key, name_key, unit_key FROM indicators "
-        "WHERE name_key NOT LIKE 'pid:%' ORDER BY 1 LIMIT -1 "
-        "ON CONFLICT (key) DO NOTHING"
-    )
+    conn.execute(_ADD_MEASURES.format(where=""))
     conn.execute(_SET_MEASURE)
     conn.execute(
         "DELETE FROM measures WHERE id NOT IN "
@@ -334,7 +339,7 @@ def _write_scoped(conn: sqlite3.Connection, matches: dict[str, Match]) -> None:
     )
     keys = _keys(matches)
     _add_indicators(conn, keys)
-    wanted = sorted(set(keys.values()))
+    wanted = sorted(group_key(k) for k in set(keys.values()))
     ids = dict(
         conn.execute(
             "SELECT key, id FROM indicators WHERE key IN (SELECT value FROM json_each(?))",
@@ -360,12 +365,7 @@ def _write_scoped(conn: sqlite3.Connection, matches: dict[str, Match]) -> None:
         conn.execute(f"UPDATE observations SET indicator_id = NULL WHERE indicator_id IN {dropped}")
     conn.execute(f"DELETE FROM indicators WHERE id IN {dropped}")
     conn.execute(_INDICATOR_FACTS + f" WHERE id IN {touched}")
-    conn.execute(
-        "INSERT INTO measures (key, name_key, unit_key) SELECT DISTINCT "
-        "name_key || '|' || unit_key, name_key, unit_key FROM indicators "
-        f"WHERE id IN {touched} AND name_key NOT LIKE 'pid:%' ORDER BY 1 LIMIT -1 "
-        "ON CONFLICT (key) DO NOTHING"
-    )
+    conn.execute(_ADD_MEASURES.format(where=f"id IN {touched} AND"))
     conn.execute(_SET_MEASURE + f" WHERE id IN {touched}")
     conn.execute(
         "INSERT INTO temp.derived_measures SELECT DISTINCT measure_id FROM indicators "
@@ -381,9 +381,18 @@ def _write_scoped(conn: sqlite3.Connection, matches: dict[str, Match]) -> None:
     conn.execute("DROP TABLE temp.derived_measures")
 
 
+_INDICATOR_TEXT = "coalesce(agency_code, '') || '|' || name_key || '|' || unit_key"
+_MEASURE_TEXT = "name_key || '|' || unit_key"
+# New measures in the order of their matching keys, as ids were given before keys were digests.
+_ADD_MEASURES = f"""
+INSERT INTO measures (key, name_key, unit_key)
+SELECT group_key(text), name_key, unit_key FROM (SELECT DISTINCT {_MEASURE_TEXT} AS text,
+  name_key, unit_key FROM indicators WHERE {{where}} name_key NOT LIKE 'pid:%')
+ORDER BY text LIMIT -1
+ON CONFLICT (key) DO NOTHING"""
 _SET_MEASURE = """
 UPDATE indicators SET measure_id = (SELECT id FROM measures m
-  WHERE m.key = indicators.name_key || '|' || indicators.unit_key)"""
+  WHERE m.key = group_key(indicators.name_key || '|' || indicators.unit_key))"""
 
 # The most common printed name and unit stand for the group (ties: the shortest, then first).
 _INDICATOR_FACTS = """
