@@ -21,8 +21,9 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-# Pending share of the archive's pages above which one set-based rebuild beats page-by-page work
-# (measured at 32,500 pages: a full refresh costs about as much as 40 % pending).
+# Pending share of the archive's pages above which one set-based rebuild is chosen. At 32,500
+# pages, CPU: 5 % pending 0.7 s, 25 % 1.9 s, 60 % 4.3 s, a rebuild 5.1 s; the scoped refresh's
+# scattered reads make its wall time catch up sooner, so the line is drawn low.
 FULL_SHARE = 0.25
 SCOPE = "temp.derived_scope"
 _HERE = Path(__file__).resolve().parent
