@@ -9,6 +9,7 @@ from archive_factories import JUNE, MARCH, PROJECT_URL, SEED_URL, project, respo
 from helpers import get_fixture
 
 import archive
+from archive.series import group_key
 from parsers import parse_page
 
 GREEN_5038 = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5038-0742"
@@ -154,3 +155,29 @@ def test_grouping_the_pages_again_writes_no_page_pending(tmp_path):
     night_one(db)
     db.execute("UPDATE kpis SET indicator_id = NULL, indicator_match = NULL")
     assert db.execute("SELECT count(*) FROM derived_pending").fetchone() == (0,)
+
+
+def test_a_group_key_is_a_twenty_character_digest_of_the_matching_key():
+    assert group_key("0411|ร้อยละความสำเร็จ|ร้อยละ") == "7193fd231764ccdceaa4"
+
+
+def test_keys_written_as_text_before_become_digests_and_every_id_stays(tmp_path):
+    db = archive.open_db(tmp_path / "kpi.db")
+    night_one(db)
+    before = derived(db)
+    # What an archive made before the digests holds.
+    db.execute(
+        "UPDATE indicators SET key = "
+        "coalesce(agency_code, '') || '|' || name_key || '|' || unit_key"
+    )
+    db.execute("UPDATE measures SET key = name_key || '|' || unit_key")
+    db.execute("DELETE FROM derived_state")
+    assert archive.refresh_derived(db) is True
+    assert derived(db) == before
+    assert (
+        db.execute(
+            "SELECT count(*) FROM indicators WHERE length(key) = 20 AND key NOT LIKE '%|%'"
+        ).fetchone()
+        == db.execute("SELECT count(*) FROM indicators").fetchone()
+    )
+    assert db.execute("SELECT count(*) FROM measures WHERE key LIKE '%|%'").fetchone() == (0,)
