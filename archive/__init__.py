@@ -11,7 +11,8 @@ only these; nobody else writes SQL into the archive's tables):
 - ``begin_reparse`` / ``iter_captures`` / ``replay_capture`` / ``end_reparse``: the archive's half
   of a reparse (typed tables and versions rebuilt from the snapshots).
 - ``refresh_search(db)``: segment Thai text for word search (after a crawl or import).
-- ``refresh_derived(db)``: indicators, measures and observations (after every load).
+- ``refresh_derived(db)``: indicators, measures and observations (after every load; for the
+  pages saved since the last one, ``archive.pending``).
 - ``read_responses`` / ``export_warc``: saved HTML and WARC files in and out.
 """
 

@@ -19,8 +19,9 @@ A cell the page leaves blank gives no row (blank is not zero). ``as_of`` is when
 fetched. ``refresh_observations(db)`` adds the rows of versions it has not read yet, re-links
 all rows to their page's current indicator and stamps ``quarters`` and ``reports`` rows with
 their page's ``pid`` and ``as_of``, in one transaction; it is idempotent and runs after every
-load. Versions are read through ``VERSIONS``, so "only complete versions"
-(issue #8) is one condition there.
+load (``scoped``: for the pages ``archive.pending`` lists, as ``refresh_derived`` does nightly).
+Versions are read through ``VERSIONS``, so "only complete versions" (issue #8) is one condition
+there.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ A reviewed file, ``archive/data/indicator_overrides.csv``, maps name keys the ru
 capture has no title, e.g. a compact rendering: the title of the page's latest titled version),
 ``pid`` (no title in any version: joined to a titled page with the same pid) or ``pid-only``.
 
-Ids are stable: a group keeps its id across refreshes while its key exists. The refresh is
-idempotent and runs after every load.
+Ids are stable: a group keeps its id across refreshes while its key exists (stored as
+``group_key``, a short digest). The refresh is idempotent and runs after every load, for every
+page or (``scoped``) for the pages ``archive.pending`` lists and those matched through them.
 """
 
 from __future__ import annotations
