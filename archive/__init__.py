@@ -13,7 +13,8 @@ only these; nobody else writes SQL into the archive's tables):
 - ``refresh_agencies(db)``: a row and a name for every agency code seen (after every load).
 - ``search(db, table, query)``: trigram search of ``kpis`` or ``reports`` (the same index as
   Datasette's search box).
-- ``refresh_derived(db)``: indicators, measures and observations (after every load).
+- ``refresh_derived(db)``: indicators, measures and observations (after every load; for the
+  pages saved since the last one, ``archive.pending``).
 - ``read_responses`` / ``export_warc``: saved HTML and WARC files in and out.
 """
 
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from archive import pending
 from archive.agencies import fill_names as refresh_agencies
 from archive.observations import refresh_observations
 from archive.reparse import (
@@ -47,7 +49,7 @@ from archive.save import (
 )
 from archive.schema import SCHEMA_VERSION, ensure_db_shape, utc_iso
 from archive.search import search
-from archive.series import refresh_series
+from archive.series import ensure_series_tables, refresh_series
 from archive.series_views import ensure_series_views
 from archive.warc import export_warc, is_warc, read_responses
 from kpi_archive.errors import ArchiveError
@@ -88,11 +90,24 @@ def open_db(path: str | Path) -> Database:
     return db
 
 
-def refresh_derived(db: Database) -> None:
-    """Rebuild the tables derived across pages: indicators, measures, then observations."""
-    refresh_series(db)
-    refresh_observations(db)
+def refresh_derived(db: Database, *, full: bool | None = None) -> bool:
+    """Bring the tables derived across pages up to date: indicators, measures, observations.
+
+    Only for the pages saved since the last refresh (``archive.pending``), unless ``full`` or
+    ``pending.needs_full`` says to rebuild them from every page; return whether it did."""
+    with db.atomic():
+        conn = db.conn
+        ensure_series_tables(db)  # kpis.indicator_id, which a trigger reads
+        pending.ensure_pending(db)
+        if full is None:
+            full = pending.needs_full(conn)
+        if not full:
+            pending.open_scope(conn)
+        refresh_series(db, scoped=not full)
+        refresh_observations(db, scoped=not full)
+        pending.caught_up(conn)
     ensure_series_views(db)
+    return full
 
 
 __all__ = [

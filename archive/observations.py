@@ -19,8 +19,9 @@ A cell the page leaves blank gives no row (blank is not zero). ``as_of`` is when
 fetched. ``refresh_observations(db)`` adds the rows of versions it has not read yet, re-links
 all rows to their page's current indicator and stamps ``quarters`` and ``reports`` rows with
 their page's ``pid`` and ``as_of``, in one transaction; it is idempotent and runs after every
-load. Versions are read through ``VERSIONS``, so "only complete versions"
-(issue #8) is one condition there.
+load (``scoped``: for the pages ``archive.pending`` lists, as ``refresh_derived`` does nightly).
+Versions are read through ``VERSIONS``, so "only complete versions" (issue #8) is one condition
+there.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import logging
 
 from sqlite_utils import Database
 
+from archive.pending import SCOPE
 from archive.series import ensure_series_tables
 from archive.versions import register
 
@@ -43,27 +45,32 @@ WHERE v.page_kind IN ('kpi', 'citydb')
   AND v.change_kind != 'gone'  -- repeats the record the page had before it went
 """
 
+# Each record is parsed twice (its fields in one json_extract, its quarters in json_each), not
+# once a cell: the extraction was most of a refresh's time.
 _INSERT = f"""
 INSERT INTO observations (version_id, url, pid, indicator_id, agency_code, fiscal_year,
                           quarter, measure, value, value_text, as_of)
-WITH v AS MATERIALIZED (SELECT * FROM ({VERSIONS}) n
-           WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE o.version_id = n.id)),
+WITH v AS MATERIALIZED (
+  SELECT n.id, n.url, n.pid, n.fetched_at, n.record,
+         json_extract(n.record, '$.pid', '$.fiscal_year', '$.target_value', '$.target_text',
+                      '$.result_value', '$.result_text', '$.audit_quarter', '$.audit_score',
+                      '$.audit_score_text') AS f
+  FROM ({VERSIONS}) n
+  WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE o.version_id = n.id) {{scope}}),
 cells AS (
-  SELECT v.id, v.url, v.pid, v.fetched_at, v.record, NULL AS quarter, 'target' AS measure,
-         json_extract(v.record, '$.target_value') AS value,
-         json_extract(v.record, '$.target_text') AS value_text
+  SELECT v.id, v.url, v.pid, v.f, v.fetched_at, NULL AS quarter, 'target' AS measure,
+         json_extract(v.f, '$[2]') AS value, json_extract(v.f, '$[3]') AS value_text
   FROM v
   UNION ALL
-  SELECT v.id, v.url, v.pid, v.fetched_at, v.record, NULL, 'result',
-         json_extract(v.record, '$.result_value'), json_extract(v.record, '$.result_text')
+  SELECT v.id, v.url, v.pid, v.f, v.fetched_at, NULL, 'result',
+         json_extract(v.f, '$[4]'), json_extract(v.f, '$[5]')
   FROM v
   UNION ALL
-  SELECT v.id, v.url, v.pid, v.fetched_at, v.record, json_extract(v.record, '$.audit_quarter'),
-         'audit', json_extract(v.record, '$.audit_score'),
-         json_extract(v.record, '$.audit_score_text')
+  SELECT v.id, v.url, v.pid, v.f, v.fetched_at, json_extract(v.f, '$[6]'),
+         'audit', json_extract(v.f, '$[7]'), json_extract(v.f, '$[8]')
   FROM v
   UNION ALL
-  SELECT v.id, v.url, v.pid, v.fetched_at, v.record, json_extract(q.value, '$.quarter'), m.measure,
+  SELECT v.id, v.url, v.pid, v.f, v.fetched_at, json_extract(q.value, '$.quarter'), m.measure,
          json_extract(q.value, '$.' || m.measure),
          CASE m.measure
            WHEN 'result' THEN json_extract(q.value, '$.result_text')
@@ -74,8 +81,8 @@ cells AS (
        (SELECT 'result' AS measure UNION ALL SELECT 'assessment'
         UNION ALL SELECT 'score_2_1' UNION ALL SELECT 'score_2_2') m
 )
-SELECT c.id, c.url, coalesce(c.pid, json_extract(c.record, '$.pid')), k.indicator_id,
-       k.agency_code, json_extract(c.record, '$.fiscal_year'), c.quarter, c.measure,
+SELECT c.id, c.url, coalesce(c.pid, json_extract(c.f, '$[0]')), k.indicator_id,
+       k.agency_code, json_extract(c.f, '$[1]'), c.quarter, c.measure,
        c.value, nullif(trim(c.value_text), ''), c.fetched_at
 FROM cells c LEFT JOIN kpis k ON k.url = c.url
 WHERE c.value IS NOT NULL OR nullif(trim(c.value_text), '') IS NOT NULL
@@ -116,8 +123,18 @@ def ensure_observations_table(db: Database) -> None:
         db.table("observations").create_index(columns)
 
 
-def stamp_child_rows(db: Database) -> None:
-    """Give ``quarters`` and ``reports`` rows the ``pid`` and ``as_of`` of their page's record."""
+def stamp_child_rows(db: Database, *, scoped: bool = False) -> None:
+    """Give ``quarters`` and ``reports`` rows the ``pid`` and ``as_of`` of their page's record
+    (``scoped``: of the pages in ``archive.pending.SCOPE`` only)."""
+    pages = "SELECT url, pid, as_of FROM kpis UNION ALL SELECT url, pid, as_of FROM projects"
+    if scoped:
+        # CROSS JOIN keeps the few scoped urls outermost (the planner, with no statistics on a
+        # temporary table, would scan every page instead).
+        pages = (
+            f"SELECT k.url, k.pid, k.as_of FROM {SCOPE} d CROSS JOIN kpis k ON k.url = d.url "
+            f"UNION ALL SELECT p.url, p.pid, p.as_of FROM {SCOPE} d "
+            "CROSS JOIN projects p ON p.url = d.url"
+        )
     for table in ("quarters", "reports"):
         columns = db.table(table).columns_dict
         for column in ("pid", "as_of"):
@@ -125,24 +142,27 @@ def stamp_child_rows(db: Database) -> None:
                 db.table(table).add_column(column, str)
         # Only rows whose page changed since the last load are written.
         db.execute(
-            f"""UPDATE [{table}] SET pid = s.pid, as_of = s.as_of
-            FROM (SELECT url, pid, as_of FROM kpis UNION ALL SELECT url, pid, as_of FROM projects) s
+            f"""UPDATE [{table}] SET pid = s.pid, as_of = s.as_of FROM ({pages}) s
             WHERE s.url = [{table}].url
               AND ([{table}].pid IS NOT s.pid OR [{table}].as_of IS NOT s.as_of)"""
         )
 
 
-def refresh_observations(db: Database) -> int:
-    """Add the rows of versions not read yet and re-link all to their indicators; return rows."""
+def refresh_observations(db: Database, *, scoped: bool = False) -> int:
+    """Add the rows of versions not read yet and re-link all to their indicators; return rows.
+
+    ``scoped``: only for the pages in ``archive.pending.SCOPE`` (the rest are up to date)."""
     ensure_observations_table(db)
     register(db.conn)
+    where = f"AND n.url IN (SELECT url FROM {SCOPE})" if scoped else ""
+    relink = f"AND observations.url IN (SELECT url FROM {SCOPE})" if scoped else ""
     with db.atomic():
-        stamp_child_rows(db)
+        stamp_child_rows(db, scoped=scoped)
         # Versions never change once written (a reparse deletes them, and their rows cascade).
-        db.execute(_INSERT)
+        db.execute(_INSERT.format(scope=where))
         db.execute(
-            """UPDATE observations SET indicator_id = k.indicator_id, agency_code = k.agency_code
-            FROM kpis k WHERE k.url = observations.url
+            f"""UPDATE observations SET indicator_id = k.indicator_id, agency_code = k.agency_code
+            FROM kpis k WHERE k.url = observations.url {relink}
               AND (observations.indicator_id IS NOT k.indicator_id
                    OR observations.agency_code IS NOT k.agency_code)"""
         )

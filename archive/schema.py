@@ -33,6 +33,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from archive.changes import FIELD_LABELS
+from archive.pending import ensure_pending
 from archive.versions import compress_json, recompress, register
 from parsers import thai
 from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, ProjectPage, Quarter, Report
@@ -514,6 +515,16 @@ def m012_slimmer_search(db: Database) -> None:
     rebuild_trigram(db.conn)
 
 
+def m013_derived_pending(db: Database) -> None:
+    # Issue 12: the nightly finish refreshes the derived tables for the pages saved since the
+    # last one; with no rules recorded yet, the first refresh after this rebuilds everything.
+    ensure_pending(db)
+    # Prefixes of (indicator_id, as_of) and (agency_code, last_fiscal_year): they answered nothing
+    # those do not.
+    db.execute("DROP INDEX IF EXISTS idx_kpis_indicator_id")
+    db.execute("DROP INDEX IF EXISTS idx_indicators_agency_code")
+
+
 STEPS = (
     m001_create_archive,
     m002_drop_per_row_fts_triggers,
@@ -527,12 +538,14 @@ STEPS = (
     m010_contentless_trigram_index,
     m011_records_dictionary,
     m012_slimmer_search,
+    m013_derived_pending,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
     MIGRATIONS()(_step)
 # Crawl bookkeeping and the migration log: kept in the file, never published or exported.
 PRIVATE_TABLES = frozenset({"runs", "fetch_log", "frontier", "crawl_lock", "_sqlite_migrations"})
+PRIVATE_TABLES |= {"derived_pending", "derived_state"}
 SCHEMA_VERSION = len(STEPS)
 
 

@@ -16,21 +16,26 @@ A reviewed file, ``archive/data/indicator_overrides.csv``, maps name keys the ru
 capture has no title, e.g. a compact rendering: the title of the page's latest titled version),
 ``pid`` (no title in any version: joined to a titled page with the same pid) or ``pid-only``.
 
-Ids are stable: a group keeps its id across refreshes while its key exists. The refresh is
-idempotent and runs after every load.
+Ids are stable: a group keeps its id across refreshes while its key exists (stored as
+``group_key``, a short digest). The refresh is idempotent and runs after every load, for every
+page or (``scoped``) for the pages ``archive.pending`` lists and those matched through them.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import logging
 import re
+import sqlite3
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from sqlite_utils import Database
 
+from archive.pending import SCOPE
 from archive.schema import SERIES_INDEXES
 from archive.versions import decode
 from parsers.thai import fold, name_of
@@ -142,6 +147,7 @@ def match_pages(pages: list[Page], overrides: dict[str, str]) -> dict[str, Match
 
 def ensure_series_tables(db: Database) -> None:
     """Create ``measures`` and ``indicators``; add ``kpis.indicator_id`` and ``indicator_match``."""
+    db.conn.create_function("group_key", 1, group_key, deterministic=True)
     if not db.table("measures").exists():
         db.table("measures").create(
             {
@@ -183,21 +189,57 @@ def ensure_series_tables(db: Database) -> None:
         )
         db.table("indicators").create_index(["key"], unique=True)
         db.table("indicators").create_index(["measure_id"])
-        db.table("indicators").create_index(["agency_code"])
         db.table("indicators").create_index(list(SERIES_INDEXES["indicators"]))
+    # The few untitled pages, which a scoped refresh matches again every time.
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_kpis_untitled ON kpis (agency_code, pid) "
+        "WHERE title IS NULL"
+    )
     columns = db.table("kpis").columns_dict
     if "indicator_id" not in columns:
         # ALTER TABLE … REFERENCES adds the foreign key without rebuilding kpis (and its FTS).
         db.execute("ALTER TABLE kpis ADD COLUMN indicator_id INTEGER REFERENCES indicators(id)")
-        db.table("kpis").create_index(["indicator_id"], if_not_exists=True)
         db.table("kpis").create_index(list(SERIES_INDEXES["kpis"]), if_not_exists=True)
     if "indicator_match" not in columns:
         db.table("kpis").add_column("indicator_match", str)
 
 
-def refresh_series(db: Database, overrides: dict[str, str] | None = None) -> dict[str, int]:
-    """Rebuild indicators and measures from ``kpis``; return the three counts."""
+def refresh_series(
+    db: Database, overrides: dict[str, str] | None = None, *, scoped: bool = False
+) -> dict[str, int]:
+    """Rebuild indicators and measures from ``kpis``; return the three counts.
+
+    ``scoped``: only for the pages in ``archive.pending.SCOPE`` (which gains the pages whose match
+    may follow theirs), leaving the tables as a rebuild from every page would."""
     ensure_series_tables(db)
+    pages = _pages(db, scoped)
+    matches = match_pages(pages, load_overrides() if overrides is None else overrides)
+    with db.atomic():
+        if scoped:
+            _write_scoped(db.conn, matches)
+        else:
+            _write_all(db, matches)
+    counts = {
+        "pages": len(matches),
+        "indicators": db.table("indicators").count,
+        "measures": db.table("measures").count,
+    }
+    log.info("series: %(pages)d pages, %(indicators)d indicators, %(measures)d measures", counts)
+    return counts
+
+
+def _pages(db: Database, scoped: bool) -> list[Page]:
+    where = ""
+    if scoped:
+        # An untitled page is matched through others (the titled page with its pid): all of them
+        # and the pages sharing their pid are matched again, as a full rebuild would.
+        db.execute(f"INSERT OR IGNORE INTO {SCOPE} SELECT url FROM kpis WHERE title IS NULL")
+        db.execute(
+            f"INSERT OR IGNORE INTO {SCOPE} SELECT k.url FROM kpis k JOIN (SELECT DISTINCT "
+            "agency_code, pid FROM kpis WHERE title IS NULL AND pid IS NOT NULL) u "
+            "ON k.pid = u.pid AND k.agency_code IS u.agency_code"
+        )
+        where = f" WHERE url IN (SELECT url FROM {SCOPE})"
     titled = {}
     # Only a page without a title now needs the last title an earlier version of it had.
     for url, stored in db.execute(
@@ -209,63 +251,149 @@ def refresh_series(db: Database, overrides: dict[str, str] | None = None) -> dic
             titled[url] = (record["title"], record.get("name"))
     pages = []
     for url, pid, code, title, name, unit in db.execute(
-        "SELECT url, pid, agency_code, title, name, unit FROM kpis"
+        "SELECT url, pid, agency_code, title, name, unit FROM kpis" + where
     ):
         if title is None and url in titled:
             pages.append(Page(url, pid, code, *titled[url], unit, earlier_title=True))
         else:
             pages.append(Page(url, pid, code, title, name, unit))
-    matches = match_pages(pages, load_overrides() if overrides is None else overrides)
-    with db.atomic():
-        conn = db.conn
-        conn.execute("UPDATE indicators SET measure_id = NULL")
-        # Ids survive a refresh: rows are keyed, new keys are added, unused ones dropped.
-        keys = {m: f"{m.agency_code}|{m.name_key}|{m.unit_key}" for m in set(matches.values())}
-        conn.executemany(
-            "INSERT INTO indicators (key, agency_code, name_key, unit_key) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (key) DO NOTHING",
-            [
-                (k, m.agency_code or None, m.name_key, m.unit_key)
-                for m, k in sorted(keys.items(), key=lambda item: item[1])
-            ],
-        )
-        ids = dict(db.execute("SELECT key, id FROM indicators").fetchall())
-        conn.executemany(
-            "UPDATE kpis SET indicator_id = ?1, indicator_match = ?2 WHERE url = ?3 "
-            "AND (indicator_id IS NOT ?1 OR indicator_match IS NOT ?2)",
-            [(ids[keys[m]], m.method, url) for url, m in matches.items()],
-        )
-        used = "(SELECT indicator_id FROM kpis WHERE indicator_id IS NOT NULL)"
-        if db.table("observations").exists():
-            # Rebuilt right after by refresh_observations; until then, no link to a dropped id.
-            conn.execute(
-                f"UPDATE observations SET indicator_id = NULL WHERE indicator_id NOT IN {used}"
-            )
-        conn.execute(f"DELETE FROM indicators WHERE id NOT IN {used}")
-        conn.execute(_INDICATOR_FACTS)
-        conn.execute(
-            "INSERT INTO measures (key, name_key, unit_key) SELECT DISTINCT "
-            "name_key || '|' || unit_key, name_key, unit_key FROM indicators "
-            "WHERE name_key NOT LIKE 'pid:%' ORDER BY 1 LIMIT -1 "
-            "ON CONFLICT (key) DO NOTHING"
-        )
-        conn.execute(
-            "UPDATE indicators SET measure_id = (SELECT id FROM measures m "
-            "WHERE m.key = indicators.name_key || '|' || indicators.unit_key)"
-        )
-        conn.execute(
-            "DELETE FROM measures WHERE id NOT IN "
-            "(SELECT measure_id FROM indicators WHERE measure_id IS NOT NULL)"
-        )
-        conn.execute(_MEASURE_FACTS)
-    counts = {
-        "pages": len(matches),
-        "indicators": db.table("indicators").count,
-        "measures": db.table("measures").count,
-    }
-    log.info("series: %(pages)d pages, %(indicators)d indicators, %(measures)d measures", counts)
-    return counts
+    return pages
 
+
+def group_key(text: str) -> str:
+    """The stored key of a group: a digest of its matching key (``agency|name key|unit key`` for
+    an indicator, ``name key|unit key`` for a measure), 20 characters instead of ~320 bytes of
+    Thai held twice (row and unique index)."""
+    return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
+
+
+def _keys(matches: dict[str, Match]) -> dict[Match, str]:
+    return {m: f"{m.agency_code}|{m.name_key}|{m.unit_key}" for m in set(matches.values())}
+
+
+def _add_indicators(conn: sqlite3.Connection, keys: dict[Match, str]) -> None:
+    # Ids survive a refresh: rows are keyed, new keys are added, unused ones dropped.
+    conn.executemany(
+        "INSERT INTO indicators (key, agency_code, name_key, unit_key) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (key) DO NOTHING",
+        [
+            (group_key(k), m.agency_code or None, m.name_key, m.unit_key)
+            for m, k in sorted(keys.items(), key=lambda item: item[1])
+        ],
+    )
+
+
+def _link_pages(
+    conn: sqlite3.Connection, matches: dict[str, Match], keys: dict[Match, str], ids: dict[str, int]
+) -> None:
+    conn.executemany(
+        "UPDATE kpis SET indicator_id = ?1, indicator_match = ?2 WHERE url = ?3 "
+        "AND (indicator_id IS NOT ?1 OR indicator_match IS NOT ?2)",
+        [(ids[group_key(keys[m])], m.method, url) for url, m in matches.items()],
+    )
+
+
+def _write_all(db: Database, matches: dict[str, Match]) -> None:
+    conn = db.conn
+    # Keys written before they were digests (one '|' or more), digested once.
+    for table, text in (("indicators", _INDICATOR_TEXT), ("measures", _MEASURE_TEXT)):
+        conn.execute(f"UPDATE {table} SET key = group_key({text}) WHERE key LIKE '%|%'")
+    conn.execute("UPDATE indicators SET measure_id = NULL")
+    keys = _keys(matches)
+    _add_indicators(conn, keys)
+    ids = dict(db.execute("SELECT key, id FROM indicators").fetchall())
+    _link_pages(conn, matches, keys, ids)
+    used = "(SELECT indicator_id FROM kpis WHERE indicator_id IS NOT NULL)"
+    if db.table("observations").exists():
+        # Rebuilt right after by refresh_observations; until then, no link to a dropped id.
+        conn.execute(
+            f"UPDATE observations SET indicator_id = NULL WHERE indicator_id NOT IN {used}"
+        )
+    conn.execute(f"DELETE FROM indicators WHERE id NOT IN {used}")
+    conn.execute(_INDICATOR_FACTS)
+    conn.execute(_ADD_MEASURES.format(where=""))
+    conn.execute(_SET_MEASURE)
+    conn.execute(
+        "DELETE FROM measures WHERE id NOT IN "
+        "(SELECT measure_id FROM indicators WHERE measure_id IS NOT NULL)"
+    )
+    conn.execute(_MEASURE_FACTS)
+
+
+def _write_scoped(conn: sqlite3.Connection, matches: dict[str, Match]) -> None:
+    """What ``_write_all`` does, for the indicators and measures the scoped pages were or are in.
+
+    The same statements in the same order, so new rows get the ids a full rebuild would give."""
+    urls = json.dumps(list(matches))
+    in_urls = "(SELECT value FROM json_each(?))"
+    conn.execute("DROP TABLE IF EXISTS temp.derived_indicators")
+    conn.execute("CREATE TABLE temp.derived_indicators (id INTEGER PRIMARY KEY)")
+    conn.execute(
+        "INSERT OR IGNORE INTO temp.derived_indicators SELECT indicator_id FROM kpis "
+        f"WHERE url IN {in_urls} AND indicator_id IS NOT NULL",
+        [urls],
+    )
+    # Pages deleted since the last refresh: the indicators they were in.
+    conn.execute(
+        "INSERT OR IGNORE INTO temp.derived_indicators SELECT indicator_id FROM derived_pending "
+        "WHERE indicator_id IS NOT NULL"
+    )
+    keys = _keys(matches)
+    _add_indicators(conn, keys)
+    wanted = sorted(group_key(k) for k in set(keys.values()))
+    ids = dict(
+        conn.execute(
+            "SELECT key, id FROM indicators WHERE key IN (SELECT value FROM json_each(?))",
+            [json.dumps(wanted)],
+        ).fetchall()
+    )
+    _link_pages(conn, matches, keys, ids)
+    conn.executemany(
+        "INSERT OR IGNORE INTO temp.derived_indicators VALUES (?)", [(i,) for i in ids.values()]
+    )
+    touched = "(SELECT id FROM temp.derived_indicators)"
+    conn.execute("DROP TABLE IF EXISTS temp.derived_measures")
+    conn.execute(
+        "CREATE TABLE temp.derived_measures AS SELECT DISTINCT measure_id AS id FROM indicators "
+        f"WHERE id IN {touched} AND measure_id IS NOT NULL"
+    )
+    conn.execute(f"UPDATE indicators SET measure_id = NULL WHERE id IN {touched}")
+    dropped = (
+        "(SELECT t.id FROM temp.derived_indicators t WHERE NOT EXISTS "
+        "(SELECT 1 FROM kpis k WHERE k.indicator_id = t.id))"
+    )
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'observations'").fetchone():
+        conn.execute(f"UPDATE observations SET indicator_id = NULL WHERE indicator_id IN {dropped}")
+    conn.execute(f"DELETE FROM indicators WHERE id IN {dropped}")
+    conn.execute(_INDICATOR_FACTS + f" WHERE id IN {touched}")
+    conn.execute(_ADD_MEASURES.format(where=f"id IN {touched} AND"))
+    conn.execute(_SET_MEASURE + f" WHERE id IN {touched}")
+    conn.execute(
+        "INSERT INTO temp.derived_measures SELECT DISTINCT measure_id FROM indicators "
+        f"WHERE id IN {touched} AND measure_id IS NOT NULL"
+    )
+    measures = "(SELECT id FROM temp.derived_measures)"
+    conn.execute(
+        f"DELETE FROM measures WHERE id IN {measures} AND NOT EXISTS "
+        "(SELECT 1 FROM indicators i WHERE i.measure_id = measures.id)"
+    )
+    conn.execute(_MEASURE_FACTS + f" WHERE id IN {measures}")
+    conn.execute("DROP TABLE temp.derived_indicators")
+    conn.execute("DROP TABLE temp.derived_measures")
+
+
+_INDICATOR_TEXT = "coalesce(agency_code, '') || '|' || name_key || '|' || unit_key"
+_MEASURE_TEXT = "name_key || '|' || unit_key"
+# New measures in the order of their matching keys, as ids were given before keys were digests.
+_ADD_MEASURES = f"""
+INSERT INTO measures (key, name_key, unit_key)
+SELECT group_key(text), name_key, unit_key FROM (SELECT DISTINCT {_MEASURE_TEXT} AS text,
+  name_key, unit_key FROM indicators WHERE {{where}} name_key NOT LIKE 'pid:%')
+ORDER BY text LIMIT -1
+ON CONFLICT (key) DO NOTHING"""
+_SET_MEASURE = """
+UPDATE indicators SET measure_id = (SELECT id FROM measures m
+  WHERE m.key = group_key(indicators.name_key || '|' || indicators.unit_key))"""
 
 # The most common printed name and unit stand for the group (ties: the shortest, then first).
 _INDICATOR_FACTS = """

@@ -186,5 +186,8 @@ def finish(db: Database) -> None:
     across pages (indicators, measures, observations) brought up to date, planner statistics."""
     archive.ensure_db_shape(db)
     archive.refresh_agencies(db)
-    archive.refresh_derived(db)
-    archive.schema.analyze(db)
+    rebuilt = archive.refresh_derived(db)
+    # The planner's statistics describe the archive's shape, which a night's few changed pages
+    # do not move; a load big enough to rebuild the derived tables refreshes them.
+    if rebuilt or not db["sqlite_stat1"].exists():
+        archive.schema.analyze(db)
