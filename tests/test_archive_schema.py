@@ -41,7 +41,7 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     db = archive.open_db(tmp_path / "data" / "kpi.db")
     assert set(db.table_names()) >= TABLES
     assert db.view_names() == ["changes"]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 11
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 12
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -115,7 +115,7 @@ def test_version_9_archive_drops_its_text_copies_and_stays_searchable(tmp_path):
     db.execute("PRAGMA user_version = 9")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 12
     tables = set(db.table_names())
     assert {"search_index", "kpis_fts_content", "reports_fts_content"} & tables == set()
     assert [r["pid"] for r in archive.search(db, "kpis", "2566")] == ["0411-2029"]
@@ -142,7 +142,7 @@ def test_an_empty_file_becomes_an_archive(tmp_path):
     path = tmp_path / "empty.db"
     path.touch()
     archive.open_db(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 11
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 12
 
 
 def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
@@ -162,7 +162,7 @@ def test_version_1_archive_loses_its_per_row_fts_triggers(tmp_path):
     assert {"kpis_ai", "kpis_ad", "kpis_au"} <= set(_triggers(db))
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 12
     assert _triggers(db) == ["kpis_words_ad", "reports_words_ad"]
 
 
@@ -184,7 +184,7 @@ def test_version_4_archive_moves_its_search_helpers_out_and_keeps_the_words(tmp_
     db.execute("PRAGMA user_version = 4")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 12
     assert {"words", "search_digits"} & set(db.table("kpis").columns_dict) == set()
     assert [(fk.column, fk.other_table, fk.other_column) for fk in db.table("kpis").foreign_keys
             if fk.column == "agency_code"] == [("agency_code", "agencies", "code")]  # fmt: skip
@@ -206,7 +206,7 @@ def test_version_6_archive_gains_the_index_its_version_deletes_need(tmp_path):
     db.execute("PRAGMA user_version = 6")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 12
     plan = db.execute(
         "EXPLAIN QUERY PLAN SELECT id FROM kpi_versions WHERE previous_id = 1"
     ).fetchall()
@@ -252,7 +252,7 @@ def test_version_7_archive_compresses_its_records_and_drops_the_json_copies(tmp_
     observations = db.execute("SELECT count(*) FROM observations").fetchone()[0]
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 12
     assert db.execute("SELECT typeof(record), kpi_record(record) FROM kpi_versions").fetchall() == [
         ("blob", record)
     ]
@@ -282,7 +282,7 @@ def test_version_8_archive_gains_the_indexes_its_table_pages_sort_and_facet_on(t
     db.execute("PRAGMA user_version = 8")
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 12
     assert db.execute("SELECT count(*) FROM quarters").fetchone()[0] == 2  # nothing lost
     plan = db.execute(
         "EXPLAIN QUERY PLAN SELECT url FROM pages ORDER BY last_fetched DESC LIMIT 101"
@@ -335,7 +335,7 @@ def test_version_10_archive_recompresses_its_records_with_the_dictionary(tmp_pat
     assert _dict_ids(db) == [0, 0]
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 11
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 12
     assert _dict_ids(db) == [20261203, 20261203]
     after = db.execute("SELECT id, kpi_record(record) FROM kpi_versions ORDER BY id").fetchall()
     assert after == before
