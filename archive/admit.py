@@ -15,6 +15,13 @@ reparse judges every capture exactly as the crawl did:
   (``archive.changes.merge``: a short rendering keeps the fields it cannot show), the typed tables
   are rewritten, and a ``kpi_versions`` row is written only for a substantive change
   (``archive.changes``), with its ``change_kind`` and per-field ``sources`` (capture ids).
+
+A version's *own capture* is the first capture (lowest ``captures.id``) with its ``url``,
+``snapshot_id`` and ``fetched_at``: the capture it was read from (``save`` stores no second capture
+of the same body at the same time, and captures are never deleted, so the first one stays the
+first). ``kpi_versions.sources`` names only the fields whose value comes from another capture
+(``archive.changes.stored_sources``); a ``gone`` version has no capture of its own, so it names
+every field's.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from typing import Any, Literal
 
 from archive import fastpath
 from archive.bodies import decompress
-from archive.changes import change_kind, field_changes, merge
+from archive.changes import change_kind, field_changes, full_sources, merge, stored_sources
 from archive.judge import COMPLETE, Baseline, Verdict, ends_page, judge
 from archive.tables import agency_code, write_record
 from archive.versions import decode, encode
@@ -192,7 +199,7 @@ def admit(
         "change_kind": kind,
         "changed": json.dumps(changed),
         "record": encode(data),
-        "sources": json.dumps(merged.sources),
+        "sources": stored_sources(data, merged.sources, own_capture(conn, url, snapshot_id, at)),
     }
     fastpath.insert(conn, "kpi_versions", version)
     return Admitted("new" if kind == "new" else "changed", tuple(changed), verdict)
@@ -200,29 +207,46 @@ def admit(
 
 def mark_gone(conn: sqlite3.Connection, url: str, at: str) -> None:
     """Record that a page has gone: a ``gone`` version repeating its last record, if it had one."""
-    last = conn.execute(
-        "SELECT id, pid, page_kind, snapshot_id, sha256, record, sources, change_kind "
-        "FROM kpi_versions WHERE url = ? ORDER BY id DESC LIMIT 1",
-        [url],
-    ).fetchone()
-    if last is None or last[7] == "gone":
+    last = _last_version(conn, url)
+    if last is None or last["change_kind"] == "gone":
         return
+    # Repeating the last record, not read from a capture: every field names the one it came from.
+    own = own_capture(conn, url, last["snapshot_id"], at)
     conn.execute(
         "INSERT INTO kpi_versions (url, pid, page_kind, snapshot_id, sha256, fetched_at, "
         "parser_version, previous_id, change_kind, changed, record, sources) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'gone', '[]', ?, ?)",
-        [url, last[1], last[2], last[3], last[4], at, PARSER_VERSION, last[0], last[5], last[6]],
+        "SELECT url, pid, page_kind, snapshot_id, sha256, ?, ?, id, 'gone', '[]', record, ? "
+        "FROM kpi_versions WHERE id = ?",
+        [at, PARSER_VERSION, stored_sources(last["record"], last["sources"], own), last["id"]],
     )
+
+
+def own_capture(conn: sqlite3.Connection, url: str, snapshot_id: int, at: str) -> int | None:
+    """The capture a version of ``url`` read from ``snapshot_id`` at ``at`` has as its own."""
+    (capture_id,) = conn.execute(
+        "SELECT min(id) FROM captures WHERE url = ? AND fetched_at = ? AND snapshot_id = ?",
+        [url, at, snapshot_id],
+    ).fetchone()
+    return int(capture_id) if capture_id is not None else None
 
 
 def _last_version(conn: sqlite3.Connection, url: str) -> dict[str, Any] | None:
     row = conn.execute(
-        "SELECT id, record, sources FROM kpi_versions WHERE url = ? ORDER BY id DESC LIMIT 1",
+        "SELECT id, record, sources, snapshot_id, fetched_at, change_kind FROM kpi_versions "
+        "WHERE url = ? ORDER BY id DESC LIMIT 1",
         [url],
     ).fetchone()
     if row is None:
         return None
-    return {"id": row[0], "record": decode(row[1]), "sources": json.loads(row[2] or "{}")}
+    record = decode(row[1])
+    own = own_capture(conn, url, row[3], row[4])
+    return {
+        "id": row[0],
+        "record": record,
+        "sources": full_sources(record, own, row[2]),
+        "snapshot_id": row[3],
+        "change_kind": row[5],
+    }
 
 
 def _hold(

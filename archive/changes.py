@@ -7,6 +7,10 @@ Contract: pure functions over records as stored (``kpi_versions.record``: JSON-r
   (a compact KPI page has no title, no quarterly table, no audit score, no quarter headings over
   its reports) keep their last values, and ``sources`` says, per top-level field, which capture
   each current value comes from.
+- ``stored_sources(record, sources, own)`` / ``full_sources(record, own, stored)``: how
+  ``kpi_versions.sources`` keeps ``sources``: only the exceptions, the fields whose capture is not
+  the version's own ``own`` (JSON text, None when there are none); and back, every field's
+  capture, the same answer per field as the whole map gave.
 - ``field_changes(old, new)``: one ``FieldChange`` per substantive difference, with the Thai label
   the BMA page prints beside the field name. ``rendering``, ``encoding``, ``truncated``,
   ``warnings`` and ``fiscal_year_source`` (they describe the capture or the parse, not the page)
@@ -16,6 +20,7 @@ Contract: pure functions over records as stored (``kpi_versions.record``: JSON-r
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -155,6 +160,24 @@ def merge(
         old_source = (current_sources or {}).get(name)
         sources[name] = old_source if name in kept else capture_id
     return Merged(record, sources, tuple(k for k in kept if new.get(k) != record[k]))
+
+
+def stored_sources(
+    record: Mapping[str, Any], sources: Mapping[str, int | None], own: int | None
+) -> str | None:
+    """``sources`` as ``kpi_versions.sources`` keeps it: the fields not from capture ``own``."""
+    # Nearly every version reads every field from its own capture; only a short rendering's kept
+    # fields (and a gone version, which has no capture) name another. A field of the record
+    # missing from ``sources`` had no known capture: it is kept as an explicit null.
+    named = {k: sources.get(k) for k in record if sources.get(k) != own}
+    named |= {k: v for k, v in sources.items() if k not in record}
+    return json.dumps(named) if named else None
+
+
+def full_sources(record: Mapping[str, Any], own: int | None, stored: str | None) -> Sources:
+    """Per field of ``record``, the capture its value comes from (``stored_sources`` undone)."""
+    named: Sources = json.loads(stored) if stored else {}
+    return {**dict.fromkeys(record, own), **named}
 
 
 def field_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[FieldChange]:

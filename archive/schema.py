@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
+import json
 import logging
 import re
 import sqlite3
@@ -32,9 +33,9 @@ from pydantic import BaseModel
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from archive.changes import FIELD_LABELS
+from archive.changes import FIELD_LABELS, stored_sources
 from archive.pending import ensure_pending
-from archive.versions import compress_json, recompress, register
+from archive.versions import compress_json, decode, recompress, register
 from parsers import thai
 from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, ProjectPage, Quarter, Report
 
@@ -525,6 +526,30 @@ def m013_derived_pending(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS idx_indicators_agency_code")
 
 
+def m014_sources_exceptions(db: Database) -> None:
+    # Issue 12: kpi_versions.sources named every field's capture, nearly always the version's own
+    # (archive.admit: the first capture with its url, snapshot_id and fetched_at), ~600 bytes a
+    # row; it keeps only the fields from another capture (archive.changes.stored_sources), so
+    # full_sources gives every field the answer it had. One transaction: an interrupted run
+    # leaves every row as it was.
+    last = 0
+    while True:
+        rows = db.execute(
+            "SELECT v.id, v.record, v.sources, (SELECT min(c.id) FROM captures c WHERE "
+            "c.url = v.url AND c.fetched_at = v.fetched_at AND c.snapshot_id = v.snapshot_id) "
+            "FROM kpi_versions v WHERE v.id > ? ORDER BY v.id LIMIT ?",
+            [last, RECOMPRESS_BATCH],
+        ).fetchall()
+        if not rows:
+            break
+        updates = []
+        for version_id, record, text, own in rows:
+            sources = json.loads(text) if text else {}
+            updates.append((stored_sources(decode(record), sources, own), version_id))
+        db.conn.executemany("UPDATE kpi_versions SET sources = ? WHERE id = ?", updates)
+        last = rows[-1][0]
+
+
 STEPS = (
     m001_create_archive,
     m002_drop_per_row_fts_triggers,
@@ -539,6 +564,7 @@ STEPS = (
     m011_records_dictionary,
     m012_slimmer_search,
     m013_derived_pending,
+    m014_sources_exceptions,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:

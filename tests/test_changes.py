@@ -11,7 +11,9 @@ from archive.changes import (
     Merged,
     change_kind,
     field_changes,
+    full_sources,
     merge,
+    stored_sources,
 )
 from parsers import parse_page
 from parsers.models import DepartmentEntry, DepartmentPage, KpiPage, ProjectPage, Quarter
@@ -214,3 +216,19 @@ def test_each_version_has_a_change_kind(previous, new, was_gone, kind) -> None:
 @pytest.mark.parametrize("model", [KpiPage, ProjectPage, DepartmentPage])
 def test_every_record_field_has_a_thai_label(model) -> None:
     assert [f for f in model.model_fields if f not in FIELD_LABELS] == []
+
+
+def test_sources_are_stored_as_the_fields_from_another_capture_only() -> None:
+    record = {"pid": "2400-1060", "title": "t", "target_text": "80"}
+    assert stored_sources(record, {"pid": 2, "title": 1, "target_text": 2}, 2) == '{"title": 1}'
+    assert stored_sources(record, dict.fromkeys(record, 2), 2) is None
+
+
+def test_stored_sources_read_back_give_every_field_the_capture_it_had() -> None:
+    record = {"pid": "2400-1060", "title": "t", "target_text": "80"}
+    # title had no known capture, and an old field the record lost still names its own.
+    sources = {"pid": 2, "target_text": 2, "old": 1}
+    text = stored_sources(record, sources, 2)
+    assert text == '{"title": null, "old": 1}'
+    assert full_sources(record, 2, text) == {"pid": 2, "title": None, "target_text": 2, "old": 1}
+    assert full_sources(record, None, None) == {"pid": None, "title": None, "target_text": None}

@@ -12,6 +12,8 @@ import copy
 import datetime as dt
 import json
 import sqlite3
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -548,3 +550,17 @@ async def test_the_database_page_counts_tables_but_not_the_full_text_ones(ds: An
     assert counts["reports_fts_data"] is None
     page = await ds.client.get("/kpi?_show_hidden=1")
     assert "Many rows" in page.text
+
+
+def test_the_plugin_keeps_its_hooks_when_a_submodule_is_imported_before_datasette():
+    # A fresh interpreter: which module Python imports first is decided once per process.
+    script = (
+        "import kpi_archive.publish.plugin.metadata\n"
+        "from datasette.plugins import pm\n"
+        "hooks = {h.name for h in pm.get_hookcallers(pm.get_plugin('kpi_archive'))}\n"
+        "print(sorted(hooks & {'get_metadata', 'filters_from_request', 'register_routes'}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "['filters_from_request', 'get_metadata', 'register_routes']"

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import sys
 import types
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -249,3 +250,21 @@ def startup(datasette: Any) -> Callable[[], Awaitable[None]]:
         await asyncio.get_running_loop().run_in_executor(None, thai.words, "ค้นหา")
 
     return warm_up
+
+
+def _register_whole() -> None:
+    """Register this module again if Datasette registered it before its hooks were defined.
+
+    Importing a submodule first (``from kpi_archive.publish.plugin.metadata import template``)
+    runs this file, whose ``datasette.plugins`` import loads the entry points, which register this
+    module half-initialised, with none of the hooks below it: a Datasette made afterwards had no
+    metadata and no search box.
+    """
+    module = sys.modules[__name__]
+    name = pm.get_name(module)
+    if name is not None:
+        pm.unregister(module)
+        pm.register(module, name=name)
+
+
+_register_whole()
