@@ -1,6 +1,6 @@
 """Which pages the derived tables (indicators, measures, observations, child-row stamps) lag.
 
-Triggers (``ensure_pending``, created by migration m011) put a page's url in ``derived_pending``
+Triggers (``ensure_pending``, created by migration m013) put a page's url in ``derived_pending``
 whenever what the derived tables read of it is written: its ``kpis`` or ``projects`` row (the
 columns grouping and stamping read), or a new ``kpi_versions`` row; a deleted ``kpis`` row leaves
 the indicator it was in. ``archive.refresh_derived`` reads the set, brings those pages up to date

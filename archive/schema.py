@@ -52,7 +52,7 @@ TRIGRAM_FTS: dict[str, list[str]] = {
     "reports": ["text", "folded"],
 }
 SEARCH_HELPERS = {"kpis": ("search_digits", "words"), "reports": ("text_digits", "words")}
-# The PyThaiNLP word-search tables schema versions 1-10 kept beside the trigram ones (m011).
+# The PyThaiNLP word-search tables schema versions 1-10 kept beside the trigram ones (m012).
 WORDS_FTS = ("kpis_words_fts", "reports_words_fts")
 PAGE_COLUMNS: dict[str, type] = {
     "url": str,
@@ -318,7 +318,7 @@ def m004_judged_captures(db: Database) -> None:
 def m005_search_helpers_out_of_tables(db: Database) -> None:
     # kpis/reports lose their search helper columns (issue 10 §3) and kpis.agency_code becomes a
     # foreign key to agencies (issue 11 §4). transform renumbers rowids, so the search tables
-    # are rebuilt. (The words segmented into them went in m011 with the word-search tables.)
+    # are rebuilt. (The words segmented into them went in m012 with the word-search tables.)
     for table, helpers in SEARCH_HELPERS.items():
         for suffix in ("_words_ai", "_words_au", "_words_ad"):
             db.execute(f"DROP TRIGGER IF EXISTS [{table}{suffix}]")

@@ -20,7 +20,7 @@ page, and ``sync_index(conn)`` indexes every queued page. ``save`` and each ``sa
 call it before they commit, so the index is never out of step with a committed row. (Per-row
 triggers made FTS5 flush a tiny segment at every page's savepoint.)
 
-There is no word-segmented index (schema version 11 dropped it): it doubled the text's bytes
+There is no word-segmented index (schema version 12 dropped it): it doubled the text's bytes
 and a load's finish time, and every published search reads the trigram one.
 """
 

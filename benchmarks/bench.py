@@ -9,9 +9,9 @@ measured):
 - ``parse``: ``bench_parse.py`` (the parsers engineer's) on the seed page: vs bs4, vs bare lexbor.
 - ``store``: the synthetic site (``synth.py``) parsed once, chunk by chunk (parse-only wall), each
   chunk written both to the write floor (``floor.py``) and through ``archive.save_many``, then the
-  load's ``finish`` (word search, derived tables: deferred index work counts, as the floor's FTS
-  rebuild does); then night 2 (5 % changed) the same way; the finished archive's bytes against
-  the floor's.
+  load's ``finish`` (agency names, derived tables, statistics: deferred index work counts, as the
+  floor's FTS rebuild does); then night 2 (5 % changed) the same way; the finished archive's bytes
+  against the floor's.
 - ``import``: ``kpi-archive export-warc`` of night 1's archive (written by ``store``),
   ``kpi-archive import`` of it into a new file: wall against parse-only wall + floor wall, peak RSS.
 - ``reparse``: ``kpi-archive reparse`` of that file: the same bound, peak RSS.
@@ -97,7 +97,7 @@ def save_pages(db: Any, items: list[tuple[Any, Any]]) -> None:
 
 
 def finish_load(db: Any) -> None:
-    """What every crawl and import ends with (``load.finish``): word search, derived tables."""
+    """What every crawl and import ends with (``load.finish``): agency names, derived tables."""
     from kpi_archive.load import finish
 
     finish(db)
