@@ -16,6 +16,7 @@ the tests' ``Datasette([path])`` and a plain ``datasette data/demo.db`` all get 
   connection, so neither ``?sql=`` nor a table page can show them; ``permission_allowed`` hides
   those tables too.
 
+- ``prepare_jinja2_environment``: ``query_rows()``, a canned query's table rows (``rows``);
 - ``startup``: the segmenter's dictionary loaded, each database's table counts taken without
   the full-text tables (``count_tables``), and datasette-render-markdown's per-cell lookup
   dropped (``drop_markdown_cells``).
@@ -40,7 +41,7 @@ from markupsafe import Markup
 
 from archive import versions
 from archive.schema import PRIVATE_TABLES
-from kpi_archive.publish.plugin import feeds, pages, routes, tablesearch
+from kpi_archive.publish.plugin import feeds, pages, routes, rows, tablesearch
 from kpi_archive.publish.plugin.functions import (
     register,
     thai_fold,
@@ -139,11 +140,19 @@ def render_cell(
         return pages.record_cell(row, value, database, datasette)
     if column not in ("pid", "project_pid") or not isinstance(value, str):
         return None
+    # The patterns admit only digits, letters and a hyphen, nothing to escape: Markup.format's
+    # escaping formatter cost 8 µs a cell, 8 ms of a 1,000-row canned query's page (issue 12).
     if _PROJECT_PID.fullmatch(value):
-        return Markup('<a href="/project/{0}">{0}</a>').format(value)
+        return Markup(f'<a href="/project/{value}">{value}</a>')
     if _KPI_PID.fullmatch(value):
-        return Markup('<a href="/kpi/{0}">{0}</a>').format(value)
+        return Markup(f'<a href="/kpi/{value}">{value}</a>')
     return None
+
+
+@hookimpl
+def prepare_jinja2_environment(env: Any) -> None:
+    """``query_rows()`` for ``query.html``: a canned query's table body without Jinja's loop."""
+    env.globals["query_rows"] = rows.query_rows
 
 
 @hookimpl
