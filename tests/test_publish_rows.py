@@ -1,7 +1,7 @@
 """The plugin's copies of Datasette's result tables write the same bytes as Datasette's own.
 
-``rows.query_rows`` replaces ``query.html``'s row loop and our ``_table.html`` reads cells by
-subscript (issue 12: rendering cost); each is compared here with the template text of the
+``rows.query_rows`` and ``rows.table_rows`` replace the row loops of ``query.html`` and
+``_table.html`` (issue 12: rendering cost); each is compared here with the template text of the
 installed Datasette, rendered by the same kind of Jinja environment Datasette makes.
 """
 
@@ -26,7 +26,7 @@ PLUGIN_TEMPLATES = Path(rows.__file__).parent / "templates"
 
 COLUMNS = ["pid", "title", "fiscal year", "_hidden", "score"]
 DISPLAY_ROWS: list[list[Any]] = [
-    [Markup('<a href="/kpi/0411-2029">0411-2029</a>'), "ฝุ่น <PM> & \"2.5\"", 2566, "x", 1.5],
+    [Markup('<a href="/kpi/0411-2029">0411-2029</a>'), 'ฝุ่น <PM> & "2.5"', 2566, "x", 1.5],
     [Markup("&nbsp;"), "", 0, "'quoted'", -2.25],
 ]
 
@@ -34,7 +34,9 @@ DISPLAY_ROWS: list[list[Any]] = [
 async def _render(source: str, **context: Any) -> str:
     env = Environment(loader=DictLoader({"t": source}), autoescape=True, enable_async=True)
     env.filters["to_css_class"] = to_css_class
-    return await env.get_template("t").render_async(zip=zip, **context)
+    return await env.get_template("t").render_async(
+        zip=zip, query_rows=rows.query_rows, table_rows=rows.table_rows, **context
+    )
 
 
 def _tbody(template: str) -> str:
@@ -46,7 +48,7 @@ def _tbody(template: str) -> str:
 async def test_query_rows_writes_the_bytes_of_datasettes_query_row_loop() -> None:
     loop = _tbody((TEMPLATES / "query.html").read_text(encoding="utf-8"))
     ours = _tbody((PLUGIN_TEMPLATES / "query.html").read_text(encoding="utf-8"))
-    context = {"columns": COLUMNS, "display_rows": DISPLAY_ROWS, "query_rows": rows.query_rows}
+    context = {"columns": COLUMNS, "display_rows": DISPLAY_ROWS}
 
     expected = await _render(loop, **context)
 
@@ -55,22 +57,30 @@ async def test_query_rows_writes_the_bytes_of_datasettes_query_row_loop() -> Non
     assert f'<td class="col-fiscal-year-{to_css_class("fiscal year")[-6:]}">2566</td>' in expected
 
 
-async def test_query_rows_of_no_rows_is_empty() -> None:
+async def test_no_rows_write_no_table_rows() -> None:
     assert rows.query_rows(COLUMNS, []) == ""
+    assert rows.table_rows([]) == ""
 
 
-async def test_table_template_writes_the_bytes_of_datasettes() -> None:
+async def test_table_rows_write_the_bytes_of_datasettes_table_template() -> None:
     columns = [
-        {"name": name, "sortable": False, "description": None, "type": "text", "notnull": 0,
-         "is_pk": False}
+        {
+            "name": name,
+            "sortable": False,
+            "description": None,
+            "type": "text",
+            "notnull": 0,
+            "is_pk": False,
+        }
         for name in COLUMNS
     ]
     cells = [
-        Row([
-            {"column": column, "value": value, "raw": value,
-             "value_type": type(value).__name__}
-            for column, value in zip(COLUMNS, row)
-        ])
+        Row(
+            [
+                {"column": column, "value": value, "raw": value, "value_type": type(value).__name__}
+                for column, value in zip(COLUMNS, row, strict=True)
+            ]
+        )
         for row in DISPLAY_ROWS
     ]
     context = {"display_columns": columns, "display_rows": cells}
@@ -98,4 +108,22 @@ async def test_query_page_escapes_text_and_keeps_links(tmp_path: Path) -> None:
         '<td class="col-text">&lt;b&gt;ฝุ่น&lt;/b&gt;</td>',
         '<td class="col-gap">&nbsp;</td>',
         '<td class="col-score">2.5</td>',
+    ]
+
+
+async def test_table_page_escapes_text_and_keeps_links(tmp_path: Path) -> None:
+    path = tmp_path / "plain.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("create table t (id integer primary key, pid text, text text, score real)")
+        conn.execute("insert into t values (7, '0411-2029', '<b>ฝุ่น</b>', null)")
+    ds = serve.make_datasette(path)
+
+    response = await ds.client.get("/plain/t")
+
+    assert response.status_code == 200
+    assert re.findall(r"<td[^>]*>.*?</td>", _tbody(response.text)) == [
+        '<td class="col-id type-pk"><a href="/plain/t/7">7</a></td>',
+        '<td class="col-pid type-str"><a href="/kpi/0411-2029">0411-2029</a></td>',
+        '<td class="col-text type-str">&lt;b&gt;ฝุ่น&lt;/b&gt;</td>',
+        '<td class="col-score type-none">&nbsp;</td>',
     ]

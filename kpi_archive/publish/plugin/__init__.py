@@ -16,7 +16,8 @@ the tests' ``Datasette([path])`` and a plain ``datasette data/demo.db`` all get 
   connection, so neither ``?sql=`` nor a table page can show them; ``permission_allowed`` hides
   those tables too.
 
-- ``prepare_jinja2_environment``: ``query_rows()``, a canned query's table rows (``rows``);
+- ``prepare_jinja2_environment``: ``query_rows()`` and ``table_rows()``, result tables' rows
+  (``rows``);
 - ``startup``: the segmenter's dictionary loaded, each database's table counts taken without
   the full-text tables (``count_tables``), and datasette-render-markdown's per-cell lookup
   dropped (``drop_markdown_cells``).
@@ -151,8 +152,10 @@ def render_cell(
 
 @hookimpl
 def prepare_jinja2_environment(env: Any) -> None:
-    """``query_rows()`` for ``query.html``: a canned query's table body without Jinja's loop."""
+    """``query_rows()`` and ``table_rows()`` for our copies of ``query.html`` and
+    ``_table.html``: the rows of a result table without Jinja's loop."""
     env.globals["query_rows"] = rows.query_rows
+    env.globals["table_rows"] = rows.table_rows
 
 
 @hookimpl
