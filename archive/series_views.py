@@ -86,7 +86,9 @@ WITH pairs AS (
   JOIN kpi_versions v ON v.id = o.version_id
   JOIN observations p ON p.version_id = v.previous_id AND p.measure = o.measure
                      AND p.quarter IS o.quarter
-  WHERE p.value IS NOT o.value
+  -- Said outright, so SQLite reads only versions that have a previous one from its index on
+  -- previous_id instead of every version's observations (issue 12: 32,500 first captures).
+  WHERE v.previous_id IS NOT NULL AND p.value IS NOT o.value
 )
 SELECT 'target changed after Q1' AS revision, pairs.* FROM pairs
 WHERE measure = 'target' AND quarter IS NULL AND fiscal_year IS NOT NULL
