@@ -30,14 +30,12 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-import sys
 import types
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
-from datasette.plugins import pm
 from markupsafe import Markup
 
 from archive import versions
@@ -238,6 +236,11 @@ def drop_markdown_cells() -> None:
     every text cell of every page, about 10 µs each, to find columns named ``*_markdown``, and an
     archive has none: 0.1 s of a 1,000-row canned query's page (issue 12).
     """
+    # Imported here, not with the module: importing datasette.plugins loads every plugin's entry
+    # point, this one included, and a module registered while half-imported has none of its hooks
+    # (``from kpi_archive.publish.plugin.metadata import template`` before Datasette did that).
+    from datasette.plugins import pm
+
     plugin = pm.get_plugin(MARKDOWN_PLUGIN)
     if plugin is None or not hasattr(plugin, "render_cell"):
         return
@@ -262,21 +265,3 @@ def startup(datasette: Any) -> Callable[[], Awaitable[None]]:
         await asyncio.get_running_loop().run_in_executor(None, thai.words, "ค้นหา")
 
     return warm_up
-
-
-def _register_whole() -> None:
-    """Register this module again if Datasette registered it before its hooks were defined.
-
-    Importing a submodule first (``from kpi_archive.publish.plugin.metadata import template``)
-    runs this file, whose ``datasette.plugins`` import loads the entry points, which register this
-    module half-initialised, with none of the hooks below it: a Datasette made afterwards had no
-    metadata and no search box.
-    """
-    module = sys.modules[__name__]
-    name = pm.get_name(module)
-    if name is not None:
-        pm.unregister(module)
-        pm.register(module, name=name)
-
-
-_register_whole()
