@@ -43,6 +43,11 @@ def fts_table(datasette: Any, database: str, table: str) -> str | None:
     return name if isinstance(name, str) else None
 
 
+def _match(target: str, param: str, *, raw: bool) -> str:
+    """The MATCH of ``:param`` against ``target`` (the index or one of its columns)."""
+    return f"{escape_sqlite(target)} match " + (f":{param}" if raw else f"escape_fts(:{param})")
+
+
 async def common(db: Any, fts: str, match: str, params: dict[str, Any]) -> bool:
     """Whether ``match`` finds at least ``SCAN_FROM_MATCHES`` rows (it stops counting there)."""
     sql = (
@@ -87,9 +92,10 @@ async def search_filter(
             terms.append((f"search_{i}", column, text))
     clauses, params, descriptions = [], {}, []
     for param, column, text in terms:
-        target = escape_sqlite(fts) if column is None else escape_sqlite(column)
-        match = f"{target} match " + (f":{param}" if raw else f"escape_fts(:{param})")
-        plus = "+" if await common(db, fts, match, {param: text}) else ""
+        match = _match(fts if column is None else column, param, raw=raw)
+        # skip_totals already found the page's own term common (and counted it once).
+        known = column is None and request.scope.get(SKIPPED_KEY, False)
+        plus = "+" if known or await common(db, fts, match, {param: text}) else ""
         clauses.append(f"{plus}rowid in (select rowid from {escape_sqlite(fts)} where {match})")
         params[param] = text
         descriptions.append(
@@ -135,8 +141,7 @@ async def skip_totals(datasette: Any, scope: dict[str, Any]) -> dict[str, Any]:
     term = asked.get("_search")
     if fts is None or not term:
         return scope
-    raw = asked.get("_searchmode") == "raw"
-    match = f"{escape_sqlite(fts)} match " + (":search" if raw else "escape_fts(:search)")
+    match = _match(fts, "search", raw=asked.get("_searchmode") == "raw")
     if not await common(datasette.get_database(database), fts, match, {"search": term}):
         return scope
     query = urllib.parse.urlencode([*args, *SKIP_TOTALS]).encode("latin-1")
