@@ -88,6 +88,19 @@ def seed_kpi(**changes: Any) -> KpiPage:
     return record.model_copy(update=changes)
 
 
+def revised_seed_kpi() -> KpiPage:
+    """The seed page as revised later in the year: its target cut to 80 and Q1's result rewritten
+    from 10 to 8 (two revisions, once the first version is in the archive)."""
+    return seed_kpi(
+        target_value=80.0,
+        target_text="80",
+        quarters=[
+            Quarter(quarter=1, result=8.0, result_text="8.00", assessment=100.0),
+            Quarter(quarter=2, result=30.0, result_text="30.00"),
+        ],
+    )
+
+
 def project(**changes: Any) -> ProjectPage:
     """A project page owned by unit 5024."""
     record = ProjectPage(

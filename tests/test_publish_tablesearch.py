@@ -11,13 +11,20 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from archive_factories import FEBRUARY_2023, NOVEMBER_2022, STAMP_FEB, response, seed_kpi
+from archive_factories import (
+    FEBRUARY_2023,
+    NOVEMBER_2022,
+    STAMP_FEB,
+    response,
+    revised_seed_kpi,
+    seed_kpi,
+)
 from datasette.plugins import pm
 
 import archive
 from kpi_archive.publish import plugin, serve
 from kpi_archive.publish.plugin import tablesearch
-from parsers.models import Quarter, Report
+from parsers.models import Report
 
 DISTRICTS = ("5001", "5011", "5038", "5046")
 
@@ -49,15 +56,7 @@ def _archive(path: Path) -> Path:
         )
         archive.save(db, response(_url(code), code.encode(), at=NOVEMBER_2022), record)
     archive.save(db, response(at=NOVEMBER_2022), seed_kpi())
-    later = seed_kpi(
-        target_value=80.0,
-        target_text="80",
-        quarters=[
-            Quarter(quarter=1, result=8.0, result_text="8.00", assessment=100.0),
-            Quarter(quarter=2, result=30.0, result_text="30.00"),
-        ],
-    )
-    archive.save(db, response(body=b"v2", at=FEBRUARY_2023), later)
+    archive.save(db, response(body=b"v2", at=FEBRUARY_2023), revised_seed_kpi())
     other = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2100"
     next_year = seed_kpi(url=other, pid="0411-2100", title="ร้อยละของข่าว", fiscal_year=2567)
     archive.save(db, response(other, b"2100", at=FEBRUARY_2023), next_year)

@@ -7,11 +7,18 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from archive_factories import FEBRUARY_2023, NOVEMBER_2022, STAMP_FEB, STAMP_NOV, response, seed_kpi
+from archive_factories import (
+    FEBRUARY_2023,
+    NOVEMBER_2022,
+    STAMP_FEB,
+    STAMP_NOV,
+    response,
+    revised_seed_kpi,
+    seed_kpi,
+)
 
 import archive
 from kpi_archive.publish import serve
-from parsers.models import Quarter
 
 
 def _revisions(db):
@@ -23,15 +30,7 @@ def _revisions(db):
 
 def test_a_target_cut_after_q1_and_a_rewritten_past_quarter_are_revisions(db):
     archive.save(db, response(at=NOVEMBER_2022), seed_kpi())
-    later = seed_kpi(
-        target_value=80.0,
-        target_text="80",
-        quarters=[
-            Quarter(quarter=1, result=8.0, result_text="8.00", assessment=100.0),
-            Quarter(quarter=2, result=30.0, result_text="30.00"),
-        ],
-    )
-    archive.save(db, response(body=b"v2", at=FEBRUARY_2023), later)
+    archive.save(db, response(body=b"v2", at=FEBRUARY_2023), revised_seed_kpi())
     archive.refresh_derived(db)
     assert _revisions(db) == [
         ("past quarter rewritten", "0411-2029", 2566, 1, "result", 10.0, 8.0, STAMP_NOV, STAMP_FEB),
