@@ -10,8 +10,8 @@ give identical databases.
 
 Memory stays flat whatever the archive's size: the records before the replay wait in a temp
 table (SQLite's temp store, not Python objects), captures are read one body at a time, the
-search index is filled by ``INSERT … SELECT`` inside SQLite, and the change count compares old
-and new records page by page.
+search index is refilled from one streamed cursor (``archive.schema.rebuild_trigram``), and the
+change count compares old and new records page by page.
 
 The trigram index is left alone during the replay (a contentless table forgets a row only by the
 values it was indexed with, which the replay replaces): at the end it is emptied and filled once
