@@ -362,8 +362,12 @@ async def test_a_failing_page_stops_retrying_at_its_page_deadline(site: Path) ->
         [result] = await fetch_all(
             server, [PAGE], delay=0.0, backoff_base=0.4, page_deadline=1.0, max_retries=10
         )
-        assert len(server.hits(HOST)) < 4
-    assert str(result.error).endswith("HTTP 503; page deadline of 1s spent")
+        hits = [h.status for h in server.hits(HOST)]
+    assert hits in ([503, 503], [503, 503, 503])
+    # Which message ends it depends on the wall clock: the deadline is spent either while
+    # deciding to wait once more ("HTTP 503; page deadline …") or during that wait, in which
+    # case the next attempt is never sent ("page deadline …, no complete response").
+    assert "page deadline of 1s spent" in str(result.error)
     assert result.attempts[-1].outcome == "failed"
 
 
