@@ -4,7 +4,7 @@
 Datasette 0.65's ``query.html`` and ``_table.html`` write between ``<tbody>`` and ``</tbody>``
 (the same whitespace, classes and escaping), so the page a reader gets is byte for byte the same.
 Datasette renders its templates in Jinja's async mode, where every cell of those loops costs
-several awaited steps: about 50 ms of the 1,000-row ``reports_mentioning`` page and 20 ms of a
+several awaited steps: about 50 ms of the then 1,000-row ``reports_mentioning`` page and 20 ms of a
 100-row ``projects`` page at 32,500 pages (issue 12). Our copies of the templates call these.
 """
 
