@@ -6,6 +6,7 @@ found the same way whether the term is rare or common (issue 12).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -113,3 +114,11 @@ async def test_the_html_page_shows_200_rows_with_pid_links(ds: Any) -> None:
     assert response.text.count('<td class="col-date">') == 200
     assert '<td class="col-pid"><a href="/kpi/5001-0742">5001-0742</a></td>' in response.text
     assert "the search box of the reports table" in response.text
+
+
+async def test_a_common_terms_reports_are_walked_newest_first_on_a_date_index(ds: Any) -> None:
+    walk = _sql().replace(MANY_HITS, "count(*) >= 0")
+    plan = await ds.get_database("kpi").execute("explain query plan " + walk, {"term": "ฝุ่น"})
+
+    details = [row["detail"] for row in plan.rows]
+    assert any(re.fullmatch(r"SEARCH r USING INDEX \w+ \(date>\?\)", d) for d in details), details
