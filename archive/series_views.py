@@ -79,7 +79,7 @@ WHERE k.audit_score IS NOT NULL AND k.on_target IS NOT NULL
     # fiscal year of its agency that no longer has it.
     "revisions": """
 WITH pairs AS (
-  SELECT o.url, o.pid, o.indicator_id, o.agency_code, o.fiscal_year, o.quarter, o.measure,
+  SELECT v.url, o.pid, o.indicator_id, o.agency_code, o.fiscal_year, o.quarter, o.measure,
          p.value AS old_value, o.value AS new_value, p.as_of AS old_as_of, o.as_of AS new_as_of,
          p.version_id AS old_version_id, o.version_id AS new_version_id
   FROM observations o
