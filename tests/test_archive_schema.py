@@ -431,6 +431,7 @@ def test_version_14_archive_keeps_every_observation_without_its_url_and_repacks_
     # revisions view reading it from there, and records compressed at level 3
     columns = "version_id, pid, indicator_id, agency_code, fiscal_year, quarter, measure, value, " \
               "value_text, as_of"  # fmt: skip
+    old_revisions = SERIES_VIEWS["revisions"].replace("SELECT v.url", "SELECT o.url")
     db.executescript(
         f"""
         DROP VIEW revisions;
@@ -444,7 +445,7 @@ def test_version_14_archive_keeps_every_observation_without_its_url_and_repacks_
         DROP TABLE observations;
         ALTER TABLE v14 RENAME TO observations;
         CREATE INDEX idx_observations_url_measure ON observations (url, measure);
-        CREATE VIEW revisions AS {SERIES_VIEWS["revisions"].replace("SELECT v.url", "SELECT o.url")};
+        CREATE VIEW revisions AS {old_revisions};
         """
     )
     level3 = zstandard.ZstdCompressor(level=3, dict_data=dictionary(CURRENT_DICT_ID))
@@ -454,7 +455,9 @@ def test_version_14_archive_keeps_every_observation_without_its_url_and_repacks_
             [(level3.compress(text.encode()), vid) for vid, text in records],
         )
     sizes = db.execute("SELECT sum(length(record)) FROM kpi_versions").fetchone()[0]
-    observations = db.execute(f"SELECT rowid, {columns} FROM observations ORDER BY rowid").fetchall()
+    observations = db.execute(
+        f"SELECT rowid, {columns} FROM observations ORDER BY rowid"
+    ).fetchall()
     revisions = db.execute("SELECT * FROM revisions").fetchall()
     db.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm015%'")
     db.execute("PRAGMA user_version = 14")
@@ -472,9 +475,10 @@ def test_version_14_archive_keeps_every_observation_without_its_url_and_repacks_
     assert [r[:2] for r in revisions] == [
         ("target changed after Q1", "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029")
     ]
-    assert db.execute(
-        "SELECT id, kpi_record(record) FROM kpi_versions ORDER BY id"
-    ).fetchall() == records
+    assert (
+        db.execute("SELECT id, kpi_record(record) FROM kpi_versions ORDER BY id").fetchall()
+        == records
+    )
     assert db.execute("SELECT sum(length(record)) FROM kpi_versions").fetchone()[0] < sizes
     assert db.execute("PRAGMA foreign_key_check").fetchall() == []
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
