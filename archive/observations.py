@@ -93,9 +93,11 @@ ORDER BY c.id, c.quarter IS NOT NULL, c.quarter,
            WHEN 'score_2_1' THEN 3 WHEN 'score_2_2' THEN 4 ELSE 5 END
 """
 
-# version_id answers "the rows of a version" (the cascade from kpi_versions, the revisions view),
-# (indicator_id, fiscal_year) an indicator's series. The page is the version's: kpi_versions.url.
-INDEXES = (("version_id",), ("indicator_id", "fiscal_year"))
+# (version_id, measure, quarter) finds the rows of a version (the cascade from kpi_versions) and,
+# in the revisions view, a value's counterpart in the previous version: with version_id alone
+# that join read every row of both versions (158 -> 50 ms at 32,500 pages after one changed
+# night, for 6 MB). (indicator_id, fiscal_year): an indicator's series.
+INDEXES = (("version_id", "measure", "quarter"), ("indicator_id", "fiscal_year"))
 
 _CREATE = """
 CREATE TABLE observations (

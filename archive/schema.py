@@ -574,7 +574,7 @@ _M015_COLUMNS = (
 
 def m015_o12c_compact_observations_and_records(db: Database) -> None:
     # Issue 12: every observations row repeated its page's url, which its version_id already
-    # gives, and indexed it (url 31 MB + index 48 MB of 1,194 at 32,500 pages). Rows are copied
+    # gives, and indexed it (url 34 MB + index 48 MB of 1,236 at 32,500 pages). Rows are copied
     # with their rowids; the revisions view, which read o.url, is replaced by the one reading
     # v.url. Nothing captured is touched: observations are derived from kpi_versions.
     if "url" in db.table("observations").columns_dict:
@@ -587,9 +587,14 @@ def m015_o12c_compact_observations_and_records(db: Database) -> None:
         )
         db.execute("DROP TABLE observations")
         db.execute("ALTER TABLE observations_m015 RENAME TO observations")
-        for columns in (["version_id"], ["indicator_id", "fiscal_year"]):
+        # A value's counterpart in the previous version is found by (version_id, measure,
+        # quarter), not by reading every row of both versions (revisions: 158 -> 50 ms).
+        for columns in (["version_id", "measure", "quarter"], ["indicator_id", "fiscal_year"]):
             db.table("observations").create_index(columns)
         db.create_view("revisions", SERIES_VIEWS["revisions"])
+        if db.table("sqlite_stat1").exists():  # the dropped table's statistics went with it
+            db.execute(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")
+            db.execute("ANALYZE observations")
     # Records are compressed at versions.RECORD_LEVEL (9, was 3): a third smaller. Older rows are
     # written again; a blob the new level would not shrink is left as it is.
     last = 0

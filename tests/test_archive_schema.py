@@ -445,6 +445,7 @@ def test_version_14_archive_keeps_every_observation_without_its_url_and_repacks_
         DROP TABLE observations;
         ALTER TABLE v14 RENAME TO observations;
         CREATE INDEX idx_observations_url_measure ON observations (url, measure);
+        CREATE INDEX idx_observations_version_id ON observations (version_id);
         CREATE VIEW revisions AS {old_revisions};
         """
     )
@@ -467,7 +468,7 @@ def test_version_14_archive_keeps_every_observation_without_its_url_and_repacks_
     assert "url" not in db["observations"].columns_dict
     assert [i.name for i in db["observations"].indexes] == [
         "idx_observations_indicator_id_fiscal_year",
-        "idx_observations_version_id",
+        "idx_observations_version_id_measure_quarter",
     ]
     assert db.execute("SELECT rowid, * FROM observations ORDER BY rowid").fetchall() == observations
     assert len(observations) == 12
