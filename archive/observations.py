@@ -18,7 +18,7 @@ audit      สยป. audit score (``audit_score``) for ``audit_quarter``       
 A cell the page leaves blank gives no row (blank is not zero). ``as_of`` is when the version was
 fetched. The page is not repeated in every row: ``version_id`` names it (``kpi_versions.url``),
 and ``pid``, ``indicator_id`` and ``fiscal_year`` say which indicator and year a row is (issue
-#12: the url and its index were 79 MB of 1,194 at 32,500 pages). ``refresh_observations(db)``
+#12: the url and its index were 82 MB of 1,236 at 32,500 pages). ``refresh_observations(db)``
 adds the rows of versions it has not read yet, re-links all rows to their page's current
 indicator and stamps ``quarters`` and ``reports`` rows with their page's ``pid`` and ``as_of``,
 in one transaction; it is idempotent and runs after every load (``scoped``: for the pages
