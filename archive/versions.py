@@ -3,11 +3,11 @@
 Contract:
 
 - ``encode(data)``: the record (``archive.changes`` form: JSON-ready dict) as stored: the JSON
-  text ``json.dumps(data, ensure_ascii=False)`` gave before issue #12, zstd-compressed (level 3,
-  as the snapshots' bodies) with the current shipped dictionary (``CURRENT_DICT_ID``). Records
-  are small and each is compressed alone, so without a dictionary the keys, the quarter table's
-  shape and the site's stock phrases are paid for in every row; the dictionary holds them once.
-  Measured on real page texts the dictionary was not trained on: 959 -> 364 bytes a record; on
+  text ``json.dumps(data, ensure_ascii=False)`` gave before issue #12, zstd-compressed (at
+  ``RECORD_LEVEL``) with the current shipped dictionary (``CURRENT_DICT_ID``). Records are small
+  and each is compressed alone, so without a dictionary the keys, the quarter table's shape and
+  the site's stock phrases are paid for in every row; the dictionary holds them once. Measured
+  at level 3 on real page texts the dictionary was not trained on: 959 -> 364 bytes a record; on
   the bench's synthetic records, 2,755 -> 1,192 bytes, compressing no slower.
 - Every blob stays readable: a zstd frame names its dictionary (its dictID), ``decode`` picks
   that one from ``archive/data/records-<dictID>.zdict`` (every dictionary ever shipped stays
