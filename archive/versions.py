@@ -3,11 +3,11 @@
 Contract:
 
 - ``encode(data)``: the record (``archive.changes`` form: JSON-ready dict) as stored: the JSON
-  text ``json.dumps(data, ensure_ascii=False)`` gave before issue #12, zstd-compressed (level 3,
-  as the snapshots' bodies) with the current shipped dictionary (``CURRENT_DICT_ID``). Records
-  are small and each is compressed alone, so without a dictionary the keys, the quarter table's
-  shape and the site's stock phrases are paid for in every row; the dictionary holds them once.
-  Measured on real page texts the dictionary was not trained on: 959 -> 364 bytes a record; on
+  text ``json.dumps(data, ensure_ascii=False)`` gave before issue #12, zstd-compressed (at
+  ``RECORD_LEVEL``) with the current shipped dictionary (``CURRENT_DICT_ID``). Records are small
+  and each is compressed alone, so without a dictionary the keys, the quarter table's shape and
+  the site's stock phrases are paid for in every row; the dictionary holds them once. Measured
+  at level 3 on real page texts the dictionary was not trained on: 959 -> 364 bytes a record; on
   the bench's synthetic records, 2,755 -> 1,192 bytes, compressing no slower.
 - Every blob stays readable: a zstd frame names its dictionary (its dictID), ``decode`` picks
   that one from ``archive/data/records-<dictID>.zdict`` (every dictionary ever shipped stays
@@ -21,7 +21,8 @@ Contract:
   it on every connection they open.
 - ``version_record(conn, version_id)``: any version's whole record from Python.
 - ``recompress(stored)``: an older blob written again with the current dictionary (migration
-  m011), or None when it already uses it.
+  m011), or None when it already uses it. ``repack(stored)``: any blob written again as ``encode``
+  writes it now, or None when that is no smaller (migration m015, for the level).
 
 Diffs against the previous version were measured and left out: a changed version compressed
 against its predecessor takes ~300 bytes instead of ~1,260, but most pages only ever have a first
@@ -40,7 +41,6 @@ from typing import Any
 
 import zstandard
 
-from archive.bodies import ZSTD_LEVEL
 from kpi_archive.errors import ArchiveError
 
 SQL_FUNCTION = "kpi_record"
@@ -49,6 +49,16 @@ DICTIONARIES = Path(__file__).resolve().parent / "data"
 # Measured on records the dictionary was not trained on: 64 KB rather than 32 KB makes real ones 2 %
 # and synthetic ones 20 % smaller; the ~230 samples given 3 times, synthetic ones 1,914 -> 1,290 B.
 DICT_SIZE, TRAIN_REPEATS = 65536, 3
+# A record is written once a version (the nightly re-save encodes only changed pages) and read
+# often, and decoding costs the same at any level. Measured at 2,000 synthetic pages (2,270
+# records, 10.5 KB of JSON each) and on the 227 real ones, bytes a record and encode CPU:
+#   level 3: 1,193 B  26 µs | real 301 B   9 µs
+#   level 6:   991 B  92 µs | real 253 B  30 µs
+#   level 9:   814 B 156 µs | real 217 B  46 µs
+#   level 19:  733 B 3.2 ms | real 200 B 1.0 ms
+# Level 9: a third smaller for ~0.13 ms a new version: save_many of 2,000 new pages 5.45 -> 5.75 s
+# CPU (best of 3, alternating); a night re-encodes only its changed pages.
+RECORD_LEVEL = 9
 _local = threading.local()
 
 
@@ -78,7 +88,7 @@ def train(records: Sequence[str], dict_id: int) -> bytes:
     """A dictionary for records like ``records`` (their JSON text), tagged ``dict_id``."""
     samples: list[bytes | bytearray | memoryview] = [text.encode() for text in records]
     trained = zstandard.train_dictionary(
-        DICT_SIZE, samples * TRAIN_REPEATS, dict_id=dict_id, level=ZSTD_LEVEL
+        DICT_SIZE, samples * TRAIN_REPEATS, dict_id=dict_id, level=RECORD_LEVEL
     )
     data: bytes = trained.as_bytes()
     return data
@@ -94,7 +104,7 @@ def compress_json(text: str) -> bytes:
     compressor = getattr(_local, "compressor", None)
     if compressor is None:
         compressor = _local.compressor = zstandard.ZstdCompressor(
-            level=ZSTD_LEVEL, dict_data=dictionary(CURRENT_DICT_ID)
+            level=RECORD_LEVEL, dict_data=dictionary(CURRENT_DICT_ID)
         )
     stored: bytes = compressor.compress(text.encode())
     return stored
@@ -134,6 +144,12 @@ def recompress(stored: bytes | str) -> bytes | None:
     ):
         return None
     return compress_json(record_json(stored) or "null")
+
+
+def repack(stored: bytes | str) -> bytes | None:
+    """``stored`` as ``encode`` writes it now (dictionary and level), or None if no smaller."""
+    packed = compress_json(record_json(stored) or "null")
+    return packed if isinstance(stored, str) or len(packed) < len(stored) else None
 
 
 def register(conn: sqlite3.Connection) -> None:

@@ -7,12 +7,14 @@ import sqlite3
 
 import pytest
 import zstandard
-from archive_factories import JUNE, response, seed_kpi
+from archive_factories import FEBRUARY_2023, JUNE, NOVEMBER_2022, response, seed_kpi
 from helpers import fts_in_step
 
 import archive
 from archive import schema
 from archive.schema import SCHEMA_VERSION, ensure_db_shape, folded_variant, trigram_insert
+from archive.series_views import VIEWS as SERIES_VIEWS
+from archive.versions import CURRENT_DICT_ID, dictionary
 from kpi_archive.errors import ArchiveError
 from parsers import thai
 
@@ -49,7 +51,7 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     db = archive.open_db(tmp_path / "data" / "kpi.db")
     assert set(db.table_names()) >= TABLES
     assert db.view_names() == ["changes"]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 14
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 15
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -227,7 +229,7 @@ def test_version_10_archive_drops_its_word_search_and_keeps_every_capture(tmp_pa
     kept = {t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED}
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 14
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 15
     assert [n for n in db.table_names() if "words" in n] == []
     assert _triggers(db) == PENDING_TRIGGERS
     assert {
@@ -416,3 +418,74 @@ def test_an_interrupted_recompression_leaves_every_record_as_it_was(tmp_path, mo
     assert _dict_ids(db) == [20261203, 20261203]
     migrated = "SELECT count(*) FROM _sqlite_migrations WHERE name LIKE 'm011%'"
     assert db.execute(migrated).fetchone() == (1,)
+
+
+def test_version_14_archive_keeps_every_observation_without_its_url_and_repacks_records(tmp_path):
+    path = tmp_path / "v14.db"
+    db = archive.open_db(path)
+    archive.save(db, response(at=NOVEMBER_2022), seed_kpi())
+    archive.save(db, response(body=b"v2", at=FEBRUARY_2023), seed_kpi(target_value=80.0))
+    archive.refresh_derived(db)
+    records = db.execute("SELECT id, kpi_record(record) FROM kpi_versions ORDER BY id").fetchall()
+    # what schema version 14 had: observations repeating the page's url (indexed), the
+    # revisions view reading it from there, and records compressed at level 3
+    columns = "version_id, pid, indicator_id, agency_code, fiscal_year, quarter, measure, value, " \
+              "value_text, as_of"  # fmt: skip
+    old_revisions = SERIES_VIEWS["revisions"].replace("SELECT v.url", "SELECT o.url")
+    db.executescript(
+        f"""
+        DROP VIEW revisions;
+        CREATE TABLE v14 (version_id INTEGER NOT NULL REFERENCES kpi_versions(id)
+          ON DELETE CASCADE, url TEXT NOT NULL REFERENCES pages(url), pid TEXT,
+          indicator_id INTEGER REFERENCES indicators(id), agency_code TEXT, fiscal_year INTEGER,
+          quarter INTEGER, measure TEXT NOT NULL, value FLOAT, value_text TEXT,
+          as_of TEXT NOT NULL);
+        INSERT INTO v14 (rowid, url, {columns}) SELECT o.rowid, v.url, o.*
+          FROM observations o JOIN kpi_versions v ON v.id = o.version_id;
+        DROP TABLE observations;
+        ALTER TABLE v14 RENAME TO observations;
+        CREATE INDEX idx_observations_url_measure ON observations (url, measure);
+        CREATE INDEX idx_observations_version_id ON observations (version_id);
+        CREATE VIEW revisions AS {old_revisions};
+        """
+    )
+    level3 = zstandard.ZstdCompressor(level=3, dict_data=dictionary(CURRENT_DICT_ID))
+    with db.conn:
+        db.conn.executemany(
+            "UPDATE kpi_versions SET record = ? WHERE id = ?",
+            [(level3.compress(text.encode()), vid) for vid, text in records],
+        )
+    sizes = db.execute("SELECT sum(length(record)) FROM kpi_versions").fetchone()[0]
+    observations = db.execute(
+        f"SELECT rowid, {columns} FROM observations ORDER BY rowid"
+    ).fetchall()
+    revisions = db.execute("SELECT * FROM revisions").fetchall()
+    db.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm015%'")
+    db.execute("PRAGMA user_version = 14")
+    db.close()
+    db = archive.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert "url" not in db["observations"].columns_dict
+    assert [i.name for i in db["observations"].indexes] == [
+        "idx_observations_indicator_id_fiscal_year",
+        "idx_observations_version_id_measure_quarter",
+    ]
+    assert db.execute("SELECT rowid, * FROM observations ORDER BY rowid").fetchall() == observations
+    assert len(observations) == 12
+    assert db.execute("SELECT * FROM revisions").fetchall() == revisions
+    assert [r[:2] for r in revisions] == [
+        ("target changed after Q1", "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029")
+    ]
+    assert (
+        db.execute("SELECT id, kpi_record(record) FROM kpi_versions ORDER BY id").fetchall()
+        == records
+    )
+    assert db.execute("SELECT sum(length(record)) FROM kpi_versions").fetchone()[0] < sizes
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # a later load adds the rows of a new version, found from its page's versions
+    archive.save(db, response(body=b"v3", at=JUNE), seed_kpi(target_value=90.0))
+    archive.refresh_derived(db)
+    assert db.execute(
+        "SELECT version_id, value FROM observations WHERE measure = 'target' ORDER BY rowid"
+    ).fetchall() == [(1, 100.0), (2, 80.0), (3, 90.0)]

@@ -16,10 +16,12 @@ from archive.versions import (
     CURRENT_DICT_ID,
     DICTIONARIES,
     decode,
+    dictionary,
     encode,
     recompress,
     record_json,
     register,
+    repack,
     version_record,
 )
 from kpi_archive.errors import ArchiveError
@@ -130,3 +132,14 @@ def test_recompress_rewrites_older_blobs_with_the_dictionary_and_leaves_current_
     assert recompress(stored) is None
     plain = recompress('{"pid": "0411-2029"}')
     assert plain is not None and decode(plain) == {"pid": "0411-2029"}
+
+
+def test_repack_shrinks_a_level_3_record_and_leaves_one_written_today():
+    text = json.dumps(record_data(seed_kpi()), ensure_ascii=False)
+    level3 = zstandard.ZstdCompressor(level=3, dict_data=dictionary(CURRENT_DICT_ID))
+    old = level3.compress(text.encode())
+    packed = repack(old)
+    assert packed is not None and len(packed) < len(old)
+    assert record_json(packed) == text
+    assert repack(packed) is None
+    assert repack(encode(record_data(seed_kpi()))) is None

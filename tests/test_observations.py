@@ -52,7 +52,7 @@ def test_a_blank_cell_gives_no_row_not_a_zero(db):
     )
     archive.save(db, response(), record)
     archive.refresh_derived(db)
-    assert db.execute("SELECT quarter, measure FROM observations").fetchall() == [
+    assert db.execute("SELECT quarter, measure FROM observations ORDER BY rowid").fetchall() == [
         (None, "target"),
         (None, "result"),
     ]
@@ -99,3 +99,13 @@ def test_a_later_load_adds_only_the_new_versions_rows(db):
     rows = db.execute("SELECT rowid, version_id FROM observations ORDER BY rowid").fetchall()
     assert rows[: len(first)] == first
     assert [version for _, version in rows[len(first) :]] == [2] * 6
+
+
+def test_revisions_name_the_page_of_each_changed_value(db):
+    archive.save(db, response(at=NOVEMBER_2022), seed_kpi())
+    archive.save(db, response(body=b"v2", at=FEBRUARY_2023), seed_kpi(target_value=80.0))
+    archive.refresh_derived(db)
+    assert db.execute(
+        "SELECT revision, url, measure, old_value, new_value FROM revisions"
+    ).fetchall() == [("target changed after Q1", SEED_URL, "target", 100.0, 80.0)]
+    assert "url" not in db["observations"].columns_dict  # the version names the page
