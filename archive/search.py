@@ -138,18 +138,17 @@ def trigram_match(query: str | None, *, words: bool = False) -> str | None:
     return " AND ".join(f"({part})" for part in parts) if len(parts) > 1 else parts[0]
 
 
-def _has_case(text: str) -> bool:
-    return text != text.casefold()
-
-
 def _holds_one(needle: str, texts: tuple[str | None, ...]) -> bool:
     folded = thai.fold(needle)
     present = [t for t in texts if t]
     if any(needle in t or folded in t for t in present):
         return True  # the common case: no copy of the text is made
-    if _has_case(needle) or any(_has_case(t) for t in present):
-        if any(folded in t.casefold() or needle.casefold() in t.casefold() for t in present):
-            return True
+    # Only a term with a letter that has case (Latin, not Thai) can be hidden by case.
+    cased = needle.casefold()
+    if any(c != c.upper() for c in folded) and any(
+        cased in t.casefold() or folded in t.casefold() for t in present
+    ):
+        return True
     # Folding the whole text costs a hundred times the plain test: only where it changes the text.
     return any(
         folded in thai.fold(t)
@@ -189,19 +188,22 @@ def text_columns(table: str) -> list[str]:
 
 
 def candidates_sql(
-    table: str, alias: str, *, match: str | None, query: str, words: bool = False, plus: str = ""
+    table: str, alias: str, *, match: str | None, query: str, newest: int | None = None
 ) -> str:
     """The WHERE condition keeping the rows of ``table`` (as ``alias``) that hold the query:
     the index's candidates for the MATCH named ``match`` (a ``trigram_match``), rechecked against
     the query named ``query``. ``match`` None: the recheck alone, a scan the caller bounds with a
-    LIMIT. ``plus``: ``"+"`` stops SQLite looking the candidates up one by one (a common term)."""
-    suffix = "_words" if words else ""
+    LIMIT. ``newest``: only that many candidates, highest rowid first (the latest written), so a
+    common term's recheck reads a bounded number of rows."""
     texts = ", ".join(f"{alias}.[{c}]" for c in text_columns(table))
-    recheck = f"thai_holds{suffix}({query}, {texts})"
+    recheck = f"thai_holds({query}, {texts})"
     if match is None:
         return recheck
     fts = f"[{table}_fts]"
-    return f"{plus}{alias}.rowid in (select rowid from {fts} where {fts} match {match}) and {recheck}"
+    picked = f"select rowid from {fts} where {fts} match {match}"
+    if newest is not None:
+        picked = f"select rowid from ({picked} order by rowid desc limit {newest})"
+    return f"{alias}.rowid in ({picked}) and {recheck}"
 
 
 # The order ``search`` returns: a KPI whose title holds the term first, then newest fiscal year;

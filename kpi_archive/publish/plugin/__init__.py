@@ -38,9 +38,9 @@ from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from markupsafe import Markup
 
-from archive.search import register as register_search
 from archive import versions
 from archive.schema import PRIVATE_TABLES
+from archive.search import register as register_search
 from kpi_archive.publish.plugin import feeds, pages, routes, rows, tablesearch
 from kpi_archive.publish.plugin.functions import (
     register,
