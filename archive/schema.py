@@ -620,8 +620,6 @@ _FOLDS = re.compile(
     "|([\u0e31\u0e34-\u0e3a\u0e47-\u0e4e])\\1|\\b[A-Za-z]{2,5}[\\s\\-]+[0-9\u0e50-\u0e59]"
     "|\\s{2,}|[^\\S ]"
 )
-# Whether folding may change a text beyond case (search's recheck folds only such a text).
-FOLD_SPOTS = _FOLDS
 _WORD = re.compile(r"\S+")
 # A folded fragment reaches this many space-separated words either side of what folding changed:
 # a phrase query spanning a folded spot and up to two words around it is found. (Each changed
