@@ -416,3 +416,39 @@ def test_an_interrupted_recompression_leaves_every_record_as_it_was(tmp_path, mo
     assert _dict_ids(db) == [20261203, 20261203]
     migrated = "SELECT count(*) FROM _sqlite_migrations WHERE name LIKE 'm011%'"
     assert db.execute(migrated).fetchone() == (1,)
+
+
+def test_version_14_archive_rebuilds_its_trigram_index_without_positions(tmp_path):
+    path = tmp_path / "v14.db"
+    db = archive.open_db(path)
+    archive.save(db, response(), seed_kpi())
+    archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ผู้ดำารงตำาแหน่ง"))
+    # what schema version 14 had: trigram indexes with positions (FTS5's default detail=full)
+    for table in schema.TRIGRAM_FTS:
+        db.execute(f"DROP TABLE [{table}_fts]")
+        columns = ", ".join(schema.TRIGRAM_FTS[table])
+        db.execute(
+            f"CREATE VIRTUAL TABLE [{table}_fts] USING fts5({columns}, content='', "
+            "tokenize='trigram')"
+        )
+        schema.index_trigram(db.conn, table)
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm015_t12c_trigram_without_positions'")
+    db.execute("PRAGMA user_version = 14")
+    phrase = "SELECT count(*) FROM reports_fts WHERE reports_fts MATCH '\"ฝุ่น\"'"
+    assert db.execute(phrase).fetchone()[0] == 1
+    kept = {t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED}
+    db.conn.commit()
+    db.close()
+    db = archive.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 15
+    ddl = db.execute("SELECT sql FROM sqlite_master WHERE name = 'reports_fts'").fetchone()[0]
+    assert ddl.endswith("USING fts5([text], [folded], content='', tokenize='trigram', detail=none)")
+    with pytest.raises(sqlite3.OperationalError, match="phrase queries are not supported"):
+        db.execute(phrase)
+    assert {
+        t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED
+    } == kept
+    assert len(kept["captures"]) == 2
+    assert [r["pid"] for r in archive.search(db, "kpis", "ดำรงตำแหน่ง")] == ["0411-2029"]
+    assert [r["quarter"] for r in archive.search(db, "reports", "ฝุ่น")] == [3]
+    assert fts_in_step(db)
