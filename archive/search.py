@@ -188,6 +188,13 @@ def text_columns(table: str) -> list[str]:
     return [c for c in TRIGRAM_FTS[table] if c != "folded"]
 
 
+def fast_holds(query: str, texts: list[str]) -> str:
+    """SQL for ``thai_holds(query, *texts)`` that first asks ``instr()`` for the query as typed in
+    each text: most candidates hold it so, and Python is then not called for them."""
+    plain = " or ".join(f"instr({text}, {query})" for text in texts)
+    return f"({plain} or thai_holds({query}, {', '.join(texts)}))"
+
+
 def candidates_sql(
     table: str, alias: str, *, match: str | None, query: str, newest: int | None = None
 ) -> str:
@@ -196,8 +203,8 @@ def candidates_sql(
     the query named ``query``. ``match`` None: the recheck alone, a scan the caller bounds with a
     LIMIT. ``newest``: only that many candidates, highest rowid first (the latest written), so a
     common term's recheck reads a bounded number of rows."""
-    texts = ", ".join(f"{alias}.[{c}]" for c in text_columns(table))
-    recheck = f"thai_holds({query}, {texts})"
+    texts = [f"{alias}.[{c}]" for c in text_columns(table)]
+    recheck = fast_holds(query, texts)
     if match is None:
         return recheck
     fts = f"[{table}_fts]"
@@ -210,7 +217,9 @@ def candidates_sql(
 # The order ``search`` returns: a KPI whose title holds the term first, then newest fiscal year;
 # a report from the newest date.
 _ORDER = {
-    "kpis": "thai_holds(:q, t.title) desc, t.fiscal_year is null, t.fiscal_year desc, t.rowid",
+    "kpis": (
+        f"{fast_holds(':q', ['t.title'])} desc, t.fiscal_year is null, t.fiscal_year desc, t.rowid"
+    ),
     "reports": "t.date is null, t.date desc, t.rowid",
 }
 

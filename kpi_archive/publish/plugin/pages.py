@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup
 
-from archive.search import candidates_sql, trigram_match
+from archive.search import candidates_sql, fast_holds, trigram_match
 from archive.versions import decode, record_json
 from parsers import thai
 
@@ -315,7 +315,7 @@ TRIGRAM_MIN = 3
 SEARCH_CANDIDATES = 100
 # Candidates (rows holding every trigram of the term) rechecked per table, the latest written
 # first: a common word is in most of a 30,000-page archive, and each recheck reads a row.
-SEARCH_RECHECKED = 2000
+SEARCH_RECHECKED = 1000
 _THAI_DIGITS = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
 _KPI_TEXT = "title, definition, calculation, data_sources, summary"
 _KPI_COLUMNS = ", ".join(f"k.{c}" for c in _KPI_TEXT.split(", "))
@@ -340,7 +340,7 @@ async def search(db: Any, query: str) -> list[Row]:
         }
         kpi_where = (
             f"k.rowid in (select t.rowid from kpis t where {picked['kpis']}"
-            " order by thai_holds(:query, t.title) desc, t.fiscal_year is null,"
+            f" order by {fast_holds(':query', ['t.title'])} desc, t.fiscal_year is null,"
             f" t.fiscal_year desc, t.rowid desc limit {SEARCH_CANDIDATES})"
         )
         report_where = (
