@@ -14,6 +14,14 @@ folding changes (``ดำารง`` → ``ดำรง``, legacy PUA tone marks
 ``2566`` finds ``๒๕๖๖`` and a folded query finds what a reader sees, while ``๒๕๖๖`` still finds
 the text as printed.
 
+The indexes keep no positions (``detail=none``), so they answer no phrase and give no bm25: a
+search is two halves, built here alone. ``trigram_match`` turns a term into the AND of its
+trigrams, as typed OR as folded (the candidates: rows holding every trigram, perhaps scattered),
+and ``holds`` keeps the candidates whose text holds the term as printed (case aside) or folded
+(the recheck: no false positives). SQL reaches them as ``trigram_match(q)`` and
+``thai_holds(q, text, …)`` (``register``; ``*_words`` for Datasette's every-word box), and
+``candidates_sql`` writes the WHERE clause that joins them.
+
 No triggers keep the index in sync: ``unindex(conn, url)`` takes a page's entries out before its
 rows change (a contentless table is told the values the row was indexed with) and queues the
 page, and ``sync_index(conn)`` indexes every queued page. ``save`` and each ``save_many`` batch
@@ -89,12 +97,6 @@ def forget_pending(conn: sqlite3.Connection) -> None:
     """Empty the queue after a full ``rebuild`` of the trigram index (as ``reparse`` does)."""
     conn.execute(_PENDING)
     conn.execute("DELETE FROM temp.fts_pending")
-
-
-def fts_phrase(query: str) -> str:
-    """Quote each whitespace-separated term as an FTS5 phrase (what Datasette's search box does)."""
-    terms = [t.replace('"', '""') for t in query.split()]
-    return " ".join(f'"{t}"' for t in terms)
 
 
 # A term's trigrams past this many add little to the candidates' selectivity and cost a doclist

@@ -10,7 +10,7 @@ from datasette.app import Datasette
 from helpers import fts_in_step
 
 import archive
-from archive.search import folded_variant, fts_phrase, holds, normalise_digits, trigram_match
+from archive.search import folded_variant, holds, normalise_digits, trigram_match
 from kpi_archive import load
 
 OTHER_URL = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5017-832"
@@ -85,7 +85,6 @@ def test_digit_helpers():
     assert normalise_digits("ปี ๒๕๖๖ ข้อ 3") == "ปี 2566 ข้อ 3"
     assert folded_variant("ไม่มีเลขไทย 2566", None, "Bangkok") is None
     assert folded_variant("๕.๔", "x", "PM 2.5", "ดำารง") == "5.4\npm2.5\nดำรง"
-    assert fts_phrase('ฝุ่น "PM"') == '"ฝุ่น" """PM"""'
 
 
 # Two folded spots (a Thai-digit year, ``ดำารง``/``ตำา`` with sara aa typed twice), plain words.
