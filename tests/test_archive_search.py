@@ -264,3 +264,15 @@ async def test_search_page_finds_an_indicator_by_the_strategy_line_it_supports(d
     response = await ds.client.get("/search?q=มหานครปลอดภัย")
     assert re.findall(r'<h2><a href="/kpi/([^"]+)">', response.text) == ["0411-2029"]
     assert "<mark>มหานครปลอดภัย</mark>" in response.text
+
+
+async def test_the_search_box_finds_a_two_letter_word_and_only_rows_holding_every_word(
+    db, tmp_path
+):
+    ds = Datasette([str(tmp_path / "kpi.db")])
+    short = await ds.client.get("/kpi/kpis.json?_shape=objects&_search=" + "ลด")
+    assert [r["pid"] for r in short.json()["rows"]] == ["5017-832"]
+    both = await ds.client.get("/kpi/kpis.json?_shape=objects&_search=" + "ทางเท้า ลด")
+    assert [r["pid"] for r in both.json()["rows"]] == ["5017-832"]
+    neither = await ds.client.get("/kpi/kpis.json?_shape=objects&_search=" + "ทางเท้า ฝุ่น")
+    assert neither.json()["rows"] == []

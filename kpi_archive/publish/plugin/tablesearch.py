@@ -31,7 +31,7 @@ from datasette.utils import escape_sqlite, path_with_removed_args, tilde_decode
 from datasette.utils.asgi import BadRequest
 
 from archive.schema import TRIGRAM_FTS
-from archive.search import text_columns, trigram_match
+from archive.search import fast_holds, text_columns, trigram_match
 
 PLUGIN = "kpi_archive"
 # Past this many matches a scan of an index (with the matches as a set) beats a look-up per match:
@@ -115,8 +115,12 @@ async def search_filter(
         known = column is None and request.scope.get(SKIPPED_KEY, False)
         plus = "+" if known or await common(db, fts, match, match_params) else ""
         # Every word must be in the row's texts (or, for one column, in that column's text).
-        checked = ", ".join(escape_sqlite(c) for c in ([column] if column else texts))
-        recheck = f"thai_holds_words(:{param}, {checked})"
+        checked = [escape_sqlite(c) for c in ([column] if column else texts)]
+        recheck = (
+            fast_holds(f":{param}", checked)  # one word: instr() first, Python where it fails
+            if len(text.split()) == 1
+            else f"thai_holds_words(:{param}, {', '.join(checked)})"
+        )
         if raw and column is None:
             clause = f"{plus}rowid in (select rowid from {escape_sqlite(fts)} where {match})"
         elif match is None:
