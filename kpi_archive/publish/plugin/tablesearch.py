@@ -2,8 +2,12 @@
 
 A table's ``plugins: kpi_archive: fts_table`` (``kpis_fts``, ``reports_fts``) gives the box its
 index; this module's ``filters_from_request`` turns ``?_search=`` (and ``?_search_<column>=``,
-``?_searchmode=raw``) into the same ``where`` clause, description and search box Datasette's own
-``fts_table`` gives, with one difference: how SQLite reads the rows the index found.
+``?_searchmode=raw``) into the ``where`` clause, description and search box Datasette's own
+``fts_table`` gives, with two differences. The index keeps no positions (``detail=none``), so
+each word is looked up as the AND of its trigrams (``archive.search.trigram_match``) and each row
+found is rechecked against the text (``thai_holds_words``; one column's text for
+``_search_<column>``, the index having no columns); a word under three letters is the recheck
+alone, a scan. And how SQLite reads the rows the index found:
 
 Datasette writes ``rowid in (select rowid from <fts> where <fts> match …)``, and SQLite, which
 guesses that an index match returns about 25 rows, then fetches every matching row by rowid. The
