@@ -276,3 +276,5 @@ async def test_the_search_box_finds_a_two_letter_word_and_only_rows_holding_ever
     assert [r["pid"] for r in both.json()["rows"]] == ["5017-832"]
     neither = await ds.client.get("/kpi/kpis.json?_shape=objects&_search=" + "ทางเท้า ฝุ่น")
     assert neither.json()["rows"] == []
+    blank = await ds.client.get("/kpi/kpis.json?_shape=objects&_search=%20")
+    assert sorted(r["pid"] for r in blank.json()["rows"]) == ["0411-2029", "5017-832"]

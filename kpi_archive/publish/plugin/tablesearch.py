@@ -97,7 +97,8 @@ async def search_filter(
     searches = {
         key: request.args[key]
         for key in request.args
-        if key.startswith("_search") and key != "_searchmode"
+        # a blank box searches for nothing: every row, as Datasette's own box does
+        if key.startswith("_search") and key != "_searchmode" and request.args[key].strip()
     }
     context: dict[str, Any] = {"supports_search": True}
     if not searches:
@@ -165,7 +166,7 @@ async def skip_totals(datasette: Any, scope: dict[str, Any]) -> dict[str, Any]:
     names = {name for name, _ in args}
     asked = {name: value for name, value in args if name.startswith("_search")}
     if (
-        not any(value for name, value in asked.items() if name != "_searchmode")
+        not any(value.strip() for name, value in asked.items() if name != "_searchmode")
         or names & {TOTALS_ARG, "_facet", "_nofacet", "_nocount"}
         or any(name.startswith("_facet_") for name in names)
     ):
@@ -175,7 +176,7 @@ async def skip_totals(datasette: Any, scope: dict[str, Any]) -> dict[str, Any]:
         return scope
     fts = fts_table(datasette, database, table)
     term = asked.get("_search")
-    if fts is None or not term:
+    if fts is None or not term or not term.strip():
         return scope
     match, params = _match(fts, "search", term, raw=asked.get("_searchmode") == "raw")
     if not await common(datasette.get_database(database), fts, match, params):
