@@ -14,6 +14,14 @@ folding changes (``ดำารง`` → ``ดำรง``, legacy PUA tone marks
 ``2566`` finds ``๒๕๖๖`` and a folded query finds what a reader sees, while ``๒๕๖๖`` still finds
 the text as printed.
 
+The indexes keep no positions (``detail=none``), so they answer no phrase and give no bm25: a
+search is two halves, built here alone. ``trigram_match`` turns a term into the AND of its
+trigrams, as typed OR as folded (the candidates: rows holding every trigram, perhaps scattered),
+and ``holds`` keeps the candidates whose text holds the term as printed (case aside) or folded
+(the recheck: no false positives). SQL reaches them as ``trigram_match(q)`` and
+``thai_holds(q, text, …)`` (``register``; ``*_words`` for Datasette's every-word box), and
+``candidates_sql`` writes the WHERE clause that joins them.
+
 No triggers keep the index in sync: ``unindex(conn, url)`` takes a page's entries out before its
 rows change (a contentless table is told the values the row was indexed with) and queues the
 page, and ``sync_index(conn)`` indexes every queued page. ``save`` and each ``save_many`` batch
@@ -26,23 +34,30 @@ and a load's finish time, and every published search reads the trigram one.
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
+import unicodedata
 from typing import Any
 
 from sqlite_utils import Database
 
-from archive.schema import TRIGRAM_FTS, folded_variant, index_trigram, unindex_trigram
+from archive.schema import (
+    TRIGRAM_FTS,
+    folded_variant,
+    index_trigram,
+    unindex_trigram,
+)
 from parsers import thai
 
 THAI_DIGITS = thai.THAI_DIGITS
 # FTS5's trigram tokenizer indexes three characters at a time: a shorter term matches no row.
 TRIGRAM_MIN = 3
-_TO_THAI_DIGITS = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
 
 normalise_digits = thai.arabic_digits
 
 
-__all__ = ["folded_variant", "search", "sync_index", "unindex"]
+__all__ = ["folded_variant", "holds", "search", "sync_index", "trigram_match", "unindex"]
 
 
 # Pages whose rows changed in the open transaction and are not yet in the trigram index. A temp
@@ -84,34 +99,140 @@ def forget_pending(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM temp.fts_pending")
 
 
-def fts_phrase(query: str) -> str:
-    """Quote each whitespace-separated term as an FTS5 phrase (what Datasette's search box does)."""
-    terms = [t.replace('"', '""') for t in query.split()]
-    return " ".join(f'"{t}"' for t in terms)
+# A term's trigrams past this many add little to the candidates' selectivity and cost a doclist
+# each: a long term keeps an even spread of them (the recheck still reads the whole term).
+MAX_TRIGRAMS = 24
+
+
+def needles(query: str | None, *, words: bool = False) -> list[str]:
+    """What a hit must hold: the query with its whitespace collapsed, or each of its words."""
+    collapsed = thai.collapse_space(query or "")
+    return collapsed.split() if words else [collapsed] if collapsed else []
+
+
+def _trigrams(term: str) -> list[str]:
+    grams = list(dict.fromkeys(term[i : i + TRIGRAM_MIN] for i in range(len(term) - 2)))
+    if len(grams) > MAX_TRIGRAMS:
+        step = len(grams) / MAX_TRIGRAMS
+        grams = [grams[int(i * step)] for i in range(MAX_TRIGRAMS - 1)] + [grams[-1]]
+    return grams
+
+
+def _all_of(term: str) -> str:
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in _trigrams(term))
+
+
+def trigram_match(query: str | None, *, words: bool = False) -> str | None:
+    """The FTS5 MATCH giving the candidates for ``query`` from a ``detail=none`` trigram index.
+
+    Each needle (``needles``) gives every one of its trigrams ANDed, as typed OR as folded; the
+    needles are ANDed. A needle with a form under three characters cannot narrow the index (the
+    row may hold only that form) and is left to the recheck, ``holds``. None when no needle narrows
+    it: the caller scans the table instead.
+    """
+    parts = []
+    for needle in needles(query, words=words):
+        forms = dict.fromkeys((needle.casefold(), thai.fold(needle)))
+        if min(len(form) for form in forms) < TRIGRAM_MIN:
+            continue
+        parts.append(" OR ".join(f"({_all_of(form)})" for form in forms))
+    if not parts:
+        return None
+    return " AND ".join(f"({part})" for part in parts) if len(parts) > 1 else parts[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _forms(query: str, words: bool) -> tuple[tuple[str, str, re.Pattern[str] | None], ...]:
+    """Each needle of ``query``, folded, and the regex finding it in a text as printed whatever
+    folding would hide (``thai.fold_pattern``). Cached: the recheck runs once a candidate row."""
+    return tuple(
+        (needle, thai.fold(needle), thai.fold_pattern(needle))
+        for needle in needles(query, words=words)
+    )
+
+
+def _holds_one(needle: str, folded: str, pattern: re.Pattern[str] | None, texts: list[str]) -> bool:
+    if any(needle in t or folded in t for t in texts):
+        return True  # the common case, a plain substring
+    # The pattern costs a hundredth of folding the text (2 against 165 us a report) and finds
+    # the same rows, case aside; folding the text itself is left for text not in NFC form.
+    if pattern is not None and any(pattern.search(t) for t in texts):
+        return True
+    return any(folded in thai.fold(t) for t in texts if not unicodedata.is_normalized("NFC", t))
+
+
+def holds(query: str | None, *texts: str | None, words: bool = False) -> bool:
+    """Whether one of ``texts`` holds ``query`` (with ``words``: each word of it, in any text),
+    as printed (case aside) or folded: the recheck of ``trigram_match``'s candidates."""
+    forms = _forms(query or "", words)
+    present = [t for t in texts if t]
+    return bool(forms) and all(_holds_one(*form, present) for form in forms)
+
+
+def register(conn: sqlite3.Connection) -> None:
+    """Register the search's SQL functions on ``conn`` (the archive's or Datasette's).
+
+    ``trigram_match(q)`` / ``trigram_match_words(q)``: the MATCH of ``q`` (NULL: scan instead);
+    ``thai_holds(q, text, ...)`` / ``thai_holds_words(q, text, ...)``: the recheck, 1 or 0.
+    """
+    conn.create_function("trigram_match", 1, trigram_match, deterministic=True)
+    conn.create_function(
+        "trigram_match_words", 1, lambda q: trigram_match(q, words=True), deterministic=True
+    )
+    conn.create_function("thai_holds", -1, holds, deterministic=True)
+    conn.create_function(
+        "thai_holds_words", -1, lambda q, *t: holds(q, *t, words=True), deterministic=True
+    )
+
+
+def text_columns(table: str) -> list[str]:
+    """The columns of ``table`` its trigram index reads (the texts a hit is rechecked in)."""
+    return [c for c in TRIGRAM_FTS[table] if c != "folded"]
+
+
+def fast_holds(query: str, texts: list[str]) -> str:
+    """SQL for ``thai_holds(query, *texts)`` that first asks ``instr()`` for the query as typed in
+    each text: most candidates hold it so, and Python is then not called for them."""
+    plain = " or ".join(f"instr({text}, {query})" for text in texts)
+    return f"({plain} or thai_holds({query}, {', '.join(texts)}))"
+
+
+def candidates_sql(
+    table: str, alias: str, *, match: str | None, query: str, newest: int | None = None
+) -> str:
+    """The WHERE condition keeping the rows of ``table`` (as ``alias``) that hold the query:
+    the index's candidates for the MATCH named ``match`` (a ``trigram_match``), rechecked against
+    the query named ``query``. ``match`` None: the recheck alone, a scan the caller bounds with a
+    LIMIT. ``newest``: only that many candidates, highest rowid first (the latest written), so a
+    common term's recheck reads a bounded number of rows."""
+    texts = [f"{alias}.[{c}]" for c in text_columns(table)]
+    recheck = fast_holds(query, texts)
+    if match is None:
+        return recheck
+    fts = f"[{table}_fts]"
+    picked = f"select rowid from {fts} where {fts} match {match}"
+    if newest is not None:
+        picked = f"select rowid from ({picked} order by rowid desc limit {newest})"
+    return f"{alias}.rowid in ({picked}) and {recheck}"
+
+
+# The order ``search`` returns: a KPI whose title holds the term first, then newest fiscal year;
+# a report from the newest date.
+_ORDER = {
+    "kpis": (
+        f"{fast_holds(':q', ['t.title'])} desc, t.fiscal_year is null, t.fiscal_year desc, t.rowid"
+    ),
+    "reports": "t.date is null, t.date desc, t.rowid",
+}
 
 
 def search(db: Database, table: str, query: str, limit: int = 20) -> list[dict[str, Any]]:
-    """Trigram search of ``kpis`` or ``reports``, of the query as typed and as folded; a query
-    under three characters is looked for in the text as printed, by a scan."""
-    variants = sorted(v for v in {query, normalise_digits(query), thai.fold(query)} if v.strip())
-    if not variants:
+    """Rows of ``kpis`` or ``reports`` holding ``query`` as printed or folded (``holds``); a KPI
+    whose title holds it first, then the newest."""
+    if not needles(query):
         return []
-    if min(len(v.strip()) for v in variants) < TRIGRAM_MIN:
-        # The text as printed may spell the query's digits in Thai (``๒๕`` for ``25``).
-        printed = {*variants, *(v.translate(_TO_THAI_DIGITS) for v in variants)}
-        return _scan(db, table, sorted(printed), limit)
-    match = " OR ".join(f"({fts_phrase(v)})" for v in variants)
-    sql = (
-        f"SELECT t.* FROM [{table}_fts] f JOIN [{table}] t ON t.rowid = f.rowid "
-        f"WHERE [{table}_fts] MATCH ? ORDER BY f.rank LIMIT ?"
-    )
-    return [dict(row) for row in db.query(sql, [match, limit])]
-
-
-def _scan(db: Database, table: str, variants: list[str], limit: int) -> list[dict[str, Any]]:
-    """Rows of ``table`` whose text (case-folded) holds any variant, in rowid order."""
-    columns = [c for c in TRIGRAM_FTS[table] if c != "folded"]
-    text = " || char(10) || ".join(f"coalesce(lower([{c}]), '')" for c in columns)
-    hits = " OR ".join(f"instr({text}, ?)" for _ in variants)
-    sql = f"SELECT * FROM [{table}] WHERE {hits} ORDER BY rowid LIMIT ?"
-    return [dict(row) for row in db.query(sql, [*(v.strip().lower() for v in variants), limit])]
+    register(db.conn)
+    match = trigram_match(query)
+    where = candidates_sql(table, "t", match=None if match is None else ":match", query=":q")
+    sql = f"SELECT t.* FROM [{table}] t WHERE {where} ORDER BY {_ORDER[table]} LIMIT :limit"
+    return [dict(row) for row in db.query(sql, {"match": match, "q": query, "limit": limit})]

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from archive.schema import TRIGRAM_FTS, trigram_entries, trigram_insert
+from archive.schema import TRIGRAM_FTS, TRIGRAM_OPTIONS, trigram_entries, trigram_insert
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SEED_URL = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
@@ -39,9 +39,7 @@ def fts_in_step(db: Any) -> bool:
     for table in ("kpis", "reports"):
         db.execute(f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('integrity-check', 1)")
         columns = ", ".join(TRIGRAM_FTS[table])
-        db.execute(
-            f"CREATE VIRTUAL TABLE temp.fresh USING fts5({columns}, content='', tokenize='trigram')"
-        )
+        db.execute(f"CREATE VIRTUAL TABLE temp.fresh USING fts5({columns}, {TRIGRAM_OPTIONS})")
         insert = trigram_insert(table).replace(f"[{table}_fts]", "temp.fresh")
         db.conn.executemany(insert, trigram_entries(db.conn, table))
         terms = []

@@ -51,7 +51,7 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     db = archive.open_db(tmp_path / "data" / "kpi.db")
     assert set(db.table_names()) >= TABLES
     assert db.view_names() == ["changes"]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 15
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 16
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -229,7 +229,7 @@ def test_version_10_archive_drops_its_word_search_and_keeps_every_capture(tmp_pa
     kept = {t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED}
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 15
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 16
     assert [n for n in db.table_names() if "words" in n] == []
     assert _triggers(db) == PENDING_TRIGGERS
     assert {
@@ -489,3 +489,39 @@ def test_version_14_archive_keeps_every_observation_without_its_url_and_repacks_
     assert db.execute(
         "SELECT version_id, value FROM observations WHERE measure = 'target' ORDER BY rowid"
     ).fetchall() == [(1, 100.0), (2, 80.0), (3, 90.0)]
+
+
+def test_version_15_archive_rebuilds_its_trigram_index_without_positions(tmp_path):
+    path = tmp_path / "v14.db"
+    db = archive.open_db(path)
+    archive.save(db, response(), seed_kpi())
+    archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ผู้ดำารงตำาแหน่ง"))
+    # what schema version 14 had: trigram indexes with positions (FTS5's default detail=full)
+    for table in schema.TRIGRAM_FTS:
+        db.execute(f"DROP TABLE [{table}_fts]")
+        columns = ", ".join(schema.TRIGRAM_FTS[table])
+        db.execute(
+            f"CREATE VIRTUAL TABLE [{table}_fts] USING fts5({columns}, content='', "
+            "tokenize='trigram')"
+        )
+        schema.index_trigram(db.conn, table)
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm016_trigram_without_positions'")
+    db.execute("PRAGMA user_version = 15")
+    phrase = "SELECT count(*) FROM reports_fts WHERE reports_fts MATCH '\"ฝุ่น\"'"
+    assert db.execute(phrase).fetchone()[0] == 1
+    kept = {t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED}
+    db.conn.commit()
+    db.close()
+    db = archive.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 16
+    ddl = db.execute("SELECT sql FROM sqlite_master WHERE name = 'reports_fts'").fetchone()[0]
+    assert ddl.endswith("USING fts5([text], [folded], content='', tokenize='trigram', detail=none)")
+    with pytest.raises(sqlite3.OperationalError, match="phrase queries are not supported"):
+        db.execute(phrase)
+    assert {
+        t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED
+    } == kept
+    assert len(kept["captures"]) == 2
+    assert [r["pid"] for r in archive.search(db, "kpis", "ดำรงตำแหน่ง")] == ["0411-2029"]
+    assert [r["quarter"] for r in archive.search(db, "reports", "ฝุ่น")] == [3]
+    assert fts_in_step(db)

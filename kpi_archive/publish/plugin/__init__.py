@@ -40,6 +40,7 @@ from markupsafe import Markup
 
 from archive import versions
 from archive.schema import PRIVATE_TABLES
+from archive.search import register as register_search
 from kpi_archive.publish.plugin import feeds, pages, routes, rows, tablesearch
 from kpi_archive.publish.plugin.functions import (
     register,
@@ -76,6 +77,7 @@ def prepare_connection(conn: sqlite3.Connection) -> None:
     """Register the Thai SQL functions and the authorizer that blanks private columns."""
     register(conn)
     versions.register(conn)  # kpi_record(): kpi_versions.record as JSON text
+    register_search(conn)  # trigram_match(), thai_holds(): the trigram search's two halves
     conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
     conn.set_authorizer(_authorizer)
 

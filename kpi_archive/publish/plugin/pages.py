@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup
 
+from archive.search import candidates_sql, fast_holds, trigram_match
 from archive.versions import decode, record_json
 from parsers import thai
 
@@ -309,10 +310,12 @@ SEARCH_LIMIT = 50
 # The trigram index cannot match a term under three characters; those fall back to a scan with
 # instr() (LIKE on a trigram table returns no row for such a pattern on SQLite 3.40).
 TRIGRAM_MIN = 3
-# Hits taken from each trigram index, best by bm25, before they are ranked in Python: a common
-# word matches most of a 30,000-page archive, and thai_rank costs Python time per row. bm25() is
-# called directly: ordering by `rank` runs FTS5's own sorting query, a quarter more CPU.
+# Rows taken from each table before they are ranked in Python (thai_rank costs Python time per
+# row): KPIs whose title holds the term first, then the newest fiscal year; reports, the newest.
 SEARCH_CANDIDATES = 100
+# Candidates (rows holding every trigram of the term) rechecked per table, the latest written
+# first: a common word is in most of a 30,000-page archive, and each recheck reads a row.
+SEARCH_RECHECKED = 1000
 _THAI_DIGITS = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
 _KPI_TEXT = "title, definition, calculation, data_sources, summary"
 _KPI_COLUMNS = ", ".join(f"k.{c}" for c in _KPI_TEXT.split(", "))
@@ -320,29 +323,44 @@ _KPI_JOINED = " || char(10) || ".join(f"coalesce(k.{c}, '')" for c in _KPI_TEXT.
 
 
 async def search(db: Any, query: str) -> list[Row]:
-    """Indicators and reports matching ``query`` after folding; one row per pid, best first."""
+    """Indicators and reports holding ``query`` (printed or folded); one row per pid, best first."""
     from kpi_archive.publish.plugin.functions import snippet, thai_rank
 
     folded = thai.fold(query)
     if not folded or not await db.table_exists("kpis_fts"):
         return []
-    if len(folded) >= TRIGRAM_MIN:
-        # The index holds each text as printed and, where folding changes it, folded.
-        phrase = '"' + folded.replace('"', '""') + '"'
-        kpi_where = "k.rowid in (select rowid from kpis_fts where kpis_fts match ?1"
-        kpi_where += f" order by bm25(kpis_fts) limit {SEARCH_CANDIDATES})"
-        report_where = "r.rowid in (select rowid from reports_fts where reports_fts match ?1"
-        report_where += f" order by bm25(reports_fts) limit {SEARCH_CANDIDATES})"
-        params = [phrase, folded]
+    match = trigram_match(query)
+    if match is not None:
+        # The index's candidates, rechecked against the text as printed and as folded.
+        picked = {
+            table: candidates_sql(
+                table, "t", match=":match", query=":query", newest=SEARCH_RECHECKED
+            )
+            for table in ("kpis", "reports")
+        }
+        kpi_where = (
+            f"k.rowid in (select t.rowid from kpis t where {picked['kpis']}"
+            f" order by {fast_holds(':query', ['t.title'])} desc, t.fiscal_year is null,"
+            f" t.fiscal_year desc, t.rowid desc limit {SEARCH_CANDIDATES})"
+        )
+        report_where = (
+            f"r.rowid in (select t.rowid from reports t where {picked['reports']}"
+            f" order by t.date is null, t.date desc, t.rowid desc limit {SEARCH_CANDIDATES})"
+        )
     else:
         # 1–2 letters: a scan of the text as printed, in its Arabic- and Thai-digit spellings.
-        kpi_where = f"(instr(lower({_KPI_JOINED}), ?1) or instr(lower({_KPI_JOINED}), ?3))"
-        report_where = "(instr(lower(r.text), ?1) or instr(lower(r.text), ?3))"
-        params = [folded, folded, folded.translate(_THAI_DIGITS)]
+        kpi_where = f"(instr(lower({_KPI_JOINED}), :folded) or instr(lower({_KPI_JOINED}), :thai))"
+        report_where = "(instr(lower(r.text), :folded) or instr(lower(r.text), :thai))"
+    params = {
+        "match": match,
+        "query": query,
+        "folded": folded,
+        "thai": folded.translate(_THAI_DIGITS),
+    }
     # A KPI page prints the strategy lines it supports: a reader searches those words too.
     strategy = (
         "k.url in (select url from kpi_strategies where strategy_id in (select id from strategies"
-        f" where instr(thai_fold(coalesce(text, title)), ?2)) limit {SEARCH_CANDIDATES})"
+        f" where instr(thai_fold(coalesce(text, title)), :folded)) limit {SEARCH_CANDIDATES})"
     )
     rows = await _rows(
         db,

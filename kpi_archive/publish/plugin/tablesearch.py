@@ -2,8 +2,12 @@
 
 A table's ``plugins: kpi_archive: fts_table`` (``kpis_fts``, ``reports_fts``) gives the box its
 index; this module's ``filters_from_request`` turns ``?_search=`` (and ``?_search_<column>=``,
-``?_searchmode=raw``) into the same ``where`` clause, description and search box Datasette's own
-``fts_table`` gives, with one difference: how SQLite reads the rows the index found.
+``?_searchmode=raw``) into the ``where`` clause, description and search box Datasette's own
+``fts_table`` gives, with two differences. The index keeps no positions (``detail=none``), so
+each word is looked up as the AND of its trigrams (``archive.search.trigram_match``) and each row
+found is rechecked against the text (``thai_holds_words``; one column's text for
+``_search_<column>``, the index having no columns); a word under three letters is the recheck
+alone, a scan. And how SQLite reads the rows the index found:
 
 Datasette writes ``rowid in (select rowid from <fts> where <fts> match …)``, and SQLite, which
 guesses that an index match returns about 25 rows, then fetches every matching row by rowid. The
@@ -30,6 +34,9 @@ from datasette.filters import FilterArguments
 from datasette.utils import escape_sqlite, path_with_removed_args, tilde_decode
 from datasette.utils.asgi import BadRequest
 
+from archive.schema import TRIGRAM_FTS
+from archive.search import fast_holds, text_columns, trigram_match
+
 PLUGIN = "kpi_archive"
 # Past this many matches a scan of an index (with the matches as a set) beats a look-up per match:
 # a look-up reads a whole table page, a scan reads hundreds of index entries per page.
@@ -43,13 +50,28 @@ def fts_table(datasette: Any, database: str, table: str) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _match(target: str, param: str, *, raw: bool) -> str:
-    """The MATCH of ``:param`` against ``target`` (the index or one of its columns)."""
-    return f"{escape_sqlite(target)} match " + (f":{param}" if raw else f"escape_fts(:{param})")
+def _indexed(fts: str) -> list[str]:
+    """The text columns of the table ``fts`` indexes (``kpis_fts`` -> kpis' texts)."""
+    return text_columns(fts.removesuffix("_fts")) if fts.removesuffix("_fts") in TRIGRAM_FTS else []
 
 
-async def common(db: Any, fts: str, match: str, params: dict[str, Any]) -> bool:
-    """Whether ``match`` finds at least ``SCAN_FROM_MATCHES`` rows (it stops counting there)."""
+def _match(fts: str, param: str, text: str, *, raw: bool) -> tuple[str | None, dict[str, Any]]:
+    """The MATCH of the search ``text`` (SQL naming ``:param``) and its parameters: the text
+    itself in raw mode, else the candidates of ``archive.search.trigram_match`` (each word);
+    None when no word has three letters (the recheck alone: a scan)."""
+    if raw:
+        return f"{escape_sqlite(fts)} match :{param}", {param: text}
+    match = trigram_match(text, words=True)
+    if match is None:
+        return None, {}
+    return f"{escape_sqlite(fts)} match :{param}_match", {f"{param}_match": match}
+
+
+async def common(db: Any, fts: str, match: str | None, params: dict[str, Any]) -> bool:
+    """Whether ``match`` finds at least ``SCAN_FROM_MATCHES`` candidates (it stops counting
+    there); a scan (no ``match``) counts as common: its rows come in the page's order."""
+    if match is None:
+        return True
     sql = (
         f"select count(*) from (select rowid from {escape_sqlite(fts)}"
         f" where {match} limit {SCAN_FROM_MATCHES})"
@@ -75,29 +97,44 @@ async def search_filter(
     searches = {
         key: request.args[key]
         for key in request.args
-        if key.startswith("_search") and key != "_searchmode"
+        # a blank box searches for nothing: every row, as Datasette's own box does
+        if key.startswith("_search") and key != "_searchmode" and request.args[key].strip()
     }
     context: dict[str, Any] = {"supports_search": True}
     if not searches:
         return FilterArguments([], extra_context=context)
+    texts = _indexed(fts)
     if "_search" in searches:
         terms = [("search", None, searches["_search"])]
     else:
-        columns = await db.table_columns(fts)
         terms = []
         for i, (key, text) in enumerate(searches.items()):
             column = key.split("_search_", 1)[1]
-            if column not in columns:
+            if column not in texts:
                 raise BadRequest("Cannot search by that column")
             terms.append((f"search_{i}", column, text))
     clauses, params, descriptions = [], {}, []
     for param, column, text in terms:
-        match = _match(fts if column is None else column, param, raw=raw)
+        match, match_params = _match(fts, param, text, raw=raw)
         # skip_totals already found the page's own term common (and counted it once).
         known = column is None and request.scope.get(SKIPPED_KEY, False)
-        plus = "+" if known or await common(db, fts, match, {param: text}) else ""
-        clauses.append(f"{plus}rowid in (select rowid from {escape_sqlite(fts)} where {match})")
-        params[param] = text
+        plus = "+" if known or await common(db, fts, match, match_params) else ""
+        # Every word must be in the row's texts (or, for one column, in that column's text).
+        checked = [escape_sqlite(c) for c in ([column] if column else texts)]
+        recheck = (
+            fast_holds(f":{param}", checked)  # one word: instr() first, Python where it fails
+            if len(text.split()) == 1
+            else f"thai_holds_words(:{param}, {', '.join(checked)})"
+        )
+        if raw and column is None:
+            clause = f"{plus}rowid in (select rowid from {escape_sqlite(fts)} where {match})"
+        elif match is None:
+            clause = recheck
+        else:
+            index = f"{plus}rowid in (select rowid from {escape_sqlite(fts)} where {match})"
+            clause = f"{index} and {recheck}"
+        clauses.append(clause)
+        params.update({param: text, **match_params})
         descriptions.append(
             f'search matches "{text}"'
             if column is None
@@ -129,7 +166,7 @@ async def skip_totals(datasette: Any, scope: dict[str, Any]) -> dict[str, Any]:
     names = {name for name, _ in args}
     asked = {name: value for name, value in args if name.startswith("_search")}
     if (
-        not any(value for name, value in asked.items() if name != "_searchmode")
+        not any(value.strip() for name, value in asked.items() if name != "_searchmode")
         or names & {TOTALS_ARG, "_facet", "_nofacet", "_nocount"}
         or any(name.startswith("_facet_") for name in names)
     ):
@@ -139,10 +176,10 @@ async def skip_totals(datasette: Any, scope: dict[str, Any]) -> dict[str, Any]:
         return scope
     fts = fts_table(datasette, database, table)
     term = asked.get("_search")
-    if fts is None or not term:
+    if fts is None or not term or not term.strip():
         return scope
-    match = _match(fts, "search", raw=asked.get("_searchmode") == "raw")
-    if not await common(datasette.get_database(database), fts, match, {"search": term}):
+    match, params = _match(fts, "search", term, raw=asked.get("_searchmode") == "raw")
+    if not await common(datasette.get_database(database), fts, match, params):
         return scope
     query = urllib.parse.urlencode([*args, *SKIP_TOTALS]).encode("latin-1")
     return {**scope, "query_string": query, SKIPPED_KEY: True}
