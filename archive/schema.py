@@ -550,6 +550,13 @@ def m014_sources_exceptions(db: Database) -> None:
         last = rows[-1][0]
 
 
+def m015_d12c_search_pending(db: Database) -> None:
+    # Issue 12: saves no longer index for search; the pages whose rows are not in the trigram
+    # index wait here for the load's finish (archive.search.sync_index). Until now every commit
+    # left the index in step, so none waits.
+    db.execute("CREATE TABLE IF NOT EXISTS search_pending (url TEXT PRIMARY KEY) WITHOUT ROWID")
+
+
 STEPS = (
     m001_create_archive,
     m002_drop_per_row_fts_triggers,
@@ -565,13 +572,14 @@ STEPS = (
     m012_slimmer_search,
     m013_derived_pending,
     m014_sources_exceptions,
+    m015_d12c_search_pending,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
     MIGRATIONS()(_step)
 # Crawl bookkeeping and the migration log: kept in the file, never published or exported.
 PRIVATE_TABLES = frozenset({"runs", "fetch_log", "frontier", "crawl_lock", "_sqlite_migrations"})
-PRIVATE_TABLES |= {"derived_pending", "derived_state"}
+PRIVATE_TABLES |= {"derived_pending", "derived_state", "search_pending"}
 SCHEMA_VERSION = len(STEPS)
 
 

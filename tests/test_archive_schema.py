@@ -13,10 +13,11 @@ from helpers import fts_in_step
 import archive
 from archive import schema
 from archive.schema import SCHEMA_VERSION, ensure_db_shape, folded_variant, trigram_insert
+from archive.search import sync_index
 from kpi_archive.errors import ArchiveError
 from parsers import thai
 
-# archive.pending's triggers: the only ones an archive has (search is kept in sync per batch).
+# archive.pending's triggers: the only ones an archive has (search is indexed at the finish).
 PENDING_TRIGGERS = [
     "kpi_versions_pending_ai",
     "kpis_pending_ai",
@@ -49,7 +50,7 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     db = archive.open_db(tmp_path / "data" / "kpi.db")
     assert set(db.table_names()) >= TABLES
     assert db.view_names() == ["changes"]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 14
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 15
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -203,6 +204,8 @@ def test_version_10_archive_drops_its_word_search_and_keeps_every_capture(tmp_pa
     archive.save(db, response(), seed_kpi())
     long = "แผน หนึ่ง สอง สาม สี่ ห้า หก เจ็ด ปี ๒๕๖๖ แปด"
     archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ชื่อใหม่", definition=long))
+    with db.atomic():
+        sync_index(db.conn)  # the saved pages indexed, as the load's finish does
     # what schema version 10 had: the trigram index's folded column held each changed text whole
     kpi = db.execute("SELECT rowid, title, definition, calculation, data_sources, summary "
                      "FROM kpis").fetchone()  # fmt: skip
@@ -227,7 +230,7 @@ def test_version_10_archive_drops_its_word_search_and_keeps_every_capture(tmp_pa
     kept = {t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED}
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 14
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 15
     assert [n for n in db.table_names() if "words" in n] == []
     assert _triggers(db) == PENDING_TRIGGERS
     assert {
@@ -416,3 +419,25 @@ def test_an_interrupted_recompression_leaves_every_record_as_it_was(tmp_path, mo
     assert _dict_ids(db) == [20261203, 20261203]
     migrated = "SELECT count(*) FROM _sqlite_migrations WHERE name LIKE 'm011%'"
     assert db.execute(migrated).fetchone() == (1,)
+
+
+def test_version_14_archive_gains_an_empty_search_queue_and_keeps_its_index(tmp_path):
+    path = tmp_path / "v14.db"
+    db = archive.open_db(path)
+    archive.save(db, response(), seed_kpi())
+    with db.atomic():
+        sync_index(db.conn)
+    # what schema version 14 had: no queue (every save_many batch indexed its own pages)
+    db.execute("DROP TABLE search_pending")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm015_d12c_search_pending'")
+    db.execute("PRAGMA user_version = 14")
+    kept = {t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED}
+    db.close()
+    db = archive.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("SELECT count(*) FROM search_pending").fetchone() == (0,)
+    assert {
+        t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED
+    } == kept
+    assert [r["pid"] for r in archive.search(db, "kpis", "2566")] == ["0411-2029"]
+    assert fts_in_step(db)

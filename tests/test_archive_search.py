@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import pytest
@@ -32,6 +33,7 @@ def db(db):
         projects=[],
     )
     archive.save(database, response(url=OTHER_URL, body=b"other"), other)
+    load.finish(database)  # as every crawl and import ends: the saved pages indexed
     return database
 
 
@@ -116,6 +118,7 @@ def test_only_the_folded_spots_of_a_long_text_are_indexed_twice():
 def test_a_phrase_around_a_folded_spot_is_found_within_two_words(db, query, found):
     changed = seed_kpi(url=OTHER_URL, pid="5017-832", definition=LONG_TEXT, reports=[])
     archive.save(db, response(url=OTHER_URL, body=b"other 2", at=JUNE), changed)
+    load.finish(db)
     # the whole query as one phrase, as the /search page and the canned queries match it
     hits = db.execute(
         "SELECT k.pid FROM kpis_fts f JOIN kpis k ON k.rowid = f.rowid WHERE kpis_fts MATCH ?",
@@ -138,6 +141,7 @@ async def test_datasette_search_box_finds_the_seed_page(db, tmp_path):
 async def test_datasette_finds_the_seed_fixture_by_a_thai_word(tmp_path):
     db = archive.open_db(tmp_path / "fixtures.db")
     load_fixtures(db)
+    load.finish(db)
     ds = Datasette([str(tmp_path / "fixtures.db")])
     result = await ds.client.get("/fixtures/reports.json?_search=ฝุ่น&_shape=objects")
     assert [(r["url"], r["quarter"]) for r in result.json()["rows"]] == [
@@ -153,7 +157,7 @@ def test_trigram_index_has_no_per_row_triggers(db):
     assert fts_in_step(db)
 
 
-async def test_pages_are_searchable_right_after_save_many(tmp_path):
+async def test_pages_saved_by_save_many_are_searchable_after_the_loads_finish(tmp_path):
     db = archive.open_db(tmp_path / "many.db")
     outcomes = archive.save_many(
         db,
@@ -163,6 +167,8 @@ async def test_pages_are_searchable_right_after_save_many(tmp_path):
         ],
     )
     assert [o.status for o in outcomes] == ["new", "new"]
+    assert archive.search(db, "reports", "ฝุ่น") == []  # indexed at the finish, not per batch
+    load.finish(db)
     assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
     assert pids(archive.search(db, "kpis", "2566")) == ["0411-2029", "5017-832"]
     ds = Datasette([str(tmp_path / "many.db")])
@@ -182,6 +188,7 @@ def test_a_page_changed_twice_in_one_batch_is_indexed_once_with_its_last_text(db
             ),
         ],
     )
+    load.finish(db)
     assert pids(archive.search(db, "kpis", "ขยะมูลฝอย")) == ["0411-2029"]
     assert archive.search(db, "kpis", "คุณภาพอากาศ") == []
     assert archive.search(db, "reports", "ฝุ่น") == []
@@ -190,6 +197,7 @@ def test_a_page_changed_twice_in_one_batch_is_indexed_once_with_its_last_text(db
 
 def test_index_stays_in_step_through_save_and_reparse(db):
     archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ชื่อใหม่ของตัวชี้วัด"))
+    load.finish(db)
     assert fts_in_step(db)
     load.reparse(
         db,
@@ -199,6 +207,7 @@ def test_index_stays_in_step_through_save_and_reparse(db):
     )
     assert pids(archive.search(db, "kpis", "แยกวิเคราะห์")) == ["0411-2029", "5017-832"]
     archive.save(db, response(body=b"v3", at=JUNE.replace(month=8)), seed_kpi(title="ล่าสุด"))
+    load.finish(db)
     assert pids(archive.search(db, "kpis", "ล่าสุด")) == ["0411-2029"]
     assert fts_in_step(db)
 
@@ -208,6 +217,7 @@ def test_one_index_finds_the_text_as_printed_and_as_folded(db):
         url=OTHER_URL, pid="5017-832", title="ผู้ดำารงตำาแหน่ง", reports=[], strategies=[]
     )
     archive.save(db, response(url=OTHER_URL, body=b"other 2", at=JUNE), changed)
+    load.finish(db)
     assert pids(archive.search(db, "kpis", "ดำรงตำแหน่ง")) == ["5017-832"]
     assert pids(archive.search(db, "kpis", "ดำารงตำาแหน่ง")) == ["5017-832"]
     folded = db.execute(
@@ -228,3 +238,31 @@ async def test_search_page_finds_an_indicator_by_the_strategy_line_it_supports(d
     response = await ds.client.get("/search?q=มหานครปลอดภัย")
     assert re.findall(r'<h2><a href="/kpi/([^"]+)">', response.text) == ["0411-2029"]
     assert "<mark>มหานครปลอดภัย</mark>" in response.text
+
+
+@pytest.mark.parametrize("share", [1.0, 0.0], ids=["pending-pages-only", "whole-index-rebuilt"])
+def test_a_save_takes_the_old_text_out_and_the_finish_indexes_the_new(db, monkeypatch, share):
+    # archive.search is also the name of the function the package exports
+    monkeypatch.setattr(importlib.import_module("archive.search"), "FULL_SHARE", share)
+    archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ดัชนีคุณภาพอากาศ"))
+    assert archive.search(db, "kpis", "คุณภาพอากาศ") == []
+    assert pids(archive.search(db, "kpis", "ทางเท้า")) == ["5017-832"]  # the other page stays
+    assert db.execute("SELECT url FROM search_pending").fetchall() == [(SEED_URL,)]
+    load.finish(db)
+    assert pids(archive.search(db, "kpis", "คุณภาพอากาศ")) == ["0411-2029"]
+    assert db.execute("SELECT count(*) FROM search_pending").fetchone() == (0,)
+    assert fts_in_step(db)
+
+
+def test_pages_saved_by_a_load_stopped_before_its_finish_are_indexed_by_the_next(tmp_path):
+    path = tmp_path / "stopped.db"
+    db = archive.open_db(path)
+    archive.save_many(db, [(response(), seed_kpi())])
+    db.close()  # the load ends here, without its finish
+    db = archive.open_db(path)
+    assert archive.search(db, "reports", "ฝุ่น") == []
+    other = seed_kpi(url=OTHER_URL, pid="5017-832")
+    archive.save(db, response(url=OTHER_URL, body=b"other"), other)
+    load.finish(db)
+    assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
+    assert fts_in_step(db)
