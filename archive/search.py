@@ -54,7 +54,7 @@ _TO_THAI_DIGITS = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
 normalise_digits = thai.arabic_digits
 
 
-__all__ = ["folded_variant", "search", "sync_index", "unindex"]
+__all__ = ["folded_variant", "rebuild_index", "search", "sync_index", "unindex"]
 
 # Pages whose rows are not in the trigram index yet (private; m015 creates it).
 PENDING = "search_pending"
@@ -75,25 +75,30 @@ def unindex(conn: sqlite3.Connection, url: str, *, first: bool = False) -> None:
 
 def sync_index(conn: sqlite3.Connection) -> bool:
     """Index the rows of every page marked by ``unindex``; rebuild the whole index in one pass
-    instead past ``FULL_SHARE`` of the pages. Return whether it rebuilt."""
+    instead past ``FULL_SHARE`` of the pages (``rebuild_index``). Return whether it rebuilt."""
     (marked,) = conn.execute(f"SELECT count(*) FROM {PENDING}").fetchone()
     if not marked:
         return False
     (pages,) = conn.execute(
         "SELECT (SELECT count(*) FROM kpis) + (SELECT count(*) FROM projects)"
     ).fetchone()
-    full = bool(marked > FULL_SHARE * pages)
-    if full:
-        rebuild_trigram(conn)
-    else:
-        for table in TRIGRAM_FTS:
-            index_trigram(conn, table, f"WHERE url IN (SELECT url FROM {PENDING})")
+    if marked > FULL_SHARE * pages:
+        rebuild_index(conn)
+        return True
+    for table in TRIGRAM_FTS:
+        index_trigram(conn, table, f"WHERE url IN (SELECT url FROM {PENDING})")
     conn.execute(f"DELETE FROM {PENDING}")
-    return full
+    return False
 
 
-def forget_pending(conn: sqlite3.Connection) -> None:
-    """Empty the marks after a full ``rebuild_trigram`` of the index (as ``reparse`` does)."""
+def rebuild_index(conn: sqlite3.Connection) -> None:
+    """Index every row again in one streamed pass, as one segment; no page is left marked."""
+    rebuild_trigram(conn)
+    # A rebuild leaves its segments on FTS5's lowest level, where the next night's small ones
+    # are merged with them: 12 of the 24 MB index rewritten at 2,000 pages, 0.3 s of a 1 s night.
+    # Merged into one, it sits above them until they grow as large.
+    for table in TRIGRAM_FTS:
+        conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('optimize')")
     conn.execute(f"DELETE FROM {PENDING}")
 
 
