@@ -90,6 +90,13 @@ def test_digit_helpers():
     assert fts_phrase('ฝุ่น "PM"') == '"ฝุ่น" """PM"""'
 
 
+def test_a_text_with_no_folded_spot_is_indexed_twice_only_if_folding_trims_or_casefolds_it():
+    assert folded_variant("ร้อยละของ PM2.5 ที่ลดลง") is None
+    assert folded_variant(" ร้อยละ 25") == "ร้อยละ 25"  # the space folding trims
+    assert folded_variant("ร้อยละ 25 ") == "ร้อยละ 25"
+    assert folded_variant("Straße") == "strasse"  # casefold, not lower
+
+
 # Two folded spots (a Thai-digit year, ``ดำารง``/``ตำา`` with sara aa typed twice), plain words.
 LONG_TEXT = (
     "หนึ่ง สอง สาม สี่ ห้า หก ปี ๒๕๖๖ เจ็ด แปด เก้า สิบ สิบเอ็ด สิบสอง ผู้ดำารงตำาแหน่ง สิบสาม สิบสี่ สิบห้า สิบหก"
