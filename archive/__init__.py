@@ -48,7 +48,7 @@ from archive.save import (
     save_many,
 )
 from archive.schema import SCHEMA_VERSION, ensure_db_shape, utc_iso
-from archive.search import search
+from archive.search import search, sync_index
 from archive.series import ensure_series_tables, refresh_series
 from archive.series_views import ensure_series_views
 from archive.warc import export_warc, is_warc, read_responses
@@ -91,10 +91,15 @@ def open_db(path: str | Path) -> Database:
 
 
 def refresh_derived(db: Database, *, full: bool | None = None) -> bool:
-    """Bring the tables derived across pages up to date: indicators, measures, observations.
+    """Bring the tables derived across pages up to date: indicators, measures, observations,
+    and the search index (``archive.search.sync_index``).
 
     Only for the pages saved since the last refresh (``archive.pending``), unless ``full`` or
     ``pending.needs_full`` says to rebuild them from every page; return whether it did."""
+    # Committed on its own: FTS5 holds a blob handle open until the commit, and SQLite refuses
+    # create_function (the refresh's SQL functions) while one is open.
+    with db.atomic():
+        sync_index(db.conn)
     with db.atomic():
         conn = db.conn
         ensure_series_tables(db)  # kpis.indicator_id, which a trigger reads

@@ -10,7 +10,7 @@ give identical databases.
 
 Memory stays flat whatever the archive's size: the records before the replay wait in a temp
 table (SQLite's temp store, not Python objects), captures are read one body at a time, the
-search index is refilled from one streamed cursor (``archive.schema.rebuild_trigram``), and the
+search index is refilled from one streamed cursor (``archive.search.rebuild_index``), and the
 change count compares old and new records page by page.
 
 The trigram index is left alone during the replay (a contentless table forgets a row only by the
@@ -34,8 +34,7 @@ from archive import fastpath
 from archive.admit import admit, mark_gone, page_row, seen_ok, update_page
 from archive.changes import field_changes
 from archive.save import AnyRecord, decompress
-from archive.schema import rebuild_trigram
-from archive.search import forget_pending
+from archive.search import rebuild_index
 from archive.versions import decode
 from kpi_archive.errors import ParseError
 from scraper.models import FetchResult
@@ -176,9 +175,8 @@ def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
             # 404s are not captures: only the page's last disappearance can be told again.
             mark_gone(conn, url, kept["gone_since"])
     # A contentless index forgets a row only by its old values, which the replay has replaced:
-    # empty it and index every row once, in SQL.
-    rebuild_trigram(conn)
-    forget_pending(conn)
+    # empty it and index every row once.
+    rebuild_index(conn)
     records, changed = _count_changes(conn)
     errors = conn.execute("SELECT count(*) FROM pages WHERE status = 'parse_error'").fetchone()[0]
     counts = ReparseCounts(state.captures, records, changed, errors)

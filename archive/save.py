@@ -17,6 +17,9 @@
 - 404 / 410 → ``missing``, then ``gone`` after ``gone_after`` consecutive misses (with
   ``gone_since``); any other status → ``failed``, recorded in ``pages.last_error``.
 
+Neither indexes the page for search: a changed page's old entries leave the trigram index and
+the page is marked (``archive.search.unindex``); the load's finish indexes it (``sync_index``).
+
 Nothing is ever deleted: a gone page keeps its snapshots, captures and versions. A body fetched
 earlier than the current one (an old WARC imported late) is stored as history but does not
 become current; ``archive.reparse`` replays captures in time order to rebuild the versions.
@@ -51,7 +54,6 @@ from archive.bodies import compress as compress
 from archive.bodies import decompress as decompress  # re-exported: snapshot readers import it here
 from archive.judge import Verdict, fingerprint, judge
 from archive.schema import PAGE_COLUMNS, utc_iso
-from archive.search import sync_index
 from archive.tables import agency_code
 from kpi_archive.config import GONE_AFTER
 from kpi_archive.errors import ParseError
@@ -100,9 +102,7 @@ def save(
     ``visible``: the page's visible lines, for telling a revisit from a new snapshot.
     """
     with db.atomic():
-        outcome = _save(db.conn, response, record_or_error, gone_after, visible)
-        sync_index(db.conn)
-    return outcome
+        return _save(db.conn, response, record_or_error, gone_after, visible)
 
 
 def save_many(
@@ -120,7 +120,6 @@ def save_many(
             for response, parsed, *visible in chunk:
                 lines = visible[0] if visible else None
                 outcomes.append(_save_point(db.conn, response, parsed, gone_after, lines))
-            sync_index(db.conn)
     return outcomes
 
 

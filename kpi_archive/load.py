@@ -3,7 +3,8 @@
 Crawl, ``import`` and ``reparse`` differ only in where the bytes come from (the fetcher, WARC or
 saved HTML files, the archive's own snapshots); each goes through ``read_page`` and the archive's
 save functions here, and its caller ends it with ``finish`` (``ensure_db_shape`` plus the tables
-derived across pages, left to the caller so that a bulk load does that work once).
+derived across pages and the search index's new rows, left to the caller so that a bulk load
+does that work once; a search between a save and its finish may miss the newest rows).
 
 - ``read_page(response, parse)`` → ``PageRead``: the record (or the ``ParseError``, or None when no
   parser applies), the page's links and its visible lines (for telling a revisit), from one
@@ -182,8 +183,9 @@ def reparse(db: Database, parse: Parse | None = None) -> ReparseCounts:
 
 
 def finish(db: Database) -> None:
-    """What every load ends with: the archive's shape checked, agency names and the tables derived
-    across pages (indicators, measures, observations) brought up to date, planner statistics."""
+    """What every load ends with: the archive's shape checked, agency names, the search index and
+    the tables derived across pages (indicators, measures, observations) brought up to date,
+    planner statistics."""
     archive.ensure_db_shape(db)
     archive.refresh_agencies(db)
     rebuilt = archive.refresh_derived(db)

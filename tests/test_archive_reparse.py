@@ -19,6 +19,7 @@ from archive_factories import (
 from helpers import fts_in_step
 
 import archive
+from archive.search import sync_index
 from kpi_archive import load
 from kpi_archive.errors import ParseError
 
@@ -47,6 +48,8 @@ def db(db):
     archive.save(db, response(body=V1, at=MARCH), seed_kpi())
     archive.save(db, response(body=V2, at=JUNE), seed_kpi(result_value=50.0))
     archive.save(db, response(body=V3, at=SEPTEMBER), ParseError("broken", url=SEED_URL))
+    with db.atomic():
+        sync_index(db.conn)  # the saved pages indexed, as the load's finish does
     return db
 
 

@@ -21,7 +21,7 @@ from archive_factories import (
 import archive
 from archive.save import decompress
 from archive.search import trigram_match
-from kpi_archive import config
+from kpi_archive import config, load
 from kpi_archive.errors import ParseError
 from parsers.models import Quarter
 
@@ -51,6 +51,9 @@ def test_first_save_writes_page_snapshot_kpi_and_children(db):
     assert kpi["agency_code"] == "0411"
     assert kpi["on_target"] == 1
     assert kpi["as_of"] == "2023-03-31T10:00:00.000000Z"
+    # Searchable from the load's finish on: the save only marks the page for it.
+    assert db.execute("SELECT url FROM search_pending").fetchall() == [(SEED_URL,)]
+    load.finish(db)
     folded = db.execute(
         "SELECT k.url FROM kpis_fts f JOIN kpis k ON k.rowid = f.rowid WHERE kpis_fts MATCH ?",
         [trigram_match("ปีงบประมาณ พ.ศ. 2566")],  # the year is printed ๒๕๖๖: the folded column

@@ -13,12 +13,13 @@ from helpers import fts_in_step
 import archive
 from archive import schema
 from archive.schema import SCHEMA_VERSION, ensure_db_shape, folded_variant, trigram_insert
+from archive.search import sync_index
 from archive.series_views import VIEWS as SERIES_VIEWS
 from archive.versions import CURRENT_DICT_ID, dictionary
 from kpi_archive.errors import ArchiveError
 from parsers import thai
 
-# archive.pending's triggers: the only ones an archive has (search is kept in sync per batch).
+# archive.pending's triggers: the only ones an archive has (search is indexed at the finish).
 PENDING_TRIGGERS = [
     "kpi_versions_pending_ai",
     "kpis_pending_ai",
@@ -51,7 +52,7 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     db = archive.open_db(tmp_path / "data" / "kpi.db")
     assert set(db.table_names()) >= TABLES
     assert db.view_names() == ["changes"]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 16
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 17
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -205,6 +206,8 @@ def test_version_10_archive_drops_its_word_search_and_keeps_every_capture(tmp_pa
     archive.save(db, response(), seed_kpi())
     long = "แผน หนึ่ง สอง สาม สี่ ห้า หก เจ็ด ปี ๒๕๖๖ แปด"
     archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ชื่อใหม่", definition=long))
+    with db.atomic():
+        sync_index(db.conn)  # the saved pages indexed, as the load's finish does
     # what schema version 10 had: the trigram index's folded column held each changed text whole
     kpi = db.execute("SELECT rowid, title, definition, calculation, data_sources, summary "
                      "FROM kpis").fetchone()  # fmt: skip
@@ -229,7 +232,7 @@ def test_version_10_archive_drops_its_word_search_and_keeps_every_capture(tmp_pa
     kept = {t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED}
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 16
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 17
     assert [n for n in db.table_names() if "words" in n] == []
     assert _triggers(db) == PENDING_TRIGGERS
     assert {
@@ -513,7 +516,7 @@ def test_version_15_archive_rebuilds_its_trigram_index_without_positions(tmp_pat
     db.conn.commit()
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 16
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 17
     ddl = db.execute("SELECT sql FROM sqlite_master WHERE name = 'reports_fts'").fetchone()[0]
     assert ddl.endswith("USING fts5([text], [folded], content='', tokenize='trigram', detail=none)")
     with pytest.raises(sqlite3.OperationalError, match="phrase queries are not supported"):
@@ -524,4 +527,26 @@ def test_version_15_archive_rebuilds_its_trigram_index_without_positions(tmp_pat
     assert len(kept["captures"]) == 2
     assert [r["pid"] for r in archive.search(db, "kpis", "ดำรงตำแหน่ง")] == ["0411-2029"]
     assert [r["quarter"] for r in archive.search(db, "reports", "ฝุ่น")] == [3]
+    assert fts_in_step(db)
+
+
+def test_version_16_archive_gains_an_empty_search_queue_and_keeps_its_index(tmp_path):
+    path = tmp_path / "v14.db"
+    db = archive.open_db(path)
+    archive.save(db, response(), seed_kpi())
+    with db.atomic():
+        sync_index(db.conn)
+    # what schema version 14 had: no queue (every save_many batch indexed its own pages)
+    db.execute("DROP TABLE search_pending")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm017_search_pending'")
+    db.execute("PRAGMA user_version = 16")
+    kept = {t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED}
+    db.close()
+    db = archive.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("SELECT count(*) FROM search_pending").fetchone() == (0,)
+    assert {
+        t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED
+    } == kept
+    assert [r["pid"] for r in archive.search(db, "kpis", "2566")] == ["0411-2029"]
     assert fts_in_step(db)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import pytest
@@ -32,6 +33,7 @@ def db(db):
         projects=[],
     )
     archive.save(database, response(url=OTHER_URL, body=b"other"), other)
+    load.finish(database)  # as every crawl and import ends: the saved pages indexed
     return database
 
 
@@ -87,6 +89,13 @@ def test_digit_helpers():
     assert folded_variant("๕.๔", "x", "PM 2.5", "ดำารง") == "5.4\npm2.5\nดำรง"
 
 
+def test_a_text_with_no_folded_spot_is_indexed_twice_only_if_folding_trims_or_casefolds_it():
+    assert folded_variant("ร้อยละของ PM2.5 ที่ลดลง") is None
+    assert folded_variant(" ร้อยละ 25") == "ร้อยละ 25"  # the space folding trims
+    assert folded_variant("ร้อยละ 25 ") == "ร้อยละ 25"
+    assert folded_variant("Straße") == "strasse"  # casefold, not lower
+
+
 # Two folded spots (a Thai-digit year, ``ดำารง``/``ตำา`` with sara aa typed twice), plain words.
 LONG_TEXT = (
     "หนึ่ง สอง สาม สี่ ห้า หก ปี ๒๕๖๖ เจ็ด แปด เก้า สิบ สิบเอ็ด สิบสอง ผู้ดำารงตำาแหน่ง สิบสาม สิบสี่ สิบห้า สิบหก"
@@ -115,6 +124,7 @@ def test_only_the_folded_spots_of_a_long_text_are_indexed_twice():
 def test_a_phrase_across_a_folded_spot_is_found(db, query):
     changed = seed_kpi(url=OTHER_URL, pid="5017-832", definition=LONG_TEXT, reports=[])
     archive.save(db, response(url=OTHER_URL, body=b"other 2", at=JUNE), changed)
+    load.finish(db)
     assert pids(archive.search(db, "kpis", query)) == ["5017-832"]
     assert fts_in_step(db)
 
@@ -123,6 +133,7 @@ def test_a_row_holding_every_trigram_but_not_the_term_is_not_a_hit(db):
     # ดำเนินร้อยการ holds every trigram of ร้อยละ…การ's pieces but not the term itself.
     changed = seed_kpi(url=OTHER_URL, pid="5017-832", title="ดำเนินร้อยการ", reports=[])
     archive.save(db, response(url=OTHER_URL, body=b"other 2", at=JUNE), changed)
+    load.finish(db)
     match = trigram_match("ดำเนินการ")
     assert match == '("ดำเ" AND "ำเน" AND "เนิ" AND "นิน" AND "ินก" AND "นกา" AND "การ")'
     candidates = db.execute(
@@ -175,6 +186,7 @@ async def test_datasette_search_box_finds_the_seed_page(db, tmp_path):
 async def test_datasette_finds_the_seed_fixture_by_a_thai_word(tmp_path):
     db = archive.open_db(tmp_path / "fixtures.db")
     load_fixtures(db)
+    load.finish(db)
     ds = Datasette([str(tmp_path / "fixtures.db")])
     result = await ds.client.get("/fixtures/reports.json?_search=ฝุ่น&_shape=objects")
     assert [(r["url"], r["quarter"]) for r in result.json()["rows"]] == [
@@ -190,7 +202,7 @@ def test_trigram_index_has_no_per_row_triggers(db):
     assert fts_in_step(db)
 
 
-async def test_pages_are_searchable_right_after_save_many(tmp_path):
+async def test_pages_saved_by_save_many_are_searchable_after_the_loads_finish(tmp_path):
     db = archive.open_db(tmp_path / "many.db")
     outcomes = archive.save_many(
         db,
@@ -200,6 +212,8 @@ async def test_pages_are_searchable_right_after_save_many(tmp_path):
         ],
     )
     assert [o.status for o in outcomes] == ["new", "new"]
+    assert archive.search(db, "reports", "ฝุ่น") == []  # indexed at the finish, not per batch
+    load.finish(db)
     assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
     assert pids(archive.search(db, "kpis", "2566")) == ["0411-2029", "5017-832"]
     ds = Datasette([str(tmp_path / "many.db")])
@@ -219,6 +233,7 @@ def test_a_page_changed_twice_in_one_batch_is_indexed_once_with_its_last_text(db
             ),
         ],
     )
+    load.finish(db)
     assert pids(archive.search(db, "kpis", "ขยะมูลฝอย")) == ["0411-2029"]
     assert archive.search(db, "kpis", "คุณภาพอากาศ") == []
     assert archive.search(db, "reports", "ฝุ่น") == []
@@ -227,6 +242,7 @@ def test_a_page_changed_twice_in_one_batch_is_indexed_once_with_its_last_text(db
 
 def test_index_stays_in_step_through_save_and_reparse(db):
     archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ชื่อใหม่ของตัวชี้วัด"))
+    load.finish(db)
     assert fts_in_step(db)
     load.reparse(
         db,
@@ -236,6 +252,7 @@ def test_index_stays_in_step_through_save_and_reparse(db):
     )
     assert pids(archive.search(db, "kpis", "แยกวิเคราะห์")) == ["0411-2029", "5017-832"]
     archive.save(db, response(body=b"v3", at=JUNE.replace(month=8)), seed_kpi(title="ล่าสุด"))
+    load.finish(db)
     assert pids(archive.search(db, "kpis", "ล่าสุด")) == ["0411-2029"]
     assert fts_in_step(db)
 
@@ -245,6 +262,7 @@ def test_one_index_finds_the_text_as_printed_and_as_folded(db):
         url=OTHER_URL, pid="5017-832", title="ผู้ดำารงตำาแหน่ง", reports=[], strategies=[]
     )
     archive.save(db, response(url=OTHER_URL, body=b"other 2", at=JUNE), changed)
+    load.finish(db)
     assert pids(archive.search(db, "kpis", "ดำรงตำแหน่ง")) == ["5017-832"]
     assert pids(archive.search(db, "kpis", "ดำารงตำาแหน่ง")) == ["5017-832"]
     # the title as printed holds ดำา (sara aa typed twice): only the folded column has ดำร
@@ -278,3 +296,31 @@ async def test_the_search_box_finds_a_two_letter_word_and_only_rows_holding_ever
     assert neither.json()["rows"] == []
     blank = await ds.client.get("/kpi/kpis.json?_shape=objects&_search=%20")
     assert sorted(r["pid"] for r in blank.json()["rows"]) == ["0411-2029", "5017-832"]
+
+
+@pytest.mark.parametrize("share", [1.0, 0.0], ids=["pending-pages-only", "whole-index-rebuilt"])
+def test_a_save_takes_the_old_text_out_and_the_finish_indexes_the_new(db, monkeypatch, share):
+    # archive.search is also the name of the function the package exports
+    monkeypatch.setattr(importlib.import_module("archive.search"), "FULL_SHARE", share)
+    archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ดัชนีคุณภาพอากาศ"))
+    assert archive.search(db, "kpis", "คุณภาพอากาศ") == []
+    assert pids(archive.search(db, "kpis", "ทางเท้า")) == ["5017-832"]  # the other page stays
+    assert db.execute("SELECT url FROM search_pending").fetchall() == [(SEED_URL,)]
+    load.finish(db)
+    assert pids(archive.search(db, "kpis", "คุณภาพอากาศ")) == ["0411-2029"]
+    assert db.execute("SELECT count(*) FROM search_pending").fetchone() == (0,)
+    assert fts_in_step(db)
+
+
+def test_pages_saved_by_a_load_stopped_before_its_finish_are_indexed_by_the_next(tmp_path):
+    path = tmp_path / "stopped.db"
+    db = archive.open_db(path)
+    archive.save_many(db, [(response(), seed_kpi())])
+    db.close()  # the load ends here, without its finish
+    db = archive.open_db(path)
+    assert archive.search(db, "reports", "ฝุ่น") == []
+    other = seed_kpi(url=OTHER_URL, pid="5017-832")
+    archive.save(db, response(url=OTHER_URL, body=b"other"), other)
+    load.finish(db)
+    assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
+    assert fts_in_step(db)
