@@ -28,6 +28,7 @@ THAI_CODEC = "cp874"
 # w3lib (WHATWG table) already maps tis-620, tis620, iso-8859-11 and windows-874 to cp874, but
 # drops the x-windows-874 label old IIS servers send, so it is renamed before w3lib reads it.
 _EXTRA_LABELS = {"x-windows-874": THAI_CODEC, "x-tis-620": THAI_CODEC}
+_EXTRA_LABEL_BYTES = tuple(label.encode() for label in _EXTRA_LABELS)
 _META_BYTES = 4096
 _SNIFF_BYTES = 8192
 _BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b")
@@ -68,7 +69,9 @@ def _http_charset(content_type: str | None) -> str | None:
 
 def _meta_charset(body: bytes) -> str | None:
     head = body[:_META_BYTES]
-    if b"x-" in head or b"X-" in head:
+    # "x-" alone is in most heads (max-width, text-align); only the two labels need renaming
+    lowered = head.lower()
+    if any(label in lowered for label in _EXTRA_LABEL_BYTES):
         head = _known_labels(head.decode("latin-1")).encode("latin-1")
     return codec_name(html_body_declared_encoding(head))
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from kpi_archive.web import pid_from_url as pid_from_url
 from kpi_archive.web import query_value as query_value
 from parsers.models import ProjectRef, Quarter, Report, Strategy
-from parsers.thai import arabic_digits, fiscal_year, parse_date, parse_number
+from parsers.thai import arabic_digits, fiscal_year, parse_number, stamp_date
 
 _SPACE = re.compile(r"\s+")
 _KEY_MAX = 300
@@ -113,8 +113,7 @@ class Lines:
 
     def text(self, start: int, end: int) -> str | None:
         """Non-empty lines of ``[start, end)`` joined by newlines; None when nothing (or ``-``)."""
-        parts = [s for s in self.raw[start:end] if s.strip()]
-        text = "\n".join(s.strip() for s in parts)
+        text = "\n".join([s for s in map(str.strip, self.raw[start:end]) if s])
         return None if text in ("", "-") else text
 
 
@@ -240,7 +239,7 @@ def quarter_table(lines: Lines, start: int, end: int, warnings: list[str]) -> li
             j = i + 1
             pair: str | None = None
             while j < end:
-                if _PAIR.match(tight[j]) and "/" in tight[j]:
+                if "/" in tight[j] and _PAIR.match(tight[j]):
                     pair = lines.plain[j]
                     j += 1
                     break
@@ -300,8 +299,7 @@ def reports_in(
     for n, m in enumerate(stamps):
         stop = stamps[n + 1].start() if n + 1 < len(stamps) else len(text)
         date_text = text[m.start(1) : m.end(1)]
-        parsed = parse_date(date_text)
-        value = parsed.value if parsed is not None else None
+        value = stamp_date(date_text)
         if value is None:
             warnings.append(f"report date {date_text!r} is not a real date")
         body = text[m.end() : stop].strip()
@@ -389,7 +387,9 @@ def _strategy(plain: str, key: str) -> Strategy:
         return Strategy(code=None, title="" if cut else text.rstrip("%").strip(), text=plain)
     title = plain[m.start(3) :].strip().rstrip("%").strip()
     title_en = None
-    english = _ENGLISH_TAIL.match(title)
+    # the lazy regex backtracks over the whole title: only a title with a colon that ends in
+    # ASCII can have an English name appended
+    english = _ENGLISH_TAIL.match(title) if ":" in title and title[-1:] <= "~" else None
     if english:
         title, title_en = english.group(1).strip(), english.group(2).strip()
     return Strategy(code=m.group(2), title=title, title_en=title_en, level=m.group(1), text=plain)

@@ -52,6 +52,18 @@ _TEXT_NODE = 2
 _ONE_SEGMENT = re.compile(
     r"(?!\.\.?(?:\?|$))[\w.~%+!$&'()*,=@-]+(?:\?[^#\t\n\r\x00-\x1f]+)?"
 ).fullmatch
+# An absolute http(s) URL that urljoin returns unchanged whatever the base: lower-case scheme,
+# an ASCII host (urlsplit rejects some others), no parameters, empty query or fragment (which
+# urlunparse would drop or keep), no control characters (which urlsplit removes).
+_URL_HOST = r"https?://[\w.~%!$&'()*+,=:@-]+"
+_ABSOLUTE = re.compile(
+    _URL_HOST + r"(?:/[^?#;\s\x00-\x1f]*)?(?:\?[^#\s\x00-\x1f]+)?", re.ASCII
+).fullmatch
+# A base URL whose directory is its origin plus its path up to the last slash.
+_PLAIN_BASE = re.compile(
+    f"({_URL_HOST})" + r"(/[^?#;\s\x00-\x1f]*)?(?:\?[^#\s\x00-\x1f]*)?(?:#[^\s\x00-\x1f]*)?",
+    re.ASCII,
+).fullmatch
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 # A value that is itself a "label : value" line is never glued onto a label before it.
 _OWN_LABEL_LINE = re.compile(r"^(?!ไตรมาสที่).+ : ")
@@ -107,29 +119,43 @@ def _line(pieces: list[str]) -> str:
 
 
 class _Resolver:
-    """``urljoin(base, href)`` for one page's links, with a shortcut for the commonest href.
+    """``urljoin(base, href)`` for one page's links, with shortcuts for the commonest hrefs.
 
     An href that is one path segment and perhaps a query (``mykpi.php?pid=1``) resolves to the
-    base's directory plus the href, whatever the base: that directory is taken once per page
-    from ``urljoin`` itself (joining a one-letter probe), and every other href goes to
-    ``urljoin`` as before."""
+    base's directory plus the href, whatever the base: that directory is read off a plain
+    base (``_PLAIN_BASE``, no dot or empty segment) or else taken once per page from
+    ``urljoin`` itself (joining a one-letter probe). An absolute http(s) href that ``urljoin``
+    would give back unchanged (``_ABSOLUTE``) is kept as it is; every other href goes to
+    ``urljoin``."""
 
     def __init__(self, base_url: str | None) -> None:
         self.base_url = base_url or ""
         self.directory: str | None = None
         self.probed = not base_url
 
+    def _probe(self) -> None:
+        self.probed = True
+        plain = _PLAIN_BASE(self.base_url)
+        if plain is not None:
+            origin, path = plain.group(1), plain.group(2) or "/"
+            if "//" not in path and "/." not in path:
+                self.directory = origin + path[: path.rfind("/") + 1]
+                return
+        try:
+            probe = urljoin(self.base_url, "x")
+        except ValueError:
+            probe = ""
+        if probe.endswith("x"):
+            self.directory = probe[:-1]
+
     def __call__(self, href: str) -> str:
-        if not self.probed and _ONE_SEGMENT(href):
-            self.probed = True
-            try:
-                probe = urljoin(self.base_url, "x")
-            except ValueError:
-                probe = ""
-            if probe.endswith("x"):
-                self.directory = probe[:-1]
-        if self.directory is not None and _ONE_SEGMENT(href):
-            return self.directory + href
+        if _ONE_SEGMENT(href):
+            if not self.probed:
+                self._probe()
+            if self.directory is not None:
+                return self.directory + href
+        elif _ABSOLUTE(href):
+            return href
         return urljoin(self.base_url, href) if self.base_url else href
 
 

@@ -187,6 +187,18 @@ def parse_date(text: str) -> ThaiDate | None:
     return None
 
 
+def stamp_date(stamp: str) -> dt.date | None:
+    """The date of a report stamp ``DD/MM/YYYY`` (either digit script); None when impossible.
+
+    ``parse_date(stamp).value`` without the general scan and the ``ThaiDate`` around it: a page
+    carries a stamp per report entry."""
+    day, month, year = arabic_digits(stamp).split("/")
+    try:
+        return dt.date(_year_ce(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
 def find_dates(text: str) -> list[ThaiDate]:
     """Every date mentioned in a free text, in order of appearance."""
     return [date for _, _, date in _scan(text, arabic_digits(text))]

@@ -241,9 +241,27 @@ def test_links_of_one_path_segment_resolve_against_the_base_directory() -> None:
 
 @pytest.mark.parametrize(
     "base",
-    ["http://a", "http://a/b/./c/../d.php", "http://a//b//c.php", "mailto:x@y", "dir/", "x:y/z"],
+    [
+        *("http://a", "http://a/b/./c/../d.php", "http://a//b//c.php", "mailto:x@y", "dir/"),
+        *("x:y/z", "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029", "http://a/b/"),
+        *("HTTP://A/b/c", "http://a/b/c#f", "http://a/b;p/c", "http://a?q", "http://a/b/c/.."),
+    ],
 )
 @pytest.mark.parametrize("href", ["index.php", "p.php?pid=1", ".", "...", "a?t=10:30", "ไทย?x"])
 def test_the_one_segment_shortcut_agrees_with_urljoin(base: str, href: str) -> None:
+    [(url, _)] = parse_html(f'<a href="{href}">x</a>', base).links
+    assert url == urljoin(base, href)
+
+
+@pytest.mark.parametrize("base", ["https://dp.bangkok.go.th/mobile/mykpi.php?pid=1", "http://a/b"])
+@pytest.mark.parametrize(
+    "href",
+    [
+        *("http://dp1.bangkok.go.th/mobile/myproject.php?pid=04110000-3766", "https://x/y?"),
+        *("http://x/a;b", "http://x/a/../b", "http://x", "http://x?q=1", "https://x/ไทย"),
+        *("HTTP://x/y", "http://x/%7e/y", "http://a:b@x:80/y", "//x/y", "/p", "ftp://x/y"),
+    ],
+)
+def test_absolute_hrefs_resolve_as_urljoin_resolves_them(base: str, href: str) -> None:
     [(url, _)] = parse_html(f'<a href="{href}">x</a>', base).links
     assert url == urljoin(base, href)

@@ -22,6 +22,7 @@ from parsers.thai import (
     fiscal_year,
     parse_date,
     parse_number,
+    stamp_date,
 )
 
 THAI = "๐๑๒๓๔๕๖๗๘๙"
@@ -93,6 +94,22 @@ def test_formatted_numbers_parse_back(x: float) -> None:
 )
 def test_parse_date_reads_buddhist_era_dates(text: str, expected: ThaiDate) -> None:
     assert parse_date(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("28/02/2566", dt.date(2023, 2, 28)),
+        ("1/1/2565", dt.date(2022, 1, 1)),
+        ("๒๘/๐๒/๒๕๖๖", dt.date(2023, 2, 28)),
+        ("05/03/2022", dt.date(2022, 3, 5)),
+        ("31/02/2566", None),
+        ("00/13/2566", None),
+    ],
+)
+def test_report_stamp_date_is_what_parse_date_reads(stamp: str, expected: dt.date | None) -> None:
+    parsed = parse_date(stamp)
+    assert stamp_date(stamp) == expected == (parsed.value if parsed else None)
 
 
 def test_impossible_date_has_no_value_and_a_warning() -> None:
