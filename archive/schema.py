@@ -610,6 +610,32 @@ def m015_o12c_compact_observations_and_records(db: Database) -> None:
         last = rows[-1][0]
 
 
+# Issue 12: the matching keys an archive made before m016 stored (see archive.series), and the
+# text each table's digested ``key`` was made from.
+_M016_KEY_TEXT = {
+    "indicators": "coalesce(agency_code, '') || '|' || name_key || '|' || unit_key",
+    "measures": "name_key || '|' || unit_key",
+}
+
+
+def m016_o12d_series_keys_not_stored(db: Database) -> None:
+    # indicators and measures held each Thai name twice: as printed and as its matching key
+    # (name_key, unit_key: 40 MB of 1,194 at 32,500 pages). A refresh computes the keys from the
+    # pages, so they are dropped; ids and the digested keys researchers cite stay as they are.
+    # A key stored before keys were digests (text with '|') is digested first, while its parts
+    # are still here (archive.series did that at every refresh until now).
+    from archive.series import group_key  # archive.series imports this module
+
+    db.conn.create_function("group_key", 1, group_key, deterministic=True)
+    for table, text in _M016_KEY_TEXT.items():
+        if not db.table(table).exists() or "name_key" not in db.table(table).columns_dict:
+            continue
+        db.execute(f"UPDATE {table} SET key = group_key({text}) WHERE key LIKE '%|%'")
+        # ALTER TABLE keeps every rowid, index and reference to the table (kpis.indicator_id).
+        db.execute(f"ALTER TABLE {table} DROP COLUMN name_key")
+        db.execute(f"ALTER TABLE {table} DROP COLUMN unit_key")
+
+
 STEPS = (
     m001_create_archive,
     m002_drop_per_row_fts_triggers,
@@ -626,6 +652,7 @@ STEPS = (
     m013_derived_pending,
     m014_sources_exceptions,
     m015_o12c_compact_observations_and_records,
+    m016_o12d_series_keys_not_stored,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:
