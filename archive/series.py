@@ -26,7 +26,6 @@ is kept once, as printed. The refresh is idempotent and runs after every load, f
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
 import re
@@ -38,7 +37,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from archive.pending import SCOPE
-from archive.schema import SERIES_INDEXES
+from archive.schema import SERIES_INDEXES, group_key
 from archive.versions import decode
 from parsers.thai import fold, name_of
 
@@ -256,13 +255,6 @@ def _pages(db: Database, scoped: bool) -> list[Page]:
         else:
             pages.append(Page(url, pid, code, title, name, unit))
     return pages
-
-
-def group_key(text: str) -> str:
-    """The stored key of a group: a digest of its matching key (``agency|name key|unit key`` for
-    an indicator, ``name key|unit key`` for a measure), 20 characters instead of ~320 bytes of
-    Thai held twice (row and unique index)."""
-    return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
 
 
 def _keys(matches: dict[str, Match]) -> dict[Match, str]:

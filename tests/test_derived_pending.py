@@ -10,7 +10,8 @@ from helpers import get_fixture
 
 import archive
 from archive import series
-from archive.series import group_key, load_overrides, match_pages
+from archive.schema import group_key
+from archive.series import load_overrides, match_pages
 from parsers import parse_page
 
 GREEN_5038 = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5038-0742"

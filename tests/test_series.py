@@ -13,7 +13,8 @@ from helpers import get_fixture
 
 import archive
 from archive.save import agency_code
-from archive.series import Page, group_key, load_overrides, match_pages, name_key, unit_key
+from archive.schema import group_key
+from archive.series import Page, load_overrides, match_pages, name_key, unit_key
 from parsers import KpiPage, ParseError, parse_page
 
 GREEN_5038 = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5038-0742"
