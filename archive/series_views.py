@@ -78,7 +78,7 @@ WHERE k.audit_score IS NOT NULL AND k.on_target IS NOT NULL
     # A disappeared indicator's evidence: its last capture, and the first capture of a later
     # fiscal year of its agency that no longer has it.
     "revisions": """
-WITH pairs AS (
+WITH pairs AS NOT MATERIALIZED (
   SELECT (SELECT u.url FROM kpi_versions u WHERE u.id = o.version_id) AS url, o.pid,
          o.indicator_id, o.agency_code, o.fiscal_year, o.quarter, o.measure,
          p.value AS old_value, o.value AS new_value, p.as_of AS old_as_of, o.as_of AS new_as_of,
