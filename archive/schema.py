@@ -652,6 +652,10 @@ def m016_o12d_series_keys_not_stored(db: Database) -> None:
             db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         db.execute(f"INSERT INTO {table} ({kept}) SELECT {kept} FROM temp.m016_rows ORDER BY id")
         db.execute("DROP TABLE temp.m016_rows")
+    # The revisions view reads an agency's later years from grouped tables now (0.6-1.9 s -> 50 ms
+    # at 32,500 pages): replaced here, not at the next load.
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'revisions'").fetchone():
+        db.create_view("revisions", SERIES_VIEWS["revisions"], replace=True)
 
 
 STEPS = (

@@ -167,6 +167,13 @@ def test_a_version_15_archive_drops_its_stored_keys_and_every_id_and_key_stays(t
     path = tmp_path / "kpi.db"
     db = archive.open_db(path)
     night_one(db)
+    later = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2100"
+    archive.save(
+        db,
+        response(later, at=JUNE),
+        seed_kpi(url=later, pid="0411-2100", title="จำนวนช่องทางการสื่อสาร", fiscal_year=2567),
+    )
+    archive.refresh_derived(db)
     before = derived(db)
     # What schema version 15 held: each group's name and unit keys, and (in an archive made
     # before keys were digests) keys written as text.
@@ -192,6 +199,10 @@ def test_a_version_15_archive_drops_its_stored_keys_and_every_id_and_key_stays(t
     )
     db.execute("UPDATE measures SET key = name_key || '|' || unit_key")
     assert db.execute("SELECT count(*) FROM indicators WHERE key LIKE '%|%'").fetchone() == (2,)
+    revisions = db.execute("SELECT * FROM revisions ORDER BY revision, indicator_id").fetchall()
+    assert [row[:2] for row in revisions] == [("indicator disappeared", None)]
+    db.execute("DROP VIEW revisions")  # a stand-in for version 15's slower SQL
+    db.execute("CREATE VIEW revisions AS SELECT 'version 15' AS revision")
     db.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm016%'")
     db.execute("PRAGMA user_version = 15")
     db.close()
@@ -199,6 +210,9 @@ def test_a_version_15_archive_drops_its_stored_keys_and_every_id_and_key_stays(t
     assert {"name_key", "unit_key"} & set(db["indicators"].columns_dict) == set()
     assert {"name_key", "unit_key"} & set(db["measures"].columns_dict) == set()
     assert derived(db) == before
+    assert db.execute("SELECT * FROM revisions ORDER BY revision, indicator_id").fetchall() == (
+        revisions
+    )
     assert db.execute("PRAGMA foreign_key_check").fetchall() == []
     # a full refresh again (as after new parsers) keeps every id and key too
     db.execute("DELETE FROM derived_state")
