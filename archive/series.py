@@ -17,14 +17,15 @@ capture has no title, e.g. a compact rendering: the title of the page's latest t
 ``pid`` (no title in any version: joined to a titled page with the same pid) or ``pid-only``.
 
 Ids are stable: a group keeps its id across refreshes while its key exists (stored as
-``group_key``, a short digest). The refresh is idempotent and runs after every load, for every
-page or (``scoped``) for the pages ``archive.pending`` lists and those matched through them.
+``group_key``, a short digest). The keys themselves are not stored: they are computed from the
+pages at every refresh (a temporary table holds them while it runs), so an indicator's Thai name
+is kept once, as printed. The refresh is idempotent and runs after every load, for every page or
+(``scoped``) for the pages ``archive.pending`` lists and those matched through them.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
 import re
@@ -36,7 +37,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from archive.pending import SCOPE
-from archive.schema import SERIES_INDEXES
+from archive.schema import SERIES_INDEXES, group_key
 from archive.versions import decode
 from parsers.thai import fold, name_of
 
@@ -154,8 +155,6 @@ def ensure_series_tables(db: Database) -> None:
                 "id": int,
                 "key": str,
                 "name": str,
-                "name_key": str,
-                "unit_key": str,
                 "unit": str,
                 "agencies": int,
                 "indicators": int,
@@ -173,8 +172,6 @@ def ensure_series_tables(db: Database) -> None:
                 "key": str,
                 "agency_code": str,
                 "name": str,
-                "name_key": str,
-                "unit_key": str,
                 "unit": str,
                 "measure_id": int,
                 "match_methods": str,
@@ -260,13 +257,6 @@ def _pages(db: Database, scoped: bool) -> list[Page]:
     return pages
 
 
-def group_key(text: str) -> str:
-    """The stored key of a group: a digest of its matching key (``agency|name key|unit key`` for
-    an indicator, ``name key|unit key`` for a measure), 20 characters instead of ~320 bytes of
-    Thai held twice (row and unique index)."""
-    return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
-
-
 def _keys(matches: dict[str, Match]) -> dict[Match, str]:
     return {m: f"{m.agency_code}|{m.name_key}|{m.unit_key}" for m in set(matches.values())}
 
@@ -274,13 +264,24 @@ def _keys(matches: dict[str, Match]) -> dict[Match, str]:
 def _add_indicators(conn: sqlite3.Connection, keys: dict[Match, str]) -> None:
     # Ids survive a refresh: rows are keyed, new keys are added, unused ones dropped.
     conn.executemany(
-        "INSERT INTO indicators (key, agency_code, name_key, unit_key) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (key) DO NOTHING",
+        "INSERT INTO indicators (key, agency_code) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
         [
-            (group_key(k), m.agency_code or None, m.name_key, m.unit_key)
+            (group_key(k), m.agency_code or None)
             for m, k in sorted(keys.items(), key=lambda item: item[1])
         ],
     )
+    # Each matched indicator's measure key, for this refresh only: the name and unit keys are
+    # derived from the pages, so storing them (twice the Thai name per row) bought nothing.
+    conn.execute("DROP TABLE IF EXISTS temp.series_keys")
+    conn.execute(
+        "CREATE TABLE temp.series_keys (key TEXT PRIMARY KEY, measure_key TEXT, "
+        "measure_text TEXT) WITHOUT ROWID"
+    )
+    rows = []
+    for m, k in keys.items():
+        text = None if m.name_key.startswith("pid:") else f"{m.name_key}|{m.unit_key}"
+        rows.append((group_key(k), text and group_key(text), text))
+    conn.executemany("INSERT OR IGNORE INTO temp.series_keys VALUES (?, ?, ?)", rows)
 
 
 def _link_pages(
@@ -295,9 +296,6 @@ def _link_pages(
 
 def _write_all(db: Database, matches: dict[str, Match]) -> None:
     conn = db.conn
-    # Keys written before they were digests (one '|' or more), digested once.
-    for table, text in (("indicators", _INDICATOR_TEXT), ("measures", _MEASURE_TEXT)):
-        conn.execute(f"UPDATE {table} SET key = group_key({text}) WHERE key LIKE '%|%'")
     conn.execute("UPDATE indicators SET measure_id = NULL")
     keys = _keys(matches)
     _add_indicators(conn, keys)
@@ -313,6 +311,7 @@ def _write_all(db: Database, matches: dict[str, Match]) -> None:
     conn.execute(_INDICATOR_FACTS)
     conn.execute(_ADD_MEASURES.format(where=""))
     conn.execute(_SET_MEASURE)
+    conn.execute("DROP TABLE temp.series_keys")
     conn.execute(
         "DELETE FROM measures WHERE id NOT IN "
         "(SELECT measure_id FROM indicators WHERE measure_id IS NOT NULL)"
@@ -357,7 +356,12 @@ def _write_scoped(conn: sqlite3.Connection, matches: dict[str, Match]) -> None:
         "CREATE TABLE temp.derived_measures AS SELECT DISTINCT measure_id AS id FROM indicators "
         f"WHERE id IN {touched} AND measure_id IS NOT NULL"
     )
-    conn.execute(f"UPDATE indicators SET measure_id = NULL WHERE id IN {touched}")
+    # An indicator no scoped page is in any more keeps its measure (both are keyed by the same
+    # name and unit keys); only the matched ones, whose keys are at hand, are set again.
+    conn.execute(
+        f"UPDATE indicators SET measure_id = NULL WHERE id IN {touched} "
+        "AND key IN (SELECT key FROM temp.series_keys)"
+    )
     dropped = (
         "(SELECT t.id FROM temp.derived_indicators t WHERE NOT EXISTS "
         "(SELECT 1 FROM kpis k WHERE k.indicator_id = t.id))"
@@ -367,7 +371,7 @@ def _write_scoped(conn: sqlite3.Connection, matches: dict[str, Match]) -> None:
     conn.execute(f"DELETE FROM indicators WHERE id IN {dropped}")
     conn.execute(_INDICATOR_FACTS + f" WHERE id IN {touched}")
     conn.execute(_ADD_MEASURES.format(where=f"id IN {touched} AND"))
-    conn.execute(_SET_MEASURE + f" WHERE id IN {touched}")
+    conn.execute(_SET_MEASURE + f" AND id IN {touched}")
     conn.execute(
         "INSERT INTO temp.derived_measures SELECT DISTINCT measure_id FROM indicators "
         f"WHERE id IN {touched} AND measure_id IS NOT NULL"
@@ -380,20 +384,21 @@ def _write_scoped(conn: sqlite3.Connection, matches: dict[str, Match]) -> None:
     conn.execute(_MEASURE_FACTS + f" WHERE id IN {measures}")
     conn.execute("DROP TABLE temp.derived_indicators")
     conn.execute("DROP TABLE temp.derived_measures")
+    conn.execute("DROP TABLE temp.series_keys")
 
 
-_INDICATOR_TEXT = "coalesce(agency_code, '') || '|' || name_key || '|' || unit_key"
-_MEASURE_TEXT = "name_key || '|' || unit_key"
 # New measures in the order of their matching keys, as ids were given before keys were digests.
-_ADD_MEASURES = f"""
-INSERT INTO measures (key, name_key, unit_key)
-SELECT group_key(text), name_key, unit_key FROM (SELECT DISTINCT {_MEASURE_TEXT} AS text,
-  name_key, unit_key FROM indicators WHERE {{where}} name_key NOT LIKE 'pid:%')
+_ADD_MEASURES = """
+INSERT INTO measures (key)
+SELECT key FROM (SELECT DISTINCT s.measure_key AS key, s.measure_text AS text
+  FROM indicators JOIN temp.series_keys s ON s.key = indicators.key
+  WHERE {where} s.measure_key IS NOT NULL)
 ORDER BY text LIMIT -1
 ON CONFLICT (key) DO NOTHING"""
 _SET_MEASURE = """
-UPDATE indicators SET measure_id = (SELECT id FROM measures m
-  WHERE m.key = group_key(indicators.name_key || '|' || indicators.unit_key))"""
+UPDATE indicators SET measure_id = (SELECT m.id FROM temp.series_keys s
+  JOIN measures m ON m.key = s.measure_key WHERE s.key = indicators.key)
+WHERE key IN (SELECT key FROM temp.series_keys)"""
 
 # The most common printed name and unit stand for the group (ties: the shortest, then first).
 _INDICATOR_FACTS = """

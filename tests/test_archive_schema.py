@@ -52,7 +52,7 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     db = archive.open_db(tmp_path / "data" / "kpi.db")
     assert set(db.table_names()) >= TABLES
     assert db.view_names() == ["changes"]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 17
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 18
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -232,7 +232,7 @@ def test_version_10_archive_drops_its_word_search_and_keeps_every_capture(tmp_pa
     kept = {t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED}
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 17
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 18
     assert [n for n in db.table_names() if "words" in n] == []
     assert _triggers(db) == PENDING_TRIGGERS
     assert {
@@ -516,7 +516,7 @@ def test_version_15_archive_rebuilds_its_trigram_index_without_positions(tmp_pat
     db.conn.commit()
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 17
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 18
     ddl = db.execute("SELECT sql FROM sqlite_master WHERE name = 'reports_fts'").fetchone()[0]
     assert ddl.endswith("USING fts5([text], [folded], content='', tokenize='trigram', detail=none)")
     with pytest.raises(sqlite3.OperationalError, match="phrase queries are not supported"):

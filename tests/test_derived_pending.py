@@ -9,7 +9,9 @@ from archive_factories import JUNE, MARCH, PROJECT_URL, SEED_URL, project, respo
 from helpers import get_fixture
 
 import archive
-from archive.series import group_key
+from archive import series
+from archive.schema import group_key
+from archive.series import load_overrides, match_pages
 from parsers import parse_page
 
 GREEN_5038 = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=5038-0742"
@@ -161,23 +163,58 @@ def test_a_group_key_is_a_twenty_character_digest_of_the_matching_key():
     assert group_key("0411|ร้อยละความสำเร็จ|ร้อยละ") == "7193fd231764ccdceaa4"
 
 
-def test_keys_written_as_text_before_become_digests_and_every_id_stays(tmp_path):
-    db = archive.open_db(tmp_path / "kpi.db")
+def test_a_version_17_archive_drops_its_stored_keys_and_every_id_and_key_stays(tmp_path):
+    path = tmp_path / "kpi.db"
+    db = archive.open_db(path)
     night_one(db)
+    later = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2100"
+    archive.save(
+        db,
+        response(later, at=JUNE),
+        seed_kpi(url=later, pid="0411-2100", title="จำนวนช่องทางการสื่อสาร", fiscal_year=2567),
+    )
+    archive.refresh_derived(db)
     before = derived(db)
-    # What an archive made before the digests holds.
+    # What schema version 15 held: each group's name and unit keys, and (in an archive made
+    # before keys were digests) keys written as text.
+    matches = match_pages(series._pages(db, scoped=False), load_overrides())
+    for table in ("indicators", "measures"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN name_key TEXT")
+        db.execute(f"ALTER TABLE {table} ADD COLUMN unit_key TEXT")
+    for url, m in matches.items():
+        db.execute(
+            "UPDATE indicators SET name_key = ?, unit_key = ? "
+            "WHERE id = (SELECT indicator_id FROM kpis WHERE url = ?)",
+            [m.name_key, m.unit_key, url],
+        )
+        db.execute(
+            "UPDATE measures SET name_key = ?, unit_key = ? WHERE id = "
+            "(SELECT measure_id FROM indicators i JOIN kpis k ON k.indicator_id = i.id "
+            "WHERE k.url = ?)",
+            [m.name_key, m.unit_key, url],
+        )
     db.execute(
-        "UPDATE indicators SET key = "
-        "coalesce(agency_code, '') || '|' || name_key || '|' || unit_key"
+        "UPDATE indicators SET key = coalesce(agency_code, '') || '|' || name_key || '|' || "
+        "unit_key WHERE id IN (SELECT min(id) FROM indicators UNION SELECT max(id) FROM indicators)"
     )
     db.execute("UPDATE measures SET key = name_key || '|' || unit_key")
+    assert db.execute("SELECT count(*) FROM indicators WHERE key LIKE '%|%'").fetchone() == (2,)
+    revisions = db.execute("SELECT * FROM revisions ORDER BY revision, indicator_id").fetchall()
+    assert [row[:2] for row in revisions] == [("indicator disappeared", None)]
+    db.execute("DROP VIEW revisions")  # a stand-in for version 17's slower SQL
+    db.execute("CREATE VIEW revisions AS SELECT 'version 17' AS revision")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm018%'")
+    db.execute("PRAGMA user_version = 17")
+    db.close()
+    db = archive.open_db(path)
+    assert {"name_key", "unit_key"} & set(db["indicators"].columns_dict) == set()
+    assert {"name_key", "unit_key"} & set(db["measures"].columns_dict) == set()
+    assert derived(db) == before
+    assert db.execute("SELECT * FROM revisions ORDER BY revision, indicator_id").fetchall() == (
+        revisions
+    )
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    # a full refresh again (as after new parsers) keeps every id and key too
     db.execute("DELETE FROM derived_state")
     assert archive.refresh_derived(db) is True
     assert derived(db) == before
-    assert (
-        db.execute(
-            "SELECT count(*) FROM indicators WHERE length(key) = 20 AND key NOT LIKE '%|%'"
-        ).fetchone()
-        == db.execute("SELECT count(*) FROM indicators").fetchone()
-    )
-    assert db.execute("SELECT count(*) FROM measures WHERE key LIKE '%|%'").fetchone() == (0,)

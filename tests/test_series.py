@@ -13,6 +13,7 @@ from helpers import get_fixture
 
 import archive
 from archive.save import agency_code
+from archive.schema import group_key
 from archive.series import Page, load_overrides, match_pages, name_key, unit_key
 from parsers import KpiPage, ParseError, parse_page
 
@@ -217,9 +218,9 @@ def test_a_page_with_no_title_anywhere_is_its_own_indicator_with_no_measure(tmp_
     archive.save(db, response(), seed_kpi(title=None, name=None))
     archive.refresh_derived(db)
     assert db.execute(
-        "SELECT k.indicator_match, i.name_key, i.measure_id FROM kpis k "
+        "SELECT k.indicator_match, i.key, i.measure_id FROM kpis k "
         "JOIN indicators i ON i.id = k.indicator_id"
-    ).fetchall() == [("pid-only", "pid:0411-2029", None)]
+    ).fetchall() == [("pid-only", group_key("0411|pid:0411-2029|ร้อยละ"), None)]
 
 
 # --- The real texts: how far they collapse, and the precision of matching, checked by hand ----
