@@ -279,7 +279,8 @@ def m001_create_archive(db: Database) -> None:
 
 
 def m002_drop_per_row_fts_triggers(db: Database) -> None:
-    # The trigram indexes are kept in sync per batch by archive.search.sync_index, not per row.
+    # The trigram indexes are kept in sync by archive.search.sync_index (per batch, then from
+    # m017 at each load's finish), not per row.
     for table in TRIGRAM_FTS:
         for suffix in ("ai", "ad", "au"):
             db.execute(f"DROP TRIGGER IF EXISTS [{table}_{suffix}]")
