@@ -737,11 +737,21 @@ def _sync_model_columns(db: Database) -> None:
 
 # Where ``thai.fold`` changes a text beyond case: Thai digits, legacy PUA marks and zero-width
 # characters, sara am typed twice, a repeated mark, an acronym before its number, whitespace other
-# than one space.
+# than one space. The same matches as the plain alternation
+#   [<_ALONE>]|[\u0e33\u0e4d]\u0e32|([<_MARKS>])\1|\b[A-Za-z]{2,5}[\s\-]+[0-9<digits>]|\s{2,}|[^\S ]
+# written as one class of every spot's first character, then each branch's rest behind a
+# lookbehind naming its first: a pattern that opens with a class lets ``re`` skip in C to the next
+# character that can open a spot, where the alternation tried six branches at every character
+# (0.42 -> 0.21 s CPU over the 15,000 texts of a 2,000-page rebuild). ``\s`` is spelled out as
+# the characters it stands for (``str.isspace``), which keeps the class one bitmap lookup.
+_ALONE = "\u0e50-\u0e59\uf700-\uf71a\u200b-\u200d\u2060\ufeff\u00ad"
+_MARKS = "\u0e31\u0e34-\u0e3a\u0e47-\u0e4e"
+_SPACES = re.escape("".join(chr(code) for code in range(0x3001) if chr(code).isspace()))
 _FOLDS = re.compile(
-    "[\u0e50-\u0e59\uf700-\uf71a\u200b-\u200d\u2060\ufeff\u00ad]|[\u0e33\u0e4d]\u0e32"
-    "|([\u0e31\u0e34-\u0e3a\u0e47-\u0e4e])\\1|\\b[A-Za-z]{2,5}[\\s\\-]+[0-9\u0e50-\u0e59]"
-    "|\\s{2,}|[^\\S ]"
+    f"[{_ALONE}\u0e33{_MARKS}A-Za-z{_SPACES}]"
+    f"(?:(?<=[{_ALONE}])|(?<=[\u0e33\u0e4d])\u0e32|(?<=([{_MARKS}]))\\1"
+    "|(?<=\\b[A-Za-z])[A-Za-z]{1,4}[\\s\\-]+[0-9\u0e50-\u0e59]"
+    f"|(?<=[{_SPACES}])[{_SPACES}]+|(?<=[^\\S ]))"
 )
 _WORD = re.compile(r"\S+")
 # A folded fragment reaches this many space-separated words either side of what folding changed:

@@ -11,6 +11,7 @@ from datasette.app import Datasette
 from helpers import fts_in_step
 
 import archive
+from archive import schema
 from archive.search import folded_variant, holds, normalise_digits, trigram_match
 from kpi_archive import load
 
@@ -109,6 +110,38 @@ def test_only_the_folded_spots_of_a_long_text_are_indexed_twice():
     assert folded_variant("ปี 2566 FACEBOOK") is None
     # whitespace other than one space is a folded spot too: a phrase may span a line break
     assert folded_variant("หนึ่ง สอง สาม สี่ ห้า\nหก เจ็ด แปด เก้า") == "สาม สี่ ห้า หก เจ็ด"
+
+
+@pytest.mark.parametrize(
+    ("text", "spots"),
+    [
+        ("ปี ๒๕", [(3, 4), (4, 5)]),  # each Thai digit
+        ("\uf70aก", [(0, 1)]),  # a legacy PUA tone mark
+        ("ผู้\u200bว่า", [(3, 4)]),  # a zero-width space
+        ("ดำารง", [(1, 3)]),
+        ("ํา", [(0, 2)]),
+        ("ก่่า", [(1, 3)]),  # a repeated mark
+        ("ํํ", [(0, 2)]),  # nikhahit twice: not sara am, a repeated mark
+        ("PM 2.5", [(0, 4)]),
+        ("COVID-๑๙", [(0, 7), (7, 8)]),
+        ("xPM 2", [(0, 5)]),
+        ("ABCDEFG 1", []),  # more than five letters: not an acronym
+        ("_PM 2", []),  # no word boundary before the letters
+        ("กPM 2", []),
+        ("a  b\tc", [(1, 3), (4, 5)]),  # two spaces, a tab
+        ("x\u00a0 y", [(1, 3)]),  # any two whitespace characters
+        ("ไม่มี อะไร", []),
+    ],
+)
+def test_folded_spots_are_those_of_the_plain_alternation(text, spots):
+    # The class-first pattern must find what the plain alternation of the spots found.
+    plain = re.compile(
+        "[\u0e50-\u0e59\uf700-\uf71a\u200b-\u200d\u2060\ufeff\u00ad]|[\u0e33\u0e4d]\u0e32"
+        "|([\u0e31\u0e34-\u0e3a\u0e47-\u0e4e])\\1|\\b[A-Za-z]{2,5}[\\s\\-]+[0-9\u0e50-\u0e59]"
+        "|\\s{2,}|[^\\S ]"
+    )
+    assert [m.span() for m in schema._FOLDS.finditer(text)] == spots
+    assert [m.span() for m in plain.finditer(text)] == spots
 
 
 @pytest.mark.parametrize(
