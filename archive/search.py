@@ -75,7 +75,7 @@ __all__ = [
     "unindex",
 ]
 
-# Pages whose rows are not in the trigram index yet (private; m015 creates it).
+# Pages whose rows are not in the trigram index yet (private; m017 creates it).
 PENDING = "search_pending"
 
 
