@@ -92,16 +92,17 @@ def unindex(conn: sqlite3.Connection, url: str, *, first: bool = False) -> None:
     conn.execute(f"INSERT INTO {PENDING} (url) VALUES (?) ON CONFLICT (url) DO NOTHING", [url])
 
 
-def sync_index(conn: sqlite3.Connection) -> bool:
+def sync_index(conn: sqlite3.Connection, *, rebuild: bool = True) -> bool:
     """Index the rows of every page marked by ``unindex``; rebuild the whole index in one pass
-    instead past ``FULL_SHARE`` of the pages (``rebuild_index``). Return whether it rebuilt."""
+    instead past ``FULL_SHARE`` of the pages (``rebuild_index``), unless not ``rebuild`` (a crawl
+    indexing as it goes). Return whether it rebuilt."""
     (marked,) = conn.execute(f"SELECT count(*) FROM {PENDING}").fetchone()
     if not marked:
         return False
     (pages,) = conn.execute(
         "SELECT (SELECT count(*) FROM kpis) + (SELECT count(*) FROM projects)"
     ).fetchone()
-    if marked > FULL_SHARE * pages:
+    if rebuild and marked > FULL_SHARE * pages:
         rebuild_index(conn)
         return True
     for table in TRIGRAM_FTS:

