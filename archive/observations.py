@@ -33,6 +33,7 @@ import logging
 from sqlite_utils import Database
 
 from archive.pending import SCOPE
+from archive.schema import create_observations_indexes, observations_ddl
 from archive.series import ensure_series_tables
 from archive.versions import register
 
@@ -93,27 +94,6 @@ ORDER BY c.id, c.quarter IS NOT NULL, c.quarter,
            WHEN 'score_2_1' THEN 3 WHEN 'score_2_2' THEN 4 ELSE 5 END
 """
 
-# (version_id, measure, quarter) finds the rows of a version (the cascade from kpi_versions) and,
-# in the revisions view, a value's counterpart in the previous version: with version_id alone
-# that join read every row of both versions (158 -> 50 ms at 32,500 pages after one changed
-# night, for 6 MB). (indicator_id, fiscal_year): an indicator's series.
-INDEXES = (("version_id", "measure", "quarter"), ("indicator_id", "fiscal_year"))
-
-_CREATE = """
-CREATE TABLE observations (
-  version_id INTEGER NOT NULL REFERENCES kpi_versions(id) ON DELETE CASCADE,
-  pid TEXT,
-  indicator_id INTEGER REFERENCES indicators(id),
-  agency_code TEXT,
-  fiscal_year INTEGER,
-  quarter INTEGER,
-  measure TEXT NOT NULL,
-  value FLOAT,
-  value_text TEXT,
-  as_of TEXT NOT NULL
-)
-"""
-
 
 def ensure_observations_table(db: Database) -> None:
     """Create ``observations`` (with its foreign keys and indexes) if it is not there."""
@@ -121,12 +101,9 @@ def ensure_observations_table(db: Database) -> None:
     keys = db.execute("PRAGMA foreign_key_list(observations)").fetchall()
     if any(key[3] == "version_id" and key[6] == "CASCADE" for key in keys):
         return
-    # Hand-written DDL for one clause sqlite-utils cannot express: reparse empties kpi_versions,
-    # and the rows derived from a version must go with it (they are rebuilt after the load).
     db.execute("DROP TABLE IF EXISTS observations")
-    db.execute(_CREATE)
-    for columns in INDEXES:
-        db.table("observations").create_index(list(columns))
+    db.execute(observations_ddl())
+    create_observations_indexes(db)
 
 
 def stamp_child_rows(db: Database, *, scoped: bool = False) -> None:
