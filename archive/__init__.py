@@ -48,6 +48,7 @@ from archive.save import (
     save_many,
 )
 from archive.schema import SCHEMA_VERSION, ensure_db_shape, utc_iso
+from archive.search import register as search_functions
 from archive.search import search, sync_index
 from archive.series import ensure_series_tables, refresh_series
 from archive.series_views import ensure_series_views
@@ -85,6 +86,7 @@ def open_db(path: str | Path) -> Database:
         # 64 MiB of page cache, so a 500-page save_many batch (~9 MB) does not spill mid-batch.
         db.execute("PRAGMA cache_size = -65536")
         ensure_db_shape(db)
+        search_functions(db.conn)  # trigram_match(), thai_holds(): the search's two halves
     except sqlite3.DatabaseError as exc:
         raise ArchiveError(f"cannot open the archive: {exc}", path=str(path)) from exc
     return db

@@ -254,10 +254,10 @@ _ORDER = {
 
 def search(db: Database, table: str, query: str, limit: int = 20) -> list[dict[str, Any]]:
     """Rows of ``kpis`` or ``reports`` holding ``query`` as printed or folded (``holds``); a KPI
-    whose title holds it first, then the newest."""
+    whose title holds it first, then the newest. ``db`` has the SQL functions ``register`` adds
+    (``archive.open_db`` and the Datasette plugin add them to every connection they open)."""
     if not needles(query):
         return []
-    register(db.conn)
     match = trigram_match(query)
     where = candidates_sql(table, "t", match=None if match is None else ":match", query=":q")
     sql = f"SELECT t.* FROM [{table}] t WHERE {where} ORDER BY {_ORDER[table]} LIMIT :limit"
