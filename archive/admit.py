@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -128,10 +129,15 @@ def admit(
     verdict: Verdict | None = None,
     page: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
+    packed: Callable[[], bytes] | None = None,
+    own: bool = False,
 ) -> Admitted:
     """Judge one stored capture and, if complete, make it the page's current record.
 
-    ``data`` (``record_data(parsed)``), when the caller has it, spares dumping the record again.
+    ``data`` (``record_data(parsed)``), when the caller has it, spares dumping the record again;
+    ``packed``, ``encode(data)`` made ahead (``save_many`` compresses on a second thread), spares
+    encoding it when the record stays as parsed. ``own``: ``capture_id`` was just stored and is
+    the only capture of its snapshot at ``at`` (``save`` makes sure), so it is the version's own.
     """
     url = response.url
     sha = response.sha256
@@ -198,11 +204,20 @@ def admit(
         "previous_id": previous["id"] if previous else None,
         "change_kind": kind,
         "changed": json.dumps(changed),
-        "record": encode(data),
-        "sources": stored_sources(data, merged.sources, own_capture(conn, url, snapshot_id, at)),
+        "record": packed() if packed is not None and _as_parsed(data, new_data) else encode(data),
+        "sources": stored_sources(
+            data, merged.sources, capture_id if own else own_capture(conn, url, snapshot_id, at)
+        ),
     }
     fastpath.insert(conn, "kpi_versions", version)
     return Admitted("new" if kind == "new" else "changed", tuple(changed), verdict)
+
+
+def _as_parsed(data: dict[str, Any], parsed: dict[str, Any]) -> bool:
+    """Whether the merged record is the parsed one itself: same keys, in order, same objects."""
+    return len(data) == len(parsed) and all(
+        a == b and data[a] is parsed[b] for a, b in zip(data, parsed, strict=True)
+    )
 
 
 def mark_gone(conn: sqlite3.Connection, url: str, at: str) -> None:
@@ -287,6 +302,20 @@ def page_row(conn: sqlite3.Connection, url: str) -> dict[str, Any] | None:
     if row is None:
         return None
     return dict(zip(_column_names(cursor.description), row, strict=True))
+
+
+def page_rows(conn: sqlite3.Connection, urls: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+    """The ``pages`` rows of ``urls`` in one query: each URL's row as a dict, or None."""
+    wanted = list(dict.fromkeys(urls))
+    rows: dict[str, dict[str, Any] | None] = dict.fromkeys(wanted)
+    cursor = conn.execute(
+        "SELECT * FROM pages WHERE url IN (SELECT value FROM json_each(?))", [json.dumps(wanted)]
+    )
+    names = _column_names(cursor.description)
+    for row in cursor:
+        page = dict(zip(names, row, strict=True))
+        rows[page["url"]] = page
+    return rows
 
 
 @lru_cache(maxsize=8)

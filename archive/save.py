@@ -31,7 +31,8 @@ import itertools
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,6 +47,7 @@ from archive.admit import (
     confirm,
     mark_gone,
     page_row,
+    page_rows,
     record_data,
     seen_ok,
     update_page,
@@ -55,6 +57,7 @@ from archive.bodies import decompress as decompress  # re-exported: snapshot rea
 from archive.judge import Verdict, fingerprint, judge
 from archive.schema import PAGE_COLUMNS, utc_iso
 from archive.tables import agency_code
+from archive.versions import compress_json
 from kpi_archive.config import GONE_AFTER
 from kpi_archive.errors import ParseError
 from kpi_archive.web import kind_from_url, pid_from_url, query_value
@@ -64,6 +67,10 @@ from scraper.models import FetchResult
 log = logging.getLogger(__name__)
 
 AnyRecord = KpiPage | ProjectPage | DepartmentPage
+# zstd releases the GIL, so bodies and version records compressed on a thread of their own run on
+# the second core while this one judges and writes (0: compress inline, as ``save`` does).
+PACK_THREADS = 1
+PACK_GROUP = 25  # pages compressed by one task: fewer hand-offs, yet the writer soon has its first
 SaveItem = (
     tuple[FetchResult, AnyRecord | ParseError | None]
     | tuple[FetchResult, AnyRecord | ParseError | None, Sequence[str] | None]
@@ -111,16 +118,85 @@ def save_many(
     batch: int = 500,
     *,
     gone_after: int = GONE_AFTER,
+    pack_threads: int = PACK_THREADS,
 ) -> list[SaveOutcome]:
-    """Save many pages, committing every ``batch`` pages; each page is still its own savepoint."""
+    """Save many pages, committing every ``batch`` pages; each page is still its own savepoint.
+
+    A batch's pages are looked up in one query, and the bodies and records it will store are
+    compressed ahead on ``pack_threads`` threads; all of them are done when this returns.
+    """
     outcomes: list[SaveOutcome] = []
     pending = iter(items)
-    while chunk := list(itertools.islice(pending, batch)):
-        with db.atomic():
-            for response, parsed, *visible in chunk:
-                lines = visible[0] if visible else None
-                outcomes.append(_save_point(db.conn, response, parsed, gone_after, lines))
+    pool = ThreadPoolExecutor(pack_threads, "archive-pack") if pack_threads > 0 else None
+    try:
+        while chunk := list(itertools.islice(pending, batch)):
+            with db.atomic():
+                pages = page_rows(db.conn, (response.url for response, *_ in chunk))
+                packs = _pack(pool, chunk, pages)
+                for (response, parsed, *visible), pack in zip(chunk, packs, strict=True):
+                    lines = visible[0] if visible else None
+                    outcomes.append(
+                        _save_point(db.conn, response, parsed, gone_after, lines, pages, pack)
+                    )
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     return outcomes
+
+
+@dataclass(frozen=True)
+class _Pack:
+    """What ``save_many`` made ahead for one page: its data, compressed body and record."""
+
+    data: dict[str, Any] | None
+    body: Callable[[], bytes]
+    record: Callable[[], bytes] | None
+
+
+def _pack(
+    pool: ThreadPoolExecutor | None,
+    chunk: Sequence[tuple[Any, ...]],
+    pages: dict[str, dict[str, Any] | None],
+) -> list[_Pack | None]:
+    """Start compressing the bodies a batch is likely to store (a 2xx body its page does not
+    have) and their records, ``PACK_GROUP`` pages a task; None for the other pages."""
+    packs: list[_Pack | None] = [None] * len(chunk)
+    if pool is None:
+        return packs
+    wanted = []
+    for i, (response, parsed, *_) in enumerate(chunk):
+        page = pages.get(response.url)
+        if 200 <= response.status < 300 and (page is None or page["sha256"] != response.sha256):
+            wanted.append((i, response.body, _plain(parsed)))
+    for start in range(0, len(wanted), PACK_GROUP):
+        group = wanted[start : start + PACK_GROUP]
+        texts = [None if d is None else json.dumps(d, ensure_ascii=False) for _, _, d in group]
+        done = pool.submit(_compress_group, [body for _, body, _ in group], texts)
+        for n, ((i, _, data), text) in enumerate(zip(group, texts, strict=True)):
+            packs[i] = _Pack(data, _body_of(done, n), None if text is None else _record_of(done, n))
+    return packs
+
+
+def _compress_group(
+    bodies: list[bytes], texts: list[str | None]
+) -> list[tuple[bytes, bytes | None]]:
+    return [
+        (compress(body), None if text is None else compress_json(text))
+        for body, text in zip(bodies, texts, strict=True)
+    ]
+
+
+def _body_of(done: Future[list[tuple[bytes, bytes | None]]], i: int) -> Callable[[], bytes]:
+    return lambda: done.result()[i][0]
+
+
+def _record_of(done: Future[list[tuple[bytes, bytes | None]]], i: int) -> Callable[[], bytes]:
+    def record() -> bytes:
+        blob = done.result()[i][1]
+        assert blob is not None
+        return blob
+
+    return record
 
 
 def _save_point(
@@ -129,12 +205,16 @@ def _save_point(
     parsed: AnyRecord | ParseError | None,
     gone_after: int,
     visible: Sequence[str] | None = None,
+    pages: dict[str, dict[str, Any] | None] | None = None,
+    pack: _Pack | None = None,
 ) -> SaveOutcome:
     # sqlite-utils names each savepoint at random, so SQLite prepares it afresh every page.
     conn.execute("SAVEPOINT archive_page")
     try:
-        outcome = _save(conn, response, parsed, gone_after, visible)
+        outcome = _save(conn, response, parsed, gone_after, visible, pages, pack)
     except BaseException:
+        if pages is not None:
+            pages.pop(response.url, None)  # rolled back: read it again if the batch has it twice
         if conn.in_transaction:
             conn.execute("ROLLBACK TO SAVEPOINT archive_page")
             conn.execute("RELEASE SAVEPOINT archive_page")
@@ -205,13 +285,18 @@ def _save(
     parsed: AnyRecord | ParseError | None,
     gone_after: int,
     visible: Sequence[str] | None = None,
+    pages: dict[str, dict[str, Any] | None] | None = None,
+    pack: _Pack | None = None,
 ) -> SaveOutcome:
+    """``pages``: rows read ahead (kept up to date here); ``pack``: compression done ahead."""
     url = response.url
     at = utc_iso(response.fetched_at)
-    page = page_row(conn, url)
+    page = pages[url] if pages is not None and url in pages else page_row(conn, url)
     fresh = page is None  # a page first seen now has no snapshots, captures or versions yet
     if page is None:
         page = _new_page(conn, url, at)
+        if pages is not None:
+            pages[url] = page
     if response.status == 304:
         update_page(conn, page, seen_ok(page, at))
         return SaveOutcome("unchanged", url, page["sha256"], page["snapshot_id"])
@@ -229,14 +314,17 @@ def _save(
         update_page(conn, page, seen_ok(page, at))
         return SaveOutcome("unchanged", url, sha, page["snapshot_id"])
     verdict = judge(response, parsed, None if fresh else baseline(conn, url, response.body))
-    data = _plain(parsed) if visible is not None else None
+    data = pack.data if pack is not None else _plain(parsed) if visible is not None else None
     print_ = fingerprint(data, visible) if visible is not None else None
     readable = verdict.complete or verdict.capture_class == "unparseable"
     if readable and print_ is not None and _revisits(conn, page, print_, at):
         _capture(conn, url, page["snapshot_id"], response, verdict, revisit=True)
         update_page(conn, page, seen_ok(page, at))
         return SaveOutcome("unchanged", url, page["sha256"], page["snapshot_id"], revisit=True)
-    snapshot_id, new_snapshot = _store_snapshot(conn, response, parsed, at, sha, fresh, print_)
+    body = pack.body if pack is not None else None
+    snapshot_id, new_snapshot = _store_snapshot(
+        conn, response, parsed, at, sha, fresh, print_, body
+    )
     if (
         not fresh
         and conn.execute(
@@ -260,6 +348,8 @@ def _save(
         verdict=verdict,
         page=page,
         data=data,
+        packed=pack.record if pack is not None else None,
+        own=True,
     )
     return SaveOutcome(
         done.status,
@@ -318,6 +408,7 @@ def _store_snapshot(
     sha: str,
     fresh: bool,
     print_: str | None = None,
+    packed: Callable[[], bytes] | None = None,
 ) -> tuple[int, bool]:
     if not fresh:
         row = conn.execute(
@@ -343,7 +434,7 @@ def _store_snapshot(
         "headers": json.dumps(response.headers, ensure_ascii=False),
         "size": len(response.body),
         "compression": "zstd",
-        "body": compress(response.body),
+        "body": packed() if packed is not None else compress(response.body),
         "fingerprint": print_,
     }
     return fastpath.insert(conn, "snapshots", snapshot), True
