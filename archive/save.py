@@ -144,13 +144,29 @@ def save_many(
     return outcomes
 
 
+_Packed = tuple[bytes, dict[str, Any] | None, bytes | None]  # body, record data, record
+
+
 @dataclass(frozen=True)
 class _Pack:
-    """What ``save_many`` made ahead for one page: its data, compressed body and record."""
+    """One page's share of a packing task: its compressed body, its record's data and blob."""
 
-    data: dict[str, Any] | None
-    body: Callable[[], bytes]
-    record: Callable[[], bytes] | None
+    done: Future[list[_Packed]]
+    index: int
+
+    def body(self) -> bytes:
+        """The body, as ``compress`` stores it."""
+        return self.done.result()[self.index][0]
+
+    def data(self) -> dict[str, Any] | None:
+        """``record_data`` of the page's record, None if it has none."""
+        return self.done.result()[self.index][1]
+
+    def record(self) -> bytes:
+        """That data as ``versions.encode`` stores it."""
+        blob = self.done.result()[self.index][2]
+        assert blob is not None
+        return blob
 
 
 def _pack(
@@ -158,8 +174,8 @@ def _pack(
     chunk: Sequence[tuple[Any, ...]],
     pages: dict[str, dict[str, Any] | None],
 ) -> list[_Pack | None]:
-    """Start compressing the bodies a batch is likely to store (a 2xx body its page does not
-    have) and their records, ``PACK_GROUP`` pages a task; None for the other pages."""
+    """Start packing what a batch is likely to store (a 2xx body its page does not have, and its
+    record), ``PACK_GROUP`` pages a task; None for the other pages."""
     packs: list[_Pack | None] = [None] * len(chunk)
     if pool is None:
         return packs
@@ -167,36 +183,24 @@ def _pack(
     for i, (response, parsed, *_) in enumerate(chunk):
         page = pages.get(response.url)
         if 200 <= response.status < 300 and (page is None or page["sha256"] != response.sha256):
-            wanted.append((i, response.body, _plain(parsed)))
+            wanted.append((i, response.body, parsed))
     for start in range(0, len(wanted), PACK_GROUP):
         group = wanted[start : start + PACK_GROUP]
-        texts = [None if d is None else json.dumps(d, ensure_ascii=False) for _, _, d in group]
-        done = pool.submit(_compress_group, [body for _, body, _ in group], texts)
-        for n, ((i, _, data), text) in enumerate(zip(group, texts, strict=True)):
-            packs[i] = _Pack(data, _body_of(done, n), None if text is None else _record_of(done, n))
+        done = pool.submit(_pack_group, [(body, parsed) for _, body, parsed in group])
+        for n, (i, _, _) in enumerate(group):
+            packs[i] = _Pack(done, n)
     return packs
 
 
-def _compress_group(
-    bodies: list[bytes], texts: list[str | None]
-) -> list[tuple[bytes, bytes | None]]:
-    return [
-        (compress(body), None if text is None else compress_json(text))
-        for body, text in zip(bodies, texts, strict=True)
-    ]
-
-
-def _body_of(done: Future[list[tuple[bytes, bytes | None]]], i: int) -> Callable[[], bytes]:
-    return lambda: done.result()[i][0]
-
-
-def _record_of(done: Future[list[tuple[bytes, bytes | None]]], i: int) -> Callable[[], bytes]:
-    def record() -> bytes:
-        blob = done.result()[i][1]
-        assert blob is not None
-        return blob
-
-    return record
+def _pack_group(pages: list[tuple[bytes, AnyRecord | ParseError | None]]) -> list[_Packed]:
+    """Runs on a packing thread: zstd runs without the GIL, and the record's dump and JSON while
+    the writer thread is inside SQLite (which releases it too)."""
+    packed: list[_Packed] = []
+    for body, parsed in pages:
+        data = _plain(parsed)
+        text = None if data is None else json.dumps(data, ensure_ascii=False)
+        packed.append((compress(body), data, None if text is None else compress_json(text)))
+    return packed
 
 
 def _save_point(
@@ -314,7 +318,7 @@ def _save(
         update_page(conn, page, seen_ok(page, at))
         return SaveOutcome("unchanged", url, sha, page["snapshot_id"])
     verdict = judge(response, parsed, None if fresh else baseline(conn, url, response.body))
-    data = pack.data if pack is not None else _plain(parsed) if visible is not None else None
+    data = pack.data() if pack is not None else _plain(parsed) if visible is not None else None
     print_ = fingerprint(data, visible) if visible is not None else None
     readable = verdict.complete or verdict.capture_class == "unparseable"
     if readable and print_ is not None and _revisits(conn, page, print_, at):
@@ -348,7 +352,7 @@ def _save(
         verdict=verdict,
         page=page,
         data=data,
-        packed=pack.record if pack is not None else None,
+        packed=pack.record if pack is not None and data is not None else None,
         own=True,
     )
     return SaveOutcome(
