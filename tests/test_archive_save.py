@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
+
 import pytest
 from archive_factories import (
     DEPARTMENT_URL,
+    FIXTURES,
     JUNE,
     LATER_FIXTURES,
     MARCH,
@@ -12,13 +16,16 @@ from archive_factories import (
     SEED_URL,
     SEPTEMBER,
     department,
+    fixture_responses,
     load_fixtures,
     project,
     response,
+    revised_seed_kpi,
     seed_kpi,
 )
 
 import archive
+from archive.bodies import compress as zstd_compress
 from archive.save import decompress
 from archive.search import trigram_match
 from kpi_archive import config, load
@@ -444,3 +451,76 @@ def test_snapshot_encoding_is_the_codec_the_parser_used_not_the_header_label(db)
         "cp874",
         None,
     ]
+
+
+def _night_of_mixed_pages():
+    """Every fixture, a garbled page, a 404, then later captures of the same URLs (another
+    encoding, a compact rendering, unchanged bodies, a 304, a changed page, a cut one) in the same
+    run, with their visible lines as a load reads them."""
+    garbled = response(url="http://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-9999", body=b"<p>?")
+    gone = response(url="http://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-0404", status=404)
+    first = [*fixture_responses(FIXTURES), garbled, gone]
+    later = [*fixture_responses(LATER_FIXTURES, JUNE), *fixture_responses(FIXTURES, JUNE)[1:3]]
+    later.append(response(status=304, at=SEPTEMBER))
+    items = []
+    for result in [*first, *later]:
+        reading = load.read_page(result, links=False)
+        items.append((result, reading.record, reading.visible))
+    changed = department(heading="ผลการปฏิบัติราชการประจำปี 2565")
+    return [
+        *items[:3],
+        (response(url=DEPARTMENT_URL), department(), None),
+        *items[3:],
+        (response(url=DEPARTMENT_URL, body=b"<html>v2</html>", at=JUNE), changed, None),
+        (response(url=SEED_URL, body=b"<html>seed v3</html>", at=SEPTEMBER), revised_seed_kpi()),
+    ]
+
+
+def _every_row(db):
+    tables = [
+        name
+        for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE '%VIRTUAL%' "
+            "AND name NOT LIKE 'sqlite_%' AND name != '_sqlite_migrations'"
+        )
+    ]
+    return {t: sorted(db.execute(f"SELECT * FROM [{t}]").fetchall(), key=repr) for t in tables}
+
+
+def test_save_many_packing_on_a_thread_writes_the_same_rows_and_ids_as_inline(tmp_path):
+    outcomes, rows = {}, {}
+    for threads in (0, 1):
+        db = archive.open_db(tmp_path / f"threads-{threads}.db")
+        outcomes[threads] = archive.save_many(
+            db, _night_of_mixed_pages(), batch=4, pack_threads=threads
+        )
+        rows[threads] = _every_row(db)
+        db.close()
+    assert [o.status for o in outcomes[1]] == [
+        *["new", "new", "new", "new", "new", "new", "parse_error", "parse_error", "missing"],
+        *["unchanged", "unchanged", "unchanged", "unchanged", "unchanged", "changed", "held"],
+    ]
+    assert outcomes[1] == outcomes[0]
+    assert rows[1]["kpi_versions"] and rows[1]["snapshots"]
+    assert rows[1] == rows[0]
+
+
+def test_save_many_leaves_no_packing_thread_behind(db):
+    archive.save_many(db, _night_of_mixed_pages(), batch=4)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("archive-pack")] == []
+
+
+def test_a_crash_on_the_packing_thread_fails_its_page_loudly_and_keeps_earlier_batches(
+    db, monkeypatch
+):
+    def compress(body):
+        if body == b"<html>boom</html>":
+            raise RuntimeError("zstd failed on this body")
+        return zstd_compress(body)
+
+    monkeypatch.setattr(importlib.import_module("archive.save"), "compress", compress)
+    boom = response(url=PROJECT_URL, body=b"<html>boom</html>")
+    with pytest.raises(RuntimeError, match="zstd failed on this body"):
+        archive.save_many(db, [(response(), seed_kpi()), (boom, project())], batch=1)
+    assert [r[0] for r in db.execute("SELECT url FROM pages")] == [SEED_URL]
+    assert [t.name for t in threading.enumerate() if t.name.startswith("archive-pack")] == []
