@@ -144,27 +144,21 @@ def save_many(
     return outcomes
 
 
-_Packed = tuple[bytes, dict[str, Any] | None, bytes | None]  # body, record data, record
-
-
 @dataclass(frozen=True)
 class _Pack:
-    """One page's share of a packing task: its compressed body, its record's data and blob."""
+    """One page's share of a packing task: its record's data, its body and record compressed."""
 
-    done: Future[list[_Packed]]
+    data: dict[str, Any] | None
+    done: Future[list[tuple[bytes, bytes | None]]]
     index: int
 
     def body(self) -> bytes:
         """The body, as ``compress`` stores it."""
         return self.done.result()[self.index][0]
 
-    def data(self) -> dict[str, Any] | None:
-        """``record_data`` of the page's record, None if it has none."""
-        return self.done.result()[self.index][1]
-
     def record(self) -> bytes:
-        """That data as ``versions.encode`` stores it."""
-        blob = self.done.result()[self.index][2]
+        """``data`` as ``versions.encode`` stores it."""
+        blob = self.done.result()[self.index][1]
         assert blob is not None
         return blob
 
@@ -174,8 +168,8 @@ def _pack(
     chunk: Sequence[tuple[Any, ...]],
     pages: dict[str, dict[str, Any] | None],
 ) -> list[_Pack | None]:
-    """Start packing what a batch is likely to store (a 2xx body its page does not have, and its
-    record), ``PACK_GROUP`` pages a task; None for the other pages."""
+    """Start compressing what a batch is likely to store (a 2xx body its page does not have, and
+    its record), ``PACK_GROUP`` pages a task; None for the other pages."""
     packs: list[_Pack | None] = [None] * len(chunk)
     if pool is None:
         return packs
@@ -183,24 +177,21 @@ def _pack(
     for i, (response, parsed, *_) in enumerate(chunk):
         page = pages.get(response.url)
         if 200 <= response.status < 300 and (page is None or page["sha256"] != response.sha256):
-            wanted.append((i, response.body, parsed))
+            data = _plain(parsed)
+            text = None if data is None else json.dumps(data, ensure_ascii=False)
+            wanted.append((i, data, response.body, text))
     for start in range(0, len(wanted), PACK_GROUP):
         group = wanted[start : start + PACK_GROUP]
-        done = pool.submit(_pack_group, [(body, parsed) for _, body, parsed in group])
-        for n, (i, _, _) in enumerate(group):
-            packs[i] = _Pack(done, n)
+        # Only the compression goes to the thread, as it runs without the GIL: pydantic and json
+        # hold it, so dumping the record there would only make the writer wait for it.
+        done = pool.submit(_compress, [(body, text) for _, _, body, text in group])
+        for n, (i, data, _, _) in enumerate(group):
+            packs[i] = _Pack(data, done, n)
     return packs
 
 
-def _pack_group(pages: list[tuple[bytes, AnyRecord | ParseError | None]]) -> list[_Packed]:
-    """Runs on a packing thread: zstd runs without the GIL, and the record's dump and JSON while
-    the writer thread is inside SQLite (which releases it too)."""
-    packed: list[_Packed] = []
-    for body, parsed in pages:
-        data = _plain(parsed)
-        text = None if data is None else json.dumps(data, ensure_ascii=False)
-        packed.append((compress(body), data, None if text is None else compress_json(text)))
-    return packed
+def _compress(pages: list[tuple[bytes, str | None]]) -> list[tuple[bytes, bytes | None]]:
+    return [(compress(body), None if text is None else compress_json(text)) for body, text in pages]
 
 
 def _save_point(
@@ -318,7 +309,7 @@ def _save(
         update_page(conn, page, seen_ok(page, at))
         return SaveOutcome("unchanged", url, sha, page["snapshot_id"])
     verdict = judge(response, parsed, None if fresh else baseline(conn, url, response.body))
-    data = pack.data() if pack is not None else _plain(parsed) if visible is not None else None
+    data = pack.data if pack is not None else _plain(parsed) if visible is not None else None
     print_ = fingerprint(data, visible) if visible is not None else None
     readable = verdict.complete or verdict.capture_class == "unparseable"
     if readable and print_ is not None and _revisits(conn, page, print_, at):
