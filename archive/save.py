@@ -20,6 +20,12 @@
 Neither indexes the page for search: a changed page's old entries leave the trigram index and
 the page is marked (``archive.search.unindex``); the load's finish indexes it (``sync_index``).
 
+``save_many`` saves the same way, a transaction per batch and a savepoint per page (an error
+raised while saving a page goes up; batches committed before it stay). It reads a batch's
+``pages`` rows in one query and compresses the bodies and version records the batch will store
+on ``pack_threads`` threads while its own thread judges and writes; every row and id is what
+``save`` would write, and no thread outlives the call.
+
 Nothing is ever deleted: a gone page keeps its snapshots, captures and versions. A body fetched
 earlier than the current one (an old WARC imported late) is stored as history but does not
 become current; ``archive.reparse`` replays captures in time order to rebuild the versions.
