@@ -188,14 +188,17 @@ def refresh_observations(db: Database, *, scoped: bool = False, from_tables: boo
     )
     with db.atomic():
         stamp_child_rows(db, scoped=scoped)
+        # New rows take their page's indicator as they are written: only older ones are re-linked.
+        (last,) = db.execute("SELECT coalesce(max(rowid), 0) FROM observations").fetchone()
         # Versions never change once written (a reparse deletes them, and their rows cascade).
         db.execute(_INSERT.format(scope=where, typed=typed))
         db.execute(
             f"""UPDATE observations SET indicator_id = k.indicator_id, agency_code = k.agency_code
             FROM kpi_versions v JOIN kpis k ON k.url = v.url
-            WHERE v.id = observations.version_id {relink}
+            WHERE observations.rowid <= ? AND v.id = observations.version_id {relink}
               AND (observations.indicator_id IS NOT k.indicator_id
-                   OR observations.agency_code IS NOT k.agency_code)"""
+                   OR observations.agency_code IS NOT k.agency_code)""",
+            [last],
         )
     count = db.table("observations").count
     log.info("observations: %d rows", count)
