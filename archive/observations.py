@@ -34,7 +34,7 @@ import logging
 from sqlite_utils import Database
 
 from archive.pending import SCOPE
-from archive.schema import create_observations_indexes, observations_ddl
+from archive.schema import OBSERVATIONS_INDEXES, create_observations_indexes, observations_ddl
 from archive.series import ensure_series_tables
 from archive.versions import register
 
@@ -190,8 +190,16 @@ def refresh_observations(db: Database, *, scoped: bool = False, from_tables: boo
         stamp_child_rows(db, scoped=scoped)
         # New rows take their page's indicator as they are written: only older ones are re-linked.
         (last,) = db.execute("SELECT coalesce(max(rowid), 0) FROM observations").fetchone()
+        # An empty table (a first load, a reparse) gets its indexes built once, sorted, after the
+        # rows, rather than kept up row by row: at 32,500 pages (541,000 rows) 1.9 -> 1.7 s CPU.
+        bulk = last == 0
+        if bulk:
+            for columns in OBSERVATIONS_INDEXES:
+                db.execute(f"DROP INDEX IF EXISTS [idx_observations_{'_'.join(columns)}]")
         # Versions never change once written (a reparse deletes them, and their rows cascade).
         db.execute(_INSERT.format(scope=where, typed=typed))
+        if bulk:
+            create_observations_indexes(db)
         db.execute(
             f"""UPDATE observations SET indicator_id = k.indicator_id, agency_code = k.agency_code
             FROM kpi_versions v JOIN kpis k ON k.url = v.url
