@@ -113,8 +113,13 @@ def fill_names(db: Database) -> int:
                 "INSERT INTO agencies (code, dep_code) VALUES (?, ?) ON CONFLICT (code) DO NOTHING",
                 [code, code + "0000"],
             )
-        # Streamed: the texts of every district page and report would not fit in a fetchall.
-        for code, (name, source_url) in names_from_texts(db.execute(DISTRICT_TEXTS)).items():
+        # Only when an office lacks a name: the query reads every page and report to find none
+        # (0.45 s at 32,500 pages). Streamed: the texts would not fit in a fetchall.
+        unnamed = db.execute(
+            "SELECT 1 FROM agencies WHERE name IS NULL AND code LIKE '50%' LIMIT 1"
+        ).fetchone()
+        texts = db.execute(DISTRICT_TEXTS) if unnamed else []
+        for code, (name, source_url) in names_from_texts(texts).items():
             db.execute(
                 "UPDATE agencies SET name = ?, source_url = ? WHERE code = ? AND name IS NULL",
                 [name, source_url, code],

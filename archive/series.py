@@ -124,15 +124,28 @@ def match_pages(pages: list[Page], overrides: dict[str, str]) -> dict[str, Match
     matches: dict[str, Match] = {}
     by_pid: dict[tuple[str | None, str], Match] = {}
     untitled: list[Page] = []
+    # Each distinct text is folded once: a unit is one of a few dozen, and a district's name for
+    # an indicator is every other district's (at 32,500 pages, 1.2 -> 0.8 s CPU).
+    names: dict[str | None, str | None] = {}
+    units: dict[str | None, str] = {}
+
+    def unit_of(page: Page) -> str:
+        if page.unit not in units:
+            units[page.unit] = unit_key(page.unit)
+        return units[page.unit]
+
     for page in sorted(pages, key=lambda p: p.url):
-        key = name_key(page.name or page.title)
+        text = page.name or page.title
+        if text not in names:
+            names[text] = name_key(text)
+        key = names[text]
         if key is None:
             untitled.append(page)
             continue
         method = "version" if page.earlier_title else "name"
         if key in overrides:
             key, method = overrides[key], "override"
-        match = Match(page.agency_code or "", key, unit_key(page.unit), method)
+        match = Match(page.agency_code or "", key, unit_of(page), method)
         matches[page.url] = match
         if page.pid:
             by_pid.setdefault((page.agency_code, page.pid), match)
@@ -142,7 +155,7 @@ def match_pages(pages: list[Page], overrides: dict[str, str]) -> dict[str, Match
             matches[page.url] = Match(found.agency_code, found.name_key, found.unit_key, "pid")
         else:
             key = "pid:" + (page.pid or page.url)
-            matches[page.url] = Match(page.agency_code or "", key, unit_key(page.unit), "pid-only")
+            matches[page.url] = Match(page.agency_code or "", key, unit_of(page), "pid-only")
     return matches
 
 
@@ -261,13 +274,15 @@ def _keys(matches: dict[str, Match]) -> dict[Match, str]:
     return {m: f"{m.agency_code}|{m.name_key}|{m.unit_key}" for m in set(matches.values())}
 
 
-def _add_indicators(conn: sqlite3.Connection, keys: dict[Match, str]) -> None:
+def _add_indicators(conn: sqlite3.Connection, keys: dict[Match, str]) -> dict[Match, str]:
+    """Add the indicators not there yet; return each match's ``indicators.key``."""
+    digests = {m: group_key(k) for m, k in keys.items()}
     # Ids survive a refresh: rows are keyed, new keys are added, unused ones dropped.
     conn.executemany(
         "INSERT INTO indicators (key, agency_code) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
         [
-            (group_key(k), m.agency_code or None)
-            for m, k in sorted(keys.items(), key=lambda item: item[1])
+            (digests[m], m.agency_code or None)
+            for m, _ in sorted(keys.items(), key=lambda item: item[1])
         ],
     )
     # Each matched indicator's measure key, for this refresh only: the name and unit keys are
@@ -278,29 +293,44 @@ def _add_indicators(conn: sqlite3.Connection, keys: dict[Match, str]) -> None:
         "measure_text TEXT) WITHOUT ROWID"
     )
     rows = []
-    for m, k in keys.items():
+    measures: dict[str, str] = {}
+    for m, digest in digests.items():
         text = None if m.name_key.startswith("pid:") else f"{m.name_key}|{m.unit_key}"
-        rows.append((group_key(k), text and group_key(text), text))
+        if text is not None and text not in measures:
+            measures[text] = group_key(text)
+        rows.append((digest, text and measures[text], text))
     conn.executemany("INSERT OR IGNORE INTO temp.series_keys VALUES (?, ?, ?)", rows)
+    return digests
 
 
 def _link_pages(
-    conn: sqlite3.Connection, matches: dict[str, Match], keys: dict[Match, str], ids: dict[str, int]
+    conn: sqlite3.Connection,
+    matches: dict[str, Match],
+    digests: dict[Match, str],
+    ids: dict[str, int],
 ) -> None:
+    rowids = conn.execute(
+        "SELECT rowid, url FROM kpis WHERE url IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+        [json.dumps(list(matches))],
+    )
+    # In the table's order, not the urls': at 32,500 pages 0.42 -> 0.26 s CPU, and far fewer
+    # pages read and dirtied out of order (every row grows by the two columns on a first load).
     conn.executemany(
-        "UPDATE kpis SET indicator_id = ?1, indicator_match = ?2 WHERE url = ?3 "
+        "UPDATE kpis SET indicator_id = ?1, indicator_match = ?2 WHERE rowid = ?3 "
         "AND (indicator_id IS NOT ?1 OR indicator_match IS NOT ?2)",
-        [(ids[group_key(keys[m])], m.method, url) for url, m in matches.items()],
+        [
+            (ids[digests[matches[url]]], matches[url].method, rowid)
+            for rowid, url in rowids.fetchall()
+        ],
     )
 
 
 def _write_all(db: Database, matches: dict[str, Match]) -> None:
     conn = db.conn
     conn.execute("UPDATE indicators SET measure_id = NULL")
-    keys = _keys(matches)
-    _add_indicators(conn, keys)
+    digests = _add_indicators(conn, _keys(matches))
     ids = dict(db.execute("SELECT key, id FROM indicators").fetchall())
-    _link_pages(conn, matches, keys, ids)
+    _link_pages(conn, matches, digests, ids)
     used = "(SELECT indicator_id FROM kpis WHERE indicator_id IS NOT NULL)"
     if db.table("observations").exists():
         # Rebuilt right after by refresh_observations; until then, no link to a dropped id.
@@ -337,16 +367,15 @@ def _write_scoped(conn: sqlite3.Connection, matches: dict[str, Match]) -> None:
         "INSERT OR IGNORE INTO temp.derived_indicators SELECT indicator_id FROM derived_pending "
         "WHERE indicator_id IS NOT NULL"
     )
-    keys = _keys(matches)
-    _add_indicators(conn, keys)
-    wanted = sorted(group_key(k) for k in set(keys.values()))
+    digests = _add_indicators(conn, _keys(matches))
+    wanted = sorted(set(digests.values()))
     ids = dict(
         conn.execute(
             "SELECT key, id FROM indicators WHERE key IN (SELECT value FROM json_each(?))",
             [json.dumps(wanted)],
         ).fetchall()
     )
-    _link_pages(conn, matches, keys, ids)
+    _link_pages(conn, matches, digests, ids)
     conn.executemany(
         "INSERT OR IGNORE INTO temp.derived_indicators VALUES (?)", [(i,) for i in ids.values()]
     )

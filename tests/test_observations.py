@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from archive_factories import FEBRUARY_2023, NOVEMBER_2022, STAMP_FEB, STAMP_NOV, response, seed_kpi
+from archive_factories import (
+    FEBRUARY_2023,
+    JUNE,
+    MARCH,
+    NOVEMBER_2022,
+    SEPTEMBER,
+    STAMP_FEB,
+    STAMP_NOV,
+    response,
+    seed_kpi,
+)
 from helpers import SEED_URL, get_fixture
 
 import archive
@@ -109,3 +119,80 @@ def test_revisions_name_the_page_of_each_changed_value(db):
         "SELECT revision, url, measure, old_value, new_value FROM revisions"
     ).fetchall() == [("target changed after Q1", SEED_URL, "target", 100.0, 80.0)]
     assert "url" not in db["observations"].columns_dict  # the version names the page
+
+
+TABLE_2400 = "http://monitor.bangkok.go.th/mobile/mykpi.php?pid=2400-1060"
+NIGHTS = (MARCH, JUNE, SEPTEMBER)
+
+
+def _saved_nights(db):
+    """Three nights of real pages, each ending in a load's refresh: new quarter results, a compact
+    rendering that keeps the quarters it cannot show, a gone page that comes back, a page whose
+    record changes only in its rendering (no new version), an untrusted short capture."""
+    pages = {
+        "kpi/" + name: None
+        for name in (
+            "dp_0411-2029.table.utf8.html",
+            "dp1_5018-832.table.utf8.html",
+            "monitor_0900-0976.table.utf8.html",
+            "dp_0411-0751.compact.utf8.html",
+            "dp1_0409-0968.table.cp874.html",
+        )
+    }
+    urls = {}
+    for name in pages:
+        host, pid = name.removeprefix("kpi/").split(".")[0].split("_")
+        urls[name] = f"http://{host}.bangkok.go.th/mobile/mykpi.php?pid={pid}"
+    urls["kpi/monitor_2400-1060.table.utf8.html"] = TABLE_2400
+
+    def save(name, at, body=None, **update):
+        url = urls[name]
+        body = get_fixture(name) if body is None else body
+        record = parse_page(get_fixture(name), url).model_copy(update=update)
+        archive.save(db, response(url, body, at=at), record)
+
+    for name in urls:
+        save(name, MARCH)
+    archive.refresh_derived(db)
+    first, second, third, same, legacy = list(pages)
+    more = get_fixture(first) + b"<!-- june -->"
+    quarters = parse_page(get_fixture(first), urls[first]).quarters
+    quarters[0] = quarters[0].model_copy(update={"result": 12.5, "result_text": " 12.50 "})
+    quarters[2] = Quarter(quarter=3, result_text="", score_2_1=1.0, score_2_2=2.0,
+                          scores_text="1 / 2")  # fmt: skip
+    save(first, JUNE, more, target_value=80.0, target_text="80", quarters=quarters)
+    save(second, JUNE, get_fixture(second) + b"<!-- june -->", audit_score=None,
+         audit_score_text="รอผล", audit_quarter=2)  # fmt: skip
+    archive.save(db, response(urls[third], b"", at=JUNE, status=404), None, gone_after=1)
+    alt = get_fixture("kpi/monitor_2400-1060.alt.compact.utf8.html")
+    archive.save(db, response(TABLE_2400, alt, at=JUNE), parse_page(alt, TABLE_2400))
+    archive.refresh_derived(db)
+    save(third, SEPTEMBER, get_fixture(third) + b"<!-- back -->")
+    save(same, SEPTEMBER, get_fixture(same) + b"<!-- same record -->")
+    save(legacy, SEPTEMBER, get_fixture(legacy) + b"<!-- sep -->", result_value=None,
+         result_text=None)  # fmt: skip
+    save(first, SEPTEMBER, more + b"<!-- sep -->", quarters=[])  # held: no quarters now
+    compact = parse_page(alt, TABLE_2400).model_copy(update={"result_value": 1.5})
+    archive.save(db, response(TABLE_2400, alt + b"<!-- sep -->", at=SEPTEMBER), compact)
+    archive.refresh_derived(db)
+
+
+OBSERVATIONS = "SELECT rowid, * FROM observations ORDER BY rowid"
+
+
+def _typed(rows):
+    return [[(type(cell).__name__, cell) for cell in row] for row in rows]
+
+
+def test_rows_read_from_the_typed_tables_are_the_rows_the_records_give(db):
+    _saved_nights(db)
+    nightly = _typed(db.execute(OBSERVATIONS).fetchall())
+    assert db.execute(
+        "SELECT count(*), count(DISTINCT version_id) FROM observations"
+    ).fetchone() == (len(nightly), 11)
+    db.execute("DELETE FROM observations")
+    archive.refresh_observations(db, from_tables=False)
+    assert _typed(db.execute(OBSERVATIONS).fetchall()) == nightly
+    db.execute("DELETE FROM observations")
+    archive.refresh_observations(db)  # the latest versions from the tables, the rest from records
+    assert _typed(db.execute(OBSERVATIONS).fetchall()) == nightly
