@@ -20,11 +20,12 @@ A cell the page leaves blank gives no row (blank is not zero). ``as_of`` is when
 fetched. The page is not repeated in every row: ``version_id`` names it (``kpi_versions.url``),
 and ``pid``, ``indicator_id`` and ``fiscal_year`` say which indicator and year a row is (issue
 #12: the url and its index were 82 MB of 1,236 at 32,500 pages). ``refresh_observations(db)``
-adds the rows of versions it has not read yet, re-links all rows to their page's current
-indicator and stamps ``quarters`` and ``reports`` rows with their page's ``pid`` and ``as_of``,
-in one transaction; it is idempotent and runs after every load (``scoped``: for the pages
-``archive.pending`` lists, as ``refresh_derived`` does nightly). Versions are read through
-``VERSIONS``, so "only complete versions" (issue #8) is one condition there.
+adds the rows of versions it has not read yet and re-links all rows to their page's current
+indicator, in one transaction (``quarters`` and ``reports`` rows get their page's ``pid`` and
+``as_of`` when they are written, ``archive.tables``); it is idempotent and runs after every
+load (``scoped``: for the pages ``archive.pending`` lists, as ``refresh_derived`` does
+nightly). Versions are read through ``VERSIONS``, so "only complete versions" (issue #8) is one
+condition there.
 """
 
 from __future__ import annotations
@@ -143,31 +144,6 @@ def ensure_observations_table(db: Database) -> None:
     create_observations_indexes(db)
 
 
-def stamp_child_rows(db: Database, *, scoped: bool = False) -> None:
-    """Give ``quarters`` and ``reports`` rows the ``pid`` and ``as_of`` of their page's record
-    (``scoped``: of the pages in ``archive.pending.SCOPE`` only)."""
-    pages = "SELECT url, pid, as_of FROM kpis UNION ALL SELECT url, pid, as_of FROM projects"
-    if scoped:
-        # CROSS JOIN keeps the few scoped urls outermost (the planner, with no statistics on a
-        # temporary table, would scan every page instead).
-        pages = (
-            f"SELECT k.url, k.pid, k.as_of FROM {SCOPE} d CROSS JOIN kpis k ON k.url = d.url "
-            f"UNION ALL SELECT p.url, p.pid, p.as_of FROM {SCOPE} d "
-            "CROSS JOIN projects p ON p.url = d.url"
-        )
-    for table in ("quarters", "reports"):
-        columns = db.table(table).columns_dict
-        for column in ("pid", "as_of"):
-            if column not in columns:
-                db.table(table).add_column(column, str)
-        # Only rows whose page changed since the last load are written.
-        db.execute(
-            f"""UPDATE [{table}] SET pid = s.pid, as_of = s.as_of FROM ({pages}) s
-            WHERE s.url = [{table}].url
-              AND ([{table}].pid IS NOT s.pid OR [{table}].as_of IS NOT s.as_of)"""
-        )
-
-
 def refresh_observations(db: Database, *, scoped: bool = False, from_tables: bool = True) -> int:
     """Add the rows of versions not read yet and re-link all to their indicators; return rows.
 
@@ -187,7 +163,6 @@ def refresh_observations(db: Database, *, scoped: bool = False, from_tables: boo
         else ""
     )
     with db.atomic():
-        stamp_child_rows(db, scoped=scoped)
         # New rows take their page's indicator as they are written: only older ones are re-linked.
         (last,) = db.execute("SELECT coalesce(max(rowid), 0) FROM observations").fetchone()
         # An empty table (a first load, a reparse) gets its indexes built once, sorted, after the

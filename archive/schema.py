@@ -103,6 +103,9 @@ TableSpec = tuple[type[BaseModel], str | tuple[str, ...], dict[str, type], set[s
 # kpis' quarters, reports, strategies and projects; projects' quarters and reports.
 KPI_LISTS_IN_TABLES = {"quarters", "reports", "strategies", "projects"}
 PROJECT_LISTS_IN_TABLES = {"quarters", "reports"}
+# A KPI's or project's quarters and reports carry their page's pid and as_of (what the facets and
+# queries by indicator read), written with the rows (``archive.tables.write_record``).
+_CHILD_STAMP: dict[str, type] = {"pid": str, "as_of": str}
 MODEL_TABLES: dict[str, TableSpec] = {
     "kpis": (
         KpiPage,
@@ -118,7 +121,7 @@ MODEL_TABLES: dict[str, TableSpec] = {
         {"agency_code": str, "fiscal_year": int, "kpi_url": str, "on_target": int},
         set(),
     ),
-    "quarters": (Quarter, ("url", "quarter"), {}, set()),
+    "quarters": (Quarter, ("url", "quarter"), dict(_CHILD_STAMP), set()),
     "agency_report_quarters": (Quarter, ("url", "seq", "quarter"), {}, set()),
     "reports": (
         Report,
@@ -127,6 +130,7 @@ MODEL_TABLES: dict[str, TableSpec] = {
             "position": int,
             "date_fiscal_year": int,
             "date_fiscal_quarter": int,
+            **_CHILD_STAMP,
         },
         set(),
     ),
@@ -691,6 +695,27 @@ def m018_series_keys_not_stored(db: Database) -> None:
         db.create_view("revisions", SERIES_VIEWS["revisions"], replace=True)
 
 
+def m019_child_rows_stamped_at_save(db: Database) -> None:
+    # A KPI's or project's quarters and reports are written with their page's pid and as_of
+    # (archive.tables); each refresh stamped them afterwards, rewriting most of the 200 MB reports
+    # table after a first load at 32,500 pages. Rows an older archive wrote are stamped once here.
+    pages = "SELECT url, pid, as_of FROM kpis UNION ALL SELECT url, pid, as_of FROM projects"
+    if not (db.table("kpis").exists() and db.table("projects").exists()):
+        return
+    for table in ("quarters", "reports"):
+        if not db.table(table).exists():
+            continue
+        columns = db.table(table).columns_dict
+        for column in _CHILD_STAMP:
+            if column not in columns:
+                db.table(table).add_column(column, str)
+        db.execute(
+            f"""UPDATE [{table}] SET pid = s.pid, as_of = s.as_of FROM ({pages}) s
+            WHERE s.url = [{table}].url
+              AND ([{table}].pid IS NOT s.pid OR [{table}].as_of IS NOT s.as_of)"""
+        )
+
+
 STEPS = (
     m001_create_archive,
     m002_drop_per_row_fts_triggers,
@@ -710,6 +735,7 @@ STEPS = (
     m016_trigram_without_positions,
     m017_search_pending,
     m018_series_keys_not_stored,
+    m019_child_rows_stamped_at_save,
 )
 MIGRATIONS = Migrations("kpi_archive")
 for _step in STEPS:

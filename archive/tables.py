@@ -102,20 +102,23 @@ def write_record(
                 "source_url = excluded.source_url WHERE name IS NOT excluded.name",
                 [code, code + "0000", record.owner_unit, url],
             )
-    _insert_rows(conn, "quarters", data["quarters"], url)
+    stamp = (data.get("pid"), as_of)
+    quarters = data["quarters"]
+    _insert_rows(conn, "quarters", quarters, url, ("pid", "as_of"), [stamp] * len(quarters))
     reports = data["reports"]
     if reports:
         extra = []
-        for report in record.reports:
+        for position, report in enumerate(record.reports):
             day = report.date
-            extra.append((fiscal_year(day), fiscal_quarter(day)) if day else (None, None))
+            fiscal = (fiscal_year(day), fiscal_quarter(day)) if day else (None, None)
+            extra.append((position, *fiscal, *stamp))
         _insert_rows(
             conn,
             "reports",
             reports,
             url,
-            ("position", "date_fiscal_year", "date_fiscal_quarter"),
-            [(position, *fiscal) for position, fiscal in enumerate(extra)],
+            ("position", "date_fiscal_year", "date_fiscal_quarter", "pid", "as_of"),
+            extra,
         )
 
 

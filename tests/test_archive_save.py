@@ -108,6 +108,15 @@ def test_first_save_writes_page_snapshot_kpi_and_children(db):
     )
 
 
+def test_quarters_and_reports_carry_their_pages_pid_and_as_of_from_the_save_on(db):
+    archive.save(db, response(), seed_kpi())
+    stamped = "SELECT DISTINCT pid, as_of FROM {} WHERE url = ?"
+    for table in ("quarters", "reports"):
+        assert db.execute(stamped.format(table), [SEED_URL]).fetchall() == [
+            ("0411-2029", "2023-03-31T10:00:00.000000Z")
+        ]
+
+
 def test_reload_is_a_noop(db):
     archive.save(db, response(), seed_kpi())
     before, changes = counts(db), db.conn.total_changes

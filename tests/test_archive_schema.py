@@ -52,7 +52,7 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     db = archive.open_db(tmp_path / "data" / "kpi.db")
     assert set(db.table_names()) >= TABLES
     assert db.view_names() == ["changes"]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 18
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 19
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -232,7 +232,7 @@ def test_version_10_archive_drops_its_word_search_and_keeps_every_capture(tmp_pa
     kept = {t: db.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall() for t in CAPTURED}
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 18
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 19
     assert [n for n in db.table_names() if "words" in n] == []
     assert _triggers(db) == PENDING_TRIGGERS
     assert {
@@ -323,6 +323,23 @@ def test_version_7_archive_compresses_its_records_and_drops_the_json_copies(tmp_
     ).fetchall() == [(0, 1643397095080736, "5"), (1, 1527639248834631, "5.4")]
     assert db["kpi_strategies"].columns_dict["strategy_id"] is int
     assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_version_18_archive_gets_its_child_rows_stamped_once(tmp_path):
+    path = tmp_path / "v18.db"
+    db = archive.open_db(path)
+    archive.save(db, response(), seed_kpi())
+    for table in ("quarters", "reports"):  # as a refresh of schema 18 left them before its stamp
+        db.execute(f"UPDATE {table} SET pid = NULL, as_of = NULL")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm019_child_rows_stamped_at_save'")
+    db.execute("PRAGMA user_version = 18")
+    db.close()
+    db = archive.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    for table in ("quarters", "reports"):
+        assert db.execute(f"SELECT DISTINCT pid, as_of FROM {table}").fetchall() == [
+            ("0411-2029", "2023-03-31T10:00:00.000000Z")
+        ]
 
 
 def test_version_8_archive_gains_the_indexes_its_table_pages_sort_and_facet_on(tmp_path):
@@ -516,7 +533,7 @@ def test_version_15_archive_rebuilds_its_trigram_index_without_positions(tmp_pat
     db.conn.commit()
     db.close()
     db = archive.open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 18
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 19
     ddl = db.execute("SELECT sql FROM sqlite_master WHERE name = 'reports_fts'").fetchone()[0]
     assert ddl.endswith("USING fts5([text], [folded], content='', tokenize='trigram', detail=none)")
     with pytest.raises(sqlite3.OperationalError, match="phrase queries are not supported"):
