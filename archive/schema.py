@@ -26,6 +26,7 @@ import sqlite3
 import types
 import typing
 import unicodedata
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -857,6 +858,51 @@ def rebuild_trigram(conn: sqlite3.Connection) -> None:
     for table in TRIGRAM_FTS:
         conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('delete-all')")
         index_trigram(conn, table)
+
+
+def build_trigram_file(archive: str, scratch: str) -> None:
+    """Index every committed row of the archive file ``archive`` into fresh trigram tables in the
+    empty file ``scratch``, through connections of its own (``install_trigram`` puts them in place).
+
+    The archive is only read (WAL: its writer is not held up); the scratch file is thrown away
+    after, so it keeps no journal.
+    """
+    conn = sqlite3.connect(_file_uri(scratch), uri=True, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute("ATTACH DATABASE ? AS source", [_file_uri(archive) + "?mode=ro"])
+        for table in TRIGRAM_FTS:
+            conn.execute("BEGIN")
+            # The texts are read as source.[table]: the scratch file has no table of that name.
+            _create_trigram(Database(conn), table)
+            conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('optimize')")
+            conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def install_trigram(conn: sqlite3.Connection, scratch: str) -> None:
+    """Replace the archive's trigram indexes with those ``build_trigram_file`` wrote to the file
+    attached to ``conn`` as the schema named ``scratch``, in the caller's transaction.
+
+    ``conn`` must be another connection than the one searches and saves go through: FTS5 keeps an
+    index's structure cached per connection and drops it only when another connection commits.
+    """
+    for table in TRIGRAM_FTS:
+        # Every FTS5 shadow table but the settings (_config: the same version and hashsize).
+        for suffix in ("data", "idx", "docsize"):
+            name = f"{table}_fts_{suffix}"
+            held = conn.execute(
+                f"SELECT 1 FROM [{scratch}].sqlite_master WHERE type = 'table' AND name = ?", [name]
+            ).fetchone()
+            if held:
+                conn.execute(f"DELETE FROM main.[{name}]")
+                conn.execute(f"INSERT INTO main.[{name}] SELECT * FROM [{scratch}].[{name}]")
+
+
+def _file_uri(path: str) -> str:
+    return "file:" + urllib.parse.quote(path)
 
 
 # FTS5 writes its pending terms out as a new segment whenever they pass ``hashsize`` (1 MB by

@@ -41,9 +41,14 @@ and a load's finish time, and every published search reads the trigram one.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sqlite3
+import subprocess
+import sys
+import tempfile
 import unicodedata
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
@@ -51,11 +56,14 @@ from sqlite_utils import Database
 from archive.pending import FULL_SHARE
 from archive.schema import (
     TRIGRAM_FTS,
+    build_trigram_file,
     folded_variant,
     index_trigram,
+    install_trigram,
     rebuild_trigram,
     unindex_trigram,
 )
+from kpi_archive.errors import ArchiveError
 from parsers import thai
 
 THAI_DIGITS = thai.THAI_DIGITS
@@ -92,17 +100,25 @@ def unindex(conn: sqlite3.Connection, url: str, *, first: bool = False) -> None:
     conn.execute(f"INSERT INTO {PENDING} (url) VALUES (?) ON CONFLICT (url) DO NOTHING", [url])
 
 
+def _rebuild_due(conn: sqlite3.Connection) -> bool | None:
+    """Whether ``sync_index`` would rebuild the whole index; None when no page is marked."""
+    (marked,) = conn.execute(f"SELECT count(*) FROM {PENDING}").fetchone()
+    if not marked:
+        return None
+    (pages,) = conn.execute(
+        "SELECT (SELECT count(*) FROM kpis) + (SELECT count(*) FROM projects)"
+    ).fetchone()
+    return bool(marked > FULL_SHARE * pages)
+
+
 def sync_index(conn: sqlite3.Connection, *, rebuild: bool = True) -> bool:
     """Index the rows of every page marked by ``unindex``; rebuild the whole index in one pass
     instead past ``FULL_SHARE`` of the pages (``rebuild_index``), unless not ``rebuild`` (a crawl
     indexing as it goes). Return whether it rebuilt."""
-    (marked,) = conn.execute(f"SELECT count(*) FROM {PENDING}").fetchone()
-    if not marked:
+    due = _rebuild_due(conn)
+    if due is None:
         return False
-    (pages,) = conn.execute(
-        "SELECT (SELECT count(*) FROM kpis) + (SELECT count(*) FROM projects)"
-    ).fetchone()
-    if rebuild and marked > FULL_SHARE * pages:
+    if rebuild and due:
         rebuild_index(conn)
         return True
     for table in TRIGRAM_FTS:
@@ -123,6 +139,94 @@ def rebuild_index(conn: sqlite3.Connection) -> None:
     for table in TRIGRAM_FTS:
         conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('optimize')")
     conn.execute(f"DELETE FROM {PENDING}")
+
+
+# Below this many pages a rebuild in process is done before a worker would have started (its
+# imports alone take ~0.4 s).
+WORKER_MIN_PAGES = 500
+# The module the worker runs (``python -m``).
+WORKER = "archive.trigram_build"
+
+
+class IndexBuild:
+    """A rebuild of the whole trigram index in a worker process (``start_rebuild``).
+
+    The worker (``archive.trigram_build``) reads the archive's committed rows through its own
+    connection and writes the index into a scratch file beside it, so folding the texts and
+    FTS5's inserts run on the second core while the caller's connection refreshes the derived
+    tables. ``join`` waits for it and, unless told otherwise, swaps the index in and unmarks every
+    page in one transaction of another connection; the scratch file is always removed.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        handle, self.scratch = tempfile.mkstemp(
+            prefix=f".{Path(path).name}-", suffix=".search", dir=Path(path).parent
+        )
+        os.close(handle)
+        command = [sys.executable, "-m", WORKER, path, self.scratch]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def join(self, *, install: bool = True) -> None:
+        """Wait for the build; put the index in place unless not ``install`` (the build is
+        stopped, and the pages stay marked for the next ``sync_index``). A failed build raises
+        ``ArchiveError`` with the last line the worker wrote."""
+        try:
+            if not install:
+                self.process.kill()
+            _, stderr = self.process.communicate()
+            if not install:
+                return
+            if self.process.returncode != 0:
+                lines = stderr.decode(errors="replace").strip().splitlines() or ["no message"]
+                raise ArchiveError(
+                    f"search index rebuild failed (exit {self.process.returncode}): {lines[-1]}",
+                    path=self.path,
+                )
+            self._install()
+        finally:
+            Path(self.scratch).unlink(missing_ok=True)
+
+    def _install(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        try:
+            conn.execute("ATTACH DATABASE ? AS scratch", [self.scratch])
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                install_trigram(conn, "scratch")
+                # Nothing saves while the load's finish runs: every marked page was indexed.
+                conn.execute(f"DELETE FROM {PENDING}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()
+
+
+def archive_path(conn: sqlite3.Connection) -> str | None:
+    """The file of ``conn``'s main database; None for one in memory."""
+    for _, name, path in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return str(path) or None
+    return None
+
+
+def start_rebuild(conn: sqlite3.Connection) -> IndexBuild | None:
+    """Start rebuilding the whole index in a worker process (``IndexBuild``) when ``sync_index``
+    would rebuild it, the archive has ``WORKER_MIN_PAGES`` pages or more, and another connection
+    can read every row: a file in WAL mode with nothing uncommitted. None otherwise: the caller
+    runs ``sync_index``."""
+    if conn.in_transaction or not _rebuild_due(conn):
+        return None
+    (pages,) = conn.execute("SELECT count(*) FROM pages").fetchone()
+    if pages < WORKER_MIN_PAGES:
+        return None
+    path = archive_path(conn)
+    (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+    if path is None or mode != "wal":
+        return None
+    return IndexBuild(path)
 
 
 # A term's trigrams past this many add little to the candidates' selectivity and cost a doclist
