@@ -27,7 +27,7 @@ import types
 import typing
 import unicodedata
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from pydantic import BaseModel
@@ -860,9 +860,10 @@ def rebuild_trigram(conn: sqlite3.Connection) -> None:
         index_trigram(conn, table)
 
 
-def build_trigram_file(archive: str, scratch: str) -> None:
-    """Index every committed row of the archive file ``archive`` into fresh trigram tables in the
-    empty file ``scratch``, through connections of its own (``install_trigram`` puts them in place).
+def build_trigram_file(archive: str, scratch: str, tables: Iterable[str] = TRIGRAM_FTS) -> None:
+    """Index every committed row of ``tables`` of the archive file ``archive`` into fresh trigram
+    tables in the empty file ``scratch``, through a connection of its own (``install_trigram``
+    puts them in place).
 
     The archive is only read (WAL: its writer is not held up); the scratch file is thrown away
     after, so it keeps no journal.
@@ -872,33 +873,37 @@ def build_trigram_file(archive: str, scratch: str) -> None:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("ATTACH DATABASE ? AS source", [_file_uri(archive) + "?mode=ro"])
-        for table in TRIGRAM_FTS:
-            conn.execute("BEGIN")
+        conn.execute("BEGIN")
+        for table in tables:
             # The texts are read as source.[table]: the scratch file has no table of that name.
             _create_trigram(Database(conn), table)
             conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('optimize')")
-            conn.execute("COMMIT")
+        conn.execute("COMMIT")
     finally:
         conn.close()
 
 
 def install_trigram(conn: sqlite3.Connection, scratch: str) -> None:
     """Replace the archive's trigram indexes with those ``build_trigram_file`` wrote to the file
-    attached to ``conn`` as the schema named ``scratch``, in the caller's transaction.
+    attached to ``conn`` as the schema named ``scratch`` (those it holds), in the caller's
+    transaction.
 
     ``conn`` must be another connection than the one searches and saves go through: FTS5 keeps an
     index's structure cached per connection and drops it only when another connection commits.
     """
-    for table in TRIGRAM_FTS:
+    tables = [t for t in TRIGRAM_FTS if _has_table(conn, scratch, f"{t}_fts")]
+    for table in tables:
         # Every FTS5 shadow table but the settings (_config: the same version and hashsize).
         for suffix in ("data", "idx", "docsize"):
             name = f"{table}_fts_{suffix}"
-            held = conn.execute(
-                f"SELECT 1 FROM [{scratch}].sqlite_master WHERE type = 'table' AND name = ?", [name]
-            ).fetchone()
-            if held:
+            if _has_table(conn, scratch, name):
                 conn.execute(f"DELETE FROM main.[{name}]")
                 conn.execute(f"INSERT INTO main.[{name}] SELECT * FROM [{scratch}].[{name}]")
+
+
+def _has_table(conn: sqlite3.Connection, schema: str, name: str) -> bool:
+    sql = f"SELECT 1 FROM [{schema}].sqlite_master WHERE type = 'table' AND name = ?"
+    return conn.execute(sql, [name]).fetchone() is not None
 
 
 def _file_uri(path: str) -> str:
