@@ -41,6 +41,7 @@ and a load's finish time, and every published search reads the trigram one.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import sqlite3
@@ -65,6 +66,8 @@ from archive.schema import (
 )
 from kpi_archive.errors import ArchiveError
 from parsers import thai
+
+log = logging.getLogger(__name__)
 
 THAI_DIGITS = thai.THAI_DIGITS
 # FTS5's trigram tokenizer indexes three characters at a time: a shorter term matches no row.
@@ -165,9 +168,16 @@ class IndexBuild:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.scratch = [self._scratch_file(), self._scratch_file()]
-        command = [sys.executable, "-m", WORKER, path, self.scratch[0], *IN_WORKER]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.scratch: list[str] = []
+        try:
+            self.scratch = [self._scratch_file(), self._scratch_file()]
+            command = [sys.executable, "-m", WORKER, path, self.scratch[0], *IN_WORKER]
+            self.process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+        except OSError:
+            self._remove_scratch()
+            raise
 
     def _scratch_file(self) -> str:
         handle, name = tempfile.mkstemp(
@@ -201,8 +211,11 @@ class IndexBuild:
                 )
             self._install()
         finally:
-            for name in self.scratch:
-                Path(name).unlink(missing_ok=True)
+            self._remove_scratch()
+
+    def _remove_scratch(self) -> None:
+        for name in self.scratch:
+            Path(name).unlink(missing_ok=True)
 
     def _install(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
@@ -245,7 +258,11 @@ def start_rebuild(conn: sqlite3.Connection) -> IndexBuild | None:
     (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
     if path is None or mode != "wal":
         return None
-    return IndexBuild(path)
+    try:
+        return IndexBuild(path)
+    except OSError as exc:  # no scratch file beside the archive, or no process: in this one
+        log.warning("search index rebuilt without a worker: %s", exc)
+        return None
 
 
 # A term's trigrams past this many add little to the candidates' selectivity and cost a doclist

@@ -444,3 +444,17 @@ def test_a_small_or_in_memory_archive_is_indexed_without_a_worker(tmp_path, monk
     load.finish(db)
     assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
     assert fts_in_step(db)
+
+
+def test_no_room_for_the_workers_scratch_file_rebuilds_the_index_in_process(
+    tmp_path, in_worker, monkeypatch
+):
+    def no_room(**_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(in_worker.tempfile, "mkstemp", no_room)
+    db = archive.open_db(tmp_path / "kpi.db")
+    archive.save_many(db, TWO_PAGES)
+    load.finish(db)
+    assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
+    assert fts_in_step(db)
