@@ -875,8 +875,13 @@ def build_trigram_file(archive: str, scratch: str, tables: Iterable[str] = TRIGR
         conn.execute("ATTACH DATABASE ? AS source", [_file_uri(archive) + "?mode=ro"])
         conn.execute("BEGIN")
         for table in tables:
+            _create_trigram(Database(conn), table, index=False)
+            # No incremental merging: it merged the segments as they piled up, only for
+            # 'optimize' to merge them all again (reports at 32,500 pages: 25.2 -> 21.6 s CPU).
+            # The scratch file's settings are not copied (install_trigram).
+            conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('automerge', 0)")
             # The texts are read as source.[table]: the scratch file has no table of that name.
-            _create_trigram(Database(conn), table)
+            index_trigram(conn, table)
             conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('optimize')")
         conn.execute("COMMIT")
     finally:
@@ -916,12 +921,13 @@ def _file_uri(path: str) -> str:
 TRIGRAM_HASHSIZE = 8 * 1024 * 1024
 
 
-def _create_trigram(db: Database, table: str) -> None:
+def _create_trigram(db: Database, table: str, *, index: bool = True) -> None:
     db.execute(_trigram_ddl(table))
     db.execute(
         f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('hashsize', {TRIGRAM_HASHSIZE})"
     )
-    index_trigram(db.conn, table)
+    if index:
+        index_trigram(db.conn, table)
 
 
 # No positions and no columns (``detail=none``): the index answers only "which rows hold every one
