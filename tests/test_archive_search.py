@@ -383,9 +383,7 @@ TWO_PAGES = [
 ]
 
 
-def test_a_rebuild_in_the_worker_process_indexes_what_the_main_process_would(
-    tmp_path, in_worker
-):
+def test_a_rebuild_in_the_worker_process_indexes_what_the_main_process_would(tmp_path, in_worker):
     stored = {}
     for workers in (1, 2):
         db = archive.open_db(tmp_path / f"workers-{workers}.db")
