@@ -252,11 +252,11 @@ def archive_path(conn: sqlite3.Connection) -> str | None:
 
 def start_rebuild(conn: sqlite3.Connection) -> IndexBuild | None:
     """Start rebuilding the whole index in a worker process (``IndexBuild``) when ``sync_index``
-    would rebuild it, the archive has ``WORKER_MIN_PAGES`` pages or more, and another connection
-    can read every row: a file in WAL mode with nothing uncommitted. None otherwise: the caller
-    runs ``sync_index``."""
-    if conn.in_transaction or not _rebuild_due(conn):
-        return None
+    would rebuild it, the machine has two cores or more, the archive ``WORKER_MIN_PAGES`` pages or
+    more, and another connection can read every row: a file in WAL mode with nothing uncommitted.
+    None otherwise: the caller runs ``sync_index``."""
+    if conn.in_transaction or (os.cpu_count() or 1) < 2 or not _rebuild_due(conn):
+        return None  # (on one core a worker only adds its start to the same work)
     (pages,) = conn.execute("SELECT count(*) FROM pages").fetchone()
     if pages < WORKER_MIN_PAGES:
         return None
