@@ -98,10 +98,12 @@ def refresh_derived(db: Database, *, full: bool | None = None, workers: int = WO
     and the search index (``archive.search.sync_index``).
 
     Only for the pages saved since the last refresh (``archive.pending``), unless ``full`` or
-    ``pending.needs_full`` says to rebuild them from every page; return whether it did."""
+    ``pending.needs_full`` says to rebuild them from every page; return whether it did. A whole
+    rebuild of the search index uses a worker process unless ``workers`` is 1."""
     # Committed on its own: FTS5 holds a blob handle open until the commit, and SQLite refuses
-    # create_function (the refresh's SQL functions) while one is open. A whole rebuild runs on a
-    # thread beside the derived tables' refresh instead, with connections of its own.
+    # create_function (the refresh's SQL functions) while one is open. With ``workers`` > 1 a
+    # whole rebuild runs in a worker process beside the refresh instead, through connections of
+    # its own (``archive.search.start_rebuild``), and is swapped in after it.
     build = start_rebuild(db.conn) if workers > 1 else None
     if build is None:
         with db.atomic():

@@ -150,12 +150,13 @@ def rebuild_index(conn: sqlite3.Connection) -> None:
     conn.execute(f"DELETE FROM {PENDING}")
 
 
-# Below this many pages a rebuild in process is done before a worker would have started (its
-# imports alone take ~0.4 s).
+# Below this many pages a rebuild in process is done about when a worker would have started (its
+# interpreter and imports take 0.25-0.4 s CPU).
 WORKER_MIN_PAGES = 500
-# The module the worker runs (``python -m``), and the indexes it builds: at 2,000 pages the
-# reports' take 1.0 s CPU (folding 0.47), the KPIs' 0.3 s, which the main process builds after
-# the derived tables (0.9 s), so both end at about the same time.
+# The module the worker runs (``python -m``), and the indexes it builds. CPU seconds, main process
+# (derived tables, then the KPIs' index) against the worker (the reports'): 1.3-1.4 against
+# 1.4-1.5 at 2,000 pages, 12.8-14.1 against 19.2-21.2 at 32,500. The worker's share cannot be
+# split further: two builds of one FTS5 index cannot be merged.
 WORKER = "archive.trigram_build"
 IN_WORKER = ("reports",)
 
