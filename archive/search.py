@@ -227,6 +227,7 @@ class IndexBuild:
     def _install(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
         try:
+            conn.execute("PRAGMA synchronous = NORMAL")  # as archive.open_db: WAL, no sync a commit
             for number, name in enumerate(self.scratch):
                 conn.execute(f"ATTACH DATABASE ? AS scratch{number}", [name])
             conn.execute("BEGIN IMMEDIATE")
