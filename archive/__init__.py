@@ -49,10 +49,11 @@ from archive.save import (
 )
 from archive.schema import SCHEMA_VERSION, ensure_db_shape, utc_iso
 from archive.search import register as search_functions
-from archive.search import search, sync_index
+from archive.search import search, start_rebuild, sync_index
 from archive.series import ensure_series_tables, refresh_series
 from archive.series_views import ensure_series_views
 from archive.warc import export_warc, is_warc, read_responses
+from kpi_archive.config import WORKERS
 from kpi_archive.errors import ArchiveError
 
 log = logging.getLogger(__name__)
@@ -92,27 +93,39 @@ def open_db(path: str | Path) -> Database:
     return db
 
 
-def refresh_derived(db: Database, *, full: bool | None = None) -> bool:
+def refresh_derived(db: Database, *, full: bool | None = None, workers: int = WORKERS) -> bool:
     """Bring the tables derived across pages up to date: indicators, measures, observations,
     and the search index (``archive.search.sync_index``).
 
     Only for the pages saved since the last refresh (``archive.pending``), unless ``full`` or
-    ``pending.needs_full`` says to rebuild them from every page; return whether it did."""
+    ``pending.needs_full`` says to rebuild them from every page; return whether it did. A whole
+    rebuild of the search index uses a worker process unless ``workers`` is 1."""
     # Committed on its own: FTS5 holds a blob handle open until the commit, and SQLite refuses
-    # create_function (the refresh's SQL functions) while one is open.
-    with db.atomic():
-        sync_index(db.conn)
-    with db.atomic():
-        conn = db.conn
-        ensure_series_tables(db)  # kpis.indicator_id, which a trigger reads
-        pending.ensure_pending(db)
-        if full is None:
-            full = pending.needs_full(conn)
-        if not full:
-            pending.open_scope(conn)
-        refresh_series(db, scoped=not full)
-        refresh_observations(db, scoped=not full)
-        pending.caught_up(conn)
+    # create_function (the refresh's SQL functions) while one is open. With ``workers`` > 1 a
+    # whole rebuild runs in a worker process beside the refresh instead, through connections of
+    # its own (``archive.search.start_rebuild``), and is swapped in after it.
+    build = start_rebuild(db.conn) if workers > 1 else None
+    if build is None:
+        with db.atomic():
+            sync_index(db.conn)
+    try:
+        with db.atomic():
+            conn = db.conn
+            ensure_series_tables(db)  # kpis.indicator_id, which a trigger reads
+            pending.ensure_pending(db)
+            if full is None:
+                full = pending.needs_full(conn)
+            if not full:
+                pending.open_scope(conn)
+            refresh_series(db, scoped=not full)
+            refresh_observations(db, scoped=not full)
+            pending.caught_up(conn)
+    except BaseException:
+        if build is not None:
+            build.join(install=False)
+        raise
+    if build is not None:
+        build.join()
     ensure_series_views(db)
     return full
 

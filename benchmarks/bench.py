@@ -97,10 +97,12 @@ def save_pages(db: Any, items: list[tuple[Any, Any]]) -> None:
 
 
 def finish_load(db: Any) -> None:
-    """What every crawl and import ends with (``load.finish``): agency names, derived tables."""
+    """What every crawl and import ends with (``load.finish``): agency names, derived tables;
+    with the workers ``KPI_ARCHIVE_WORKERS`` sets, as the CLI's commands."""
+    from kpi_archive.config import Settings
     from kpi_archive.load import finish
 
-    finish(db)
+    finish(db, workers=Settings.from_env().workers)
 
 
 def fetch_results(

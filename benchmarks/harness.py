@@ -38,11 +38,34 @@ def group_peak_rss_mb(group: int) -> float:
     return peak / 1024
 
 
+def group_rss_mb(group: int) -> float:
+    """The RSS of every live process of a process group but its leader (/usr/bin/time), summed."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != group or int(stat.parent.name) == group:
+                continue
+            status = stat.with_name("status").read_text()
+        except (OSError, IndexError, ValueError):
+            continue
+        found = re.search(r"VmRSS:\s+(\d+) kB", status)
+        total += int(found.group(1)) if found else 0
+    return total / 1024
+
+
+# How often ``timed`` sums its command's processes' RSS: a worker process (the finish's search
+# index) lives for seconds, beside a main process near its own peak.
+RSS_SAMPLE_SECONDS = 0.1
+
+
 def timed(command: list[str], timeout: float | None = None) -> Run:
     """Run ``command`` under /usr/bin/time -v: wall seconds, peak RSS, stdout.
 
-    Past ``timeout`` the command is stopped (its whole process group) and the run comes back with
-    ``stopped`` set: its seconds and peak RSS are then lower bounds.
+    The peak RSS is the larger of /usr/bin/time's (the largest single process) and the largest
+    sum over the command's processes sampled every ``RSS_SAMPLE_SECONDS``. Past ``timeout`` the
+    command is stopped (its whole process group) and the run comes back with ``stopped`` set:
+    its seconds and peak RSS are then lower bounds.
     """
     start = time.perf_counter()
     process = subprocess.Popen(
@@ -52,18 +75,23 @@ def timed(command: list[str], timeout: float | None = None) -> Run:
         text=True,
         start_new_session=True,
     )
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        peak = group_peak_rss_mb(process.pid)
-        os.killpg(process.pid, signal.SIGTERM)
-        process.communicate()
-        return Run(time.perf_counter() - start, peak, "", stopped=True)
+    summed = 0.0
+    while True:
+        try:
+            stdout, stderr = process.communicate(timeout=RSS_SAMPLE_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            summed = max(summed, group_rss_mb(process.pid))
+            if timeout is not None and time.perf_counter() - start > timeout:
+                peak = max(summed, group_peak_rss_mb(process.pid))
+                os.killpg(process.pid, signal.SIGTERM)
+                process.communicate()
+                return Run(time.perf_counter() - start, peak, "", stopped=True)
     seconds = time.perf_counter() - start
     found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
     if found is None or process.returncode not in (0, 1):
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-2000:]}")
-    return Run(seconds, int(found.group(1)) / 1024, stdout)
+    return Run(seconds, max(int(found.group(1)) / 1024, summed), stdout)
 
 
 def free_port() -> int:

@@ -196,14 +196,15 @@ def serve(settings: Settings, db: Path, host: str, port: int) -> None:
 
 @cli.command()
 @db_argument(must_exist=True)
-def reparse(db: Path) -> None:
+@click.pass_obj
+def reparse(settings: Settings, db: Path) -> None:
     """Re-parse every stored snapshot with the current parser (no network) and rebuild tables."""
     import archive
     from kpi_archive import load
 
     database = archive.open_db(db)
     counts = load.reparse(database)
-    load.finish(database)
+    load.finish(database, workers=settings.workers)
     click.echo(
         f"Reparsed {counts.captures} captures: {counts.records} records, "
         f"{counts.changed} changed, {counts.errors} parse errors"
@@ -224,7 +225,7 @@ def import_(settings: Settings, db: Path, paths: tuple[Path, ...], url: str | No
 
     database = archive.open_db(db)
     counts = load.import_paths(database, paths, url=url, gone_after=settings.gone_after)
-    load.finish(database)
+    load.finish(database, workers=settings.workers)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing"
     click.echo(f"Imported {sum(counts.values())} responses: {summary}")
 
@@ -374,6 +375,7 @@ def crawl(ctx: click.Context, db: Path, seed_urls: tuple[str, ...], seeds_file: 
         gone_after=settings.gone_after,
         lock_stale_seconds=settings.lock_stale_seconds,
         heartbeat_seconds=settings.heartbeat_seconds,
+        workers=settings.workers,
         deadline=deadline,
         fetch={
             "timeout": settings.request_timeout,

@@ -59,6 +59,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("heartbeat_seconds", 30.0, "seconds between two heartbeats of a running crawl's lock"),
     Setting("serve_port", 8001, "port `kpi-archive serve` listens on"),
     Setting("sql_time_limit_ms", 2000, "Datasette's SQL time limit for published queries"),
+    Setting("workers", 2, "processes a load's finish uses (1: no worker beside the main one)"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -114,6 +115,7 @@ class Settings:
     max_retry_after: float
     max_crawl_delay: float
     page_deadline: float
+    workers: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -133,6 +135,7 @@ MAX_BODY_BYTES: int = _BY_NAME["max_body_bytes"].default
 MAX_REDIRECTS: int = _BY_NAME["max_redirects"].default
 MAX_DEPTH: int = _BY_NAME["max_depth"].default
 LIST_HOST: str = _BY_NAME["list_host"].default
+WORKERS: int = _BY_NAME["workers"].default
 REPORT_FIRST_YEAR: int = _BY_NAME["report_first_year"].default
 GONE_AFTER: int = _BY_NAME["gone_after"].default
 LOCK_STALE_SECONDS: int = _BY_NAME["lock_stale_seconds"].default

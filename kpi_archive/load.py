@@ -30,7 +30,7 @@ import parsers
 from archive import SaveOutcome
 from archive.reparse import ReparseCounts
 from archive.search import sync_index
-from kpi_archive.config import GONE_AFTER
+from kpi_archive.config import GONE_AFTER, WORKERS
 from kpi_archive.errors import ConfigError, ParseError
 from parsers.models import DepartmentPage, KpiPage, ProjectPage
 from scraper.models import FetchResult
@@ -191,13 +191,14 @@ def index_saved(db: Database) -> None:
         sync_index(db.conn, rebuild=False)
 
 
-def finish(db: Database) -> None:
+def finish(db: Database, *, workers: int = WORKERS) -> None:
     """What every load ends with: the archive's shape checked, agency names, the search index and
     the tables derived across pages (indicators, measures, observations) brought up to date,
-    planner statistics."""
+    planner statistics. ``workers`` > 1: a whole rebuild of the search index runs in a worker
+    process beside the derived tables' refresh."""
     archive.ensure_db_shape(db)
     archive.refresh_agencies(db)
-    rebuilt = archive.refresh_derived(db)
+    rebuilt = archive.refresh_derived(db, workers=workers)
     # The planner's statistics describe the archive's shape, which a night's few changed pages
     # do not move; a load big enough to rebuild the derived tables refreshes them.
     if rebuilt or not db["sqlite_stat1"].exists():

@@ -357,3 +357,107 @@ def test_pages_saved_by_a_load_stopped_before_its_finish_are_indexed_by_the_next
     load.finish(db)
     assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
     assert fts_in_step(db)
+
+
+@pytest.fixture
+def in_worker(monkeypatch):
+    """Every whole rebuild of the index goes to the worker process, whatever the archive's size."""
+    module = importlib.import_module("archive.search")
+    monkeypatch.setattr(module, "WORKER_MIN_PAGES", 0)
+    return module
+
+
+def index_entries(db):
+    """What the trigram indexes hold: each table's (trigram, rowid) pairs."""
+    entries = {}
+    for table in ("kpis", "reports"):
+        db.execute(f"CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, {table}_fts, instance)")
+        entries[table] = db.execute("SELECT term, doc FROM temp.vocab ORDER BY 1, 2").fetchall()
+        db.execute("DROP TABLE temp.vocab")
+    return entries
+
+
+TWO_PAGES = [
+    (response(), seed_kpi()),
+    (response(url=OTHER_URL, body=b"other"), seed_kpi(url=OTHER_URL, pid="5017-832")),
+]
+
+
+def test_a_rebuild_in_the_worker_process_indexes_what_the_main_process_would(tmp_path, in_worker):
+    stored = {}
+    for workers in (1, 2):
+        db = archive.open_db(tmp_path / f"workers-{workers}.db")
+        archive.save_many(db, TWO_PAGES)
+        load.finish(db, workers=workers)
+        stored[workers] = index_entries(db)
+        assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
+        assert pids(archive.search(db, "kpis", "๒๕๖๖")) == ["0411-2029", "5017-832"]
+        assert db.execute("SELECT count(*) FROM search_pending").fetchone() == (0,)
+        assert fts_in_step(db)
+        db.close()
+    assert stored[2] == stored[1]
+    assert len(stored[2]["reports"]) > 100
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["workers-1.db", "workers-2.db"]
+
+
+def test_after_a_rebuild_in_the_worker_the_next_save_and_finish_keep_the_index_in_step(
+    tmp_path, in_worker
+):
+    # The worker's index is put in place by another connection: the archive's own must not keep
+    # the structure of the index it had before (FTS5 caches it per connection).
+    db = archive.open_db(tmp_path / "kpi.db")
+    archive.save_many(db, TWO_PAGES)
+    assert archive.search(db, "reports", "ฝุ่น") == []  # the empty index read (and cached)
+    load.finish(db)
+    assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
+    archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ดัชนีคุณภาพอากาศ"))
+    assert pids(archive.search(db, "reports", "ฝุ่น")) == ["5017-832"]  # the seed's taken out
+    load.finish(db)
+    assert pids(archive.search(db, "kpis", "คุณภาพอากาศ")) == ["0411-2029"]
+    assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
+    assert fts_in_step(db)
+
+
+def test_a_failed_worker_is_loud_and_leaves_its_pages_for_the_next_finish(
+    tmp_path, in_worker, monkeypatch
+):
+    from kpi_archive.errors import ArchiveError
+
+    monkeypatch.setattr(in_worker, "WORKER", "archive.no_such_module")
+    db = archive.open_db(tmp_path / "kpi.db")
+    archive.save_many(db, TWO_PAGES)
+    failed = r"search index rebuild failed \(exit 1\): .*no_such_module"
+    with pytest.raises(ArchiveError, match=failed):
+        load.finish(db)
+    assert db.execute("SELECT count(*) FROM search_pending").fetchone() == (2,)
+    assert not list(tmp_path.glob("*.search"))
+    load.finish(db, workers=1)
+    assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
+    assert fts_in_step(db)
+
+
+@pytest.mark.parametrize("where", ["small file", "memory"])
+def test_a_small_or_in_memory_archive_is_indexed_without_a_worker(tmp_path, monkeypatch, where):
+    module = importlib.import_module("archive.search")
+    monkeypatch.setattr(module, "WORKER", "archive.no_such_module")  # a worker would fail
+    if where == "memory":
+        monkeypatch.setattr(module, "WORKER_MIN_PAGES", 0)
+    db = archive.open_db(tmp_path / "small.db" if where == "small file" else ":memory:")
+    archive.save_many(db, TWO_PAGES)
+    load.finish(db)
+    assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
+    assert fts_in_step(db)
+
+
+def test_no_room_for_the_workers_scratch_file_rebuilds_the_index_in_process(
+    tmp_path, in_worker, monkeypatch
+):
+    def no_room(**_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(in_worker.tempfile, "mkstemp", no_room)
+    db = archive.open_db(tmp_path / "kpi.db")
+    archive.save_many(db, TWO_PAGES)
+    load.finish(db)
+    assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
+    assert fts_in_step(db)

@@ -100,7 +100,8 @@ def test_the_first_crawl_archives_every_recorded_page(first) -> None:
 def test_the_crawl_indexes_its_pages_for_search_before_its_finish(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(crawl_module, "INDEX_EVERY", 1)
     finishes: list[object] = []
-    monkeypatch.setattr(load, "finish", finishes.append)  # the finish indexes nothing here
+    # The finish indexes nothing here.
+    monkeypatch.setattr(load, "finish", lambda db, **_: finishes.append(db))
     with ReplayServer(SITE) as server:
         summary = run(tmp_path / "kpi.db", server)
     assert len(finishes) == 1
