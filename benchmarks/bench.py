@@ -23,8 +23,8 @@ measured):
 
 Only public entry points are used, and only through the adapter functions below (``cli``,
 ``save_pages``, ``finish_load``, ``fetch_counts``): when a command or ``save_many`` moves, change
-them alone. Process timing is ``harness.py`` (peak RSS from ``/usr/bin/time -v`` around each
-command); the aims and the table are ``report.py``.
+them alone. Process timing is ``harness.py`` (peak RSS summed over each command's processes);
+the aims and the table are ``report.py``.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def kpi_archive() -> str:
 
 
 def cli(*args: str, timeout: float | None = None) -> Run:
-    """Run ``kpi-archive ARGS`` under /usr/bin/time -v; raise if it fails."""
+    """Run ``kpi-archive ARGS`` (wall, peak RSS of its process tree); raise if it fails."""
     return timed([kpi_archive(), *args], timeout=timeout)
 
 

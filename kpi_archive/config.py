@@ -59,6 +59,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("heartbeat_seconds", 30.0, "seconds between two heartbeats of a running crawl's lock"),
     Setting("serve_port", 8001, "port `kpi-archive serve` listens on"),
     Setting("sql_time_limit_ms", 2000, "Datasette's SQL time limit for published queries"),
+    Setting("jobs", 2, "processes of import and reparse: JOBS-1 parse while one writes; 1 = one"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -114,6 +115,7 @@ class Settings:
     max_retry_after: float
     max_crawl_delay: float
     page_deadline: float
+    jobs: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -142,3 +144,4 @@ SQL_TIME_LIMIT_MS: int = _BY_NAME["sql_time_limit_ms"].default
 MAX_RETRY_AFTER: float = _BY_NAME["max_retry_after"].default
 MAX_CRAWL_DELAY: float = _BY_NAME["max_crawl_delay"].default
 PAGE_DEADLINE: float = _BY_NAME["page_deadline"].default
+JOBS: int = _BY_NAME["jobs"].default
