@@ -11,10 +11,10 @@ cost more than it saves.
 
 Failure stays loud and isolated: what ``read`` logs in a worker is logged here, with its page's
 results; an exception ``read`` raises is raised here; a worker that dies (killed, out of memory,
-a crash in C) is a ``KpiArchiveError`` naming the first item of the chunk it was reading. Workers
-ignore Ctrl-C, which is the writer's: however the caller stops (an error, Ctrl-C, closing the
-generator), the pending chunks are cancelled and the workers are joined before it returns, so no
-process outlives the load and no work runs past it.
+a crash in C) is a ``KpiArchiveError`` naming the first item of the chunk it was reading.
+Workers are deaf to Ctrl-C from birth, which is the writer's: however the caller stops (an error,
+Ctrl-C, closing the generator), the pending chunks are cancelled and the workers are joined
+before it returns, so no process outlives the load and no work runs past it.
 """
 
 from __future__ import annotations
@@ -72,9 +72,13 @@ def read_ahead(
 
     def send(count: int) -> None:
         for chunk in itertools.islice(rest, count):
-            out.append((chunk, pool.submit(_read_chunk, read, [args(i) for i in chunk])))
+            try:
+                out.append((chunk, pool.submit(_read_chunk, read, [args(i) for i in chunk])))
+            except BrokenProcessPool as exc:
+                raise _stopped(chunk, label) from exc
 
     try:
+        _start_workers(pool, workers)
         send(max(ahead // CHUNK, 2 * workers))
         # The workers start (a fresh interpreter: ~0.4 s) while this process reads the first
         # chunk itself.
@@ -90,15 +94,32 @@ def read_ahead(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _start_workers(pool: ProcessPoolExecutor, workers: int) -> None:
+    """Start the workers now, born with Ctrl-C blocked."""
+    # A blocked signal stays blocked across fork and exec, so a Ctrl-C while a worker imports
+    # cannot kill it half-way (which would break the pool instead of stopping the load); here
+    # it only waits the few milliseconds each submit takes to fork and exec a worker.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
+    try:
+        for _ in range(workers):
+            pool.submit(int)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def _stopped(chunk: list[T], label: Callable[[T], str]) -> KpiArchiveError:
+    return KpiArchiveError(
+        f"a parse worker process stopped while reading the {len(chunk)} pages "
+        f"from {label(chunk[0])}"
+    )
+
+
 def _results(future: Future[bytes], chunk: list[T], label: Callable[[T], str]) -> list[Any]:
     """A chunk's results, after the log records its reading left (re-logged here, in order)."""
     try:
         data = future.result()
     except BrokenProcessPool as exc:
-        raise KpiArchiveError(
-            f"a parse worker process stopped while reading the {len(chunk)} pages "
-            f"from {label(chunk[0])}"
-        ) from exc
+        raise _stopped(chunk, label) from exc
     # Unpickling a chunk makes tens of thousands of small objects, none of them cyclic: the
     # collector's passes over them would cost as much as the unpickling (2,166 pages: 0.34 ->
     # 0.16 s of the writer's time).

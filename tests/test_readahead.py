@@ -4,14 +4,23 @@ loud error; no worker outlives a load (real worker processes, real WARC and SQLi
 
 from __future__ import annotations
 
+import io
 import logging
 import multiprocessing
 import operator
 import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from archive_factories import FIXTURES, JUNE, LATER_FIXTURES, MARCH, fixture_responses, response
+from helpers import get_fixture
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 import archive
 import parsers
@@ -19,6 +28,7 @@ from kpi_archive import load, readahead
 from kpi_archive.errors import KpiArchiveError, ParseError
 
 CRASHING_URL = FIXTURES["citydb/dp2_181.table.utf8.html"]
+KPI_ARCHIVE = str(Path(sys.executable).parent / "kpi-archive")
 
 
 @pytest.fixture(autouse=True)
@@ -146,3 +156,66 @@ def test_stopping_a_load_midway_leaves_no_worker_running():
     assert [next(reads) for _ in range(5)] == [(i, -i) for i in range(5)]
     reads.close()  # what an error or Ctrl-C in the writer's loop does, through contextlib.closing
     assert multiprocessing.active_children() == []
+
+
+def many_pages_warc(path, count):
+    """``count`` captures of the seed page under as many URLs, as a WARC file."""
+    body = get_fixture("kpi/dp_0411-2029.table.utf8.html")
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=False)
+        for n in range(count):
+            headers = StatusAndHeaders(
+                "200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1"
+            )
+            record = writer.create_warc_record(
+                f"https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-{n:04d}",
+                "response",
+                payload=io.BytesIO(body),
+                length=len(body),
+                http_headers=headers,
+                warc_headers_dict={"WARC-Date": "2023-03-31T10:00:00Z"},
+            )
+            writer.write_record(record)
+    return path
+
+
+def group_members(group):
+    """The live processes of a process group."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def wait_for(predicate, what):
+    for _ in range(600):
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_an_import_stops_its_workers_and_keeps_the_archive_whole(tmp_path):
+    warc = many_pages_warc(tmp_path / "many.warc", 3000)
+    db = tmp_path / "kpi.db"
+    process = subprocess.Popen(
+        [KPI_ARCHIVE, "import", str(db), str(warc), "--jobs", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own group, as a terminal's foreground job is
+    )
+    wait_for(lambda: len(group_members(process.pid)) >= 2, "a parse worker started")
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends: the command and its workers
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert stderr.decode().strip().splitlines()[-1] == "Aborted!"
+    wait_for(lambda: group_members(process.pid) == [], "every worker gone")
+    database = archive.open_db(db)
+    assert database.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert database.execute("SELECT count(*) FROM pages").fetchone()[0] % load.LOAD_BATCH == 0
