@@ -185,7 +185,7 @@ def load_many(
     counts: ImportCounts = Counter()
     read = functools.partial(_read, parse)
     with contextlib.closing(
-        read_ahead(responses, _response_args, read, jobs, ahead=2 * LOAD_BATCH, label=_url)
+        read_ahead(responses, _response_args, read, jobs, ahead=LOAD_BATCH, label=_url)
     ) as reads:
         while batch := list(itertools.islice(reads, LOAD_BATCH)):
             items = [(r, p.record, p.visible) for r, p in batch]

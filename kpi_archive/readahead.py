@@ -7,7 +7,8 @@ chunks of ``CHUNK`` items while the caller saves the ones before (this process r
 chunk itself while they start); at most ``ahead`` items are out at a time, so memory stays flat.
 ``read`` and what it returns must pickle (a module-level function or a ``functools.partial`` of
 one). A source of one chunk or less is read in this process: starting a worker (~0.4 s) would
-cost more than it saves.
+cost more than it saves. No more processes run than there are cores: the writer is the slower
+side, so a worker sharing its core would only add the cost of handing pages over.
 
 Failure stays loud and isolated: what ``read`` logs in a worker is logged here, with its page's
 results; an exception ``read`` raises is raised here; a worker that dies (killed, out of memory,
@@ -23,6 +24,7 @@ import gc
 import itertools
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
 from collections import deque
@@ -49,18 +51,19 @@ def read_ahead(
     read: Callable[..., R],
     jobs: int,
     *,
-    ahead: int = 1000,
+    ahead: int = 500,
     label: Callable[[T], str] = str,
 ) -> Generator[tuple[T, R], None, None]:
-    """Each item with ``read(*args(item))``, in order, read by ``jobs - 1`` worker processes."""
+    """Each item with ``read(*args(item))``, in order, read by ``jobs - 1`` worker processes
+    (at most one fewer than the cores)."""
     pending = iter(items)
     chunks = iter(lambda: list(itertools.islice(pending, CHUNK)), [])
     first, second = next(chunks, []), next(chunks, [])
-    if jobs <= 1 or not second:
+    workers = min(jobs, cores()) - 1
+    if workers < 1 or not second:
         for item in itertools.chain(first, second, pending):
             yield item, read(*args(item))
         return
-    workers = jobs - 1
     pool = ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context(START_METHOD),
@@ -92,6 +95,13 @@ def read_ahead(
         for _, future in out:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def cores() -> int:
+    """The CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _start_workers(pool: ProcessPoolExecutor, workers: int) -> None:
