@@ -53,7 +53,6 @@ from archive.search import search, start_rebuild, sync_index
 from archive.series import ensure_series_tables, refresh_series
 from archive.series_views import ensure_series_views
 from archive.warc import export_warc, is_warc, read_responses
-from kpi_archive.config import WORKERS
 from kpi_archive.errors import ArchiveError
 
 log = logging.getLogger(__name__)
@@ -93,18 +92,18 @@ def open_db(path: str | Path) -> Database:
     return db
 
 
-def refresh_derived(db: Database, *, full: bool | None = None, workers: int = WORKERS) -> bool:
+def refresh_derived(db: Database, *, full: bool | None = None, jobs: int = 1) -> bool:
     """Bring the tables derived across pages up to date: indicators, measures, observations,
     and the search index (``archive.search.sync_index``).
 
     Only for the pages saved since the last refresh (``archive.pending``), unless ``full`` or
     ``pending.needs_full`` says to rebuild them from every page; return whether it did. A whole
-    rebuild of the search index uses a worker process unless ``workers`` is 1."""
+    rebuild of the search index uses a worker process when ``jobs`` > 1."""
     # Committed on its own: FTS5 holds a blob handle open until the commit, and SQLite refuses
-    # create_function (the refresh's SQL functions) while one is open. With ``workers`` > 1 a
+    # create_function (the refresh's SQL functions) while one is open. With ``jobs`` > 1 a
     # whole rebuild runs in a worker process beside the refresh instead, through connections of
     # its own (``archive.search.start_rebuild``), and is swapped in after it.
-    build = start_rebuild(db.conn) if workers > 1 else None
+    build = start_rebuild(db.conn) if jobs > 1 else None
     if build is None:
         with db.atomic():
             sync_index(db.conn)

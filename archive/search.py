@@ -34,7 +34,7 @@ mid-load: crawl, import and reparse end with the finish). Indexing in every ``sa
 cost a first load more than all its other writes (4–5 of 6–7 s CPU at 2,166 pages); one pass at
 the end costs 2.
 
-A load's finish with more than one worker (``KPI_ARCHIVE_WORKERS``, default 2) runs that whole
+A load's finish with more than one job (``KPI_ARCHIVE_JOBS``, default 2) runs that whole
 rebuild beside the derived tables' refresh instead (``start_rebuild``, ``IndexBuild``): a worker
 process (``archive.trigram_build``) indexes the reports into a scratch file beside the archive,
 the main process the KPIs after the refresh, and another connection swaps both in with the pages

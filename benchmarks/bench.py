@@ -23,8 +23,8 @@ measured):
 
 Only public entry points are used, and only through the adapter functions below (``cli``,
 ``save_pages``, ``finish_load``, ``fetch_counts``): when a command or ``save_many`` moves, change
-them alone. Process timing is ``harness.py`` (peak RSS from ``/usr/bin/time -v`` around each
-command); the aims and the table are ``report.py``.
+them alone. Process timing is ``harness.py`` (peak RSS summed over each command's processes);
+the aims and the table are ``report.py``.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def kpi_archive() -> str:
 
 
 def cli(*args: str, timeout: float | None = None) -> Run:
-    """Run ``kpi-archive ARGS`` under /usr/bin/time -v; raise if it fails."""
+    """Run ``kpi-archive ARGS`` (wall, peak RSS of its process tree); raise if it fails."""
     return timed([kpi_archive(), *args], timeout=timeout)
 
 
@@ -98,11 +98,11 @@ def save_pages(db: Any, items: list[tuple[Any, Any]]) -> None:
 
 def finish_load(db: Any) -> None:
     """What every crawl and import ends with (``load.finish``): agency names, derived tables;
-    with the workers ``KPI_ARCHIVE_WORKERS`` sets, as the CLI's commands."""
+    with the processes ``KPI_ARCHIVE_JOBS`` sets, as the CLI's commands."""
     from kpi_archive.config import Settings
     from kpi_archive.load import finish
 
-    finish(db, workers=Settings.from_env().workers)
+    finish(db, jobs=Settings.from_env().jobs)
 
 
 def fetch_results(

@@ -1,4 +1,9 @@
-"""Running and timing commands for the benchmarks: wall seconds and peak RSS of a process tree."""
+"""Running and timing commands for the benchmarks: wall seconds and peak RSS of a process tree.
+
+A command's peak RSS is the peak of the sum over its whole process tree (its process group,
+sampled from /proc every ``SAMPLE_SECONDS``; a worker process counts), or the largest single
+process's exact peak from ``/usr/bin/time -v`` if that is higher (a peak shorter than one sample).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,50 +28,59 @@ class Run:
     stopped: bool = False
 
 
+SAMPLE_SECONDS = 0.05
+
+
+def _group_status(group: int, skip: int) -> list[str]:
+    """/proc/<pid>/status of the live processes of a process group, but ``skip``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != group or int(stat.parent.name) == skip:
+                continue
+            found.append(stat.with_name("status").read_text())
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _kb(status: str, field: str) -> int:
+    found = re.search(rf"{field}:\s+(\d+) kB", status)
+    return int(found.group(1)) if found else 0
+
+
 def group_peak_rss_mb(group: int) -> float:
     """The largest VmHWM (peak RSS) among the live processes of a process group."""
-    peak = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) != group:
-                continue
-            status = stat.with_name("status").read_text()
-        except (OSError, IndexError, ValueError):
-            continue
-        found = re.search(r"VmHWM:\s+(\d+) kB", status)
-        peak = max(peak, int(found.group(1)) if found else 0)
-    return peak / 1024
+    return max((_kb(s, "VmHWM") for s in _group_status(group, skip=0)), default=0) / 1024
 
 
-def group_rss_mb(group: int) -> float:
-    """The RSS of every live process of a process group but its leader (/usr/bin/time), summed."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) != group or int(stat.parent.name) == group:
-                continue
-            status = stat.with_name("status").read_text()
-        except (OSError, IndexError, ValueError):
-            continue
-        found = re.search(r"VmRSS:\s+(\d+) kB", status)
-        total += int(found.group(1)) if found else 0
-    return total / 1024
+class TreeRss:
+    """The peak, over samples, of the summed VmRSS of a process group (a thread samples it)."""
 
+    def __init__(self, group: int, skip: int) -> None:
+        self.group, self.skip, self.peak_kb = group, skip, 0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
 
-# How often ``timed`` sums its command's processes' RSS: a worker process (the finish's search
-# index) lives for seconds, beside a main process near its own peak.
-RSS_SAMPLE_SECONDS = 0.1
+    def _sample(self) -> None:
+        while not self.stopped.wait(SAMPLE_SECONDS):
+            total = sum(_kb(s, "VmRSS") for s in _group_status(self.group, self.skip))
+            self.peak_kb = max(self.peak_kb, total)
+
+    def stop(self) -> float:
+        """Stop sampling; the peak in MB."""
+        self.stopped.set()
+        self.thread.join()
+        return self.peak_kb / 1024
 
 
 def timed(command: list[str], timeout: float | None = None) -> Run:
-    """Run ``command`` under /usr/bin/time -v: wall seconds, peak RSS, stdout.
+    """Run ``command`` under /usr/bin/time -v: wall seconds, peak RSS of its tree, stdout.
 
-    The peak RSS is the larger of /usr/bin/time's (the largest single process) and the largest
-    sum over the command's processes sampled every ``RSS_SAMPLE_SECONDS``. Past ``timeout`` the
-    command is stopped (its whole process group) and the run comes back with ``stopped`` set:
-    its seconds and peak RSS are then lower bounds.
+    Past ``timeout`` the command is stopped (its whole process group) and the run comes back with
+    ``stopped`` set: its seconds and peak RSS are then lower bounds.
     """
     start = time.perf_counter()
     process = subprocess.Popen(
@@ -75,23 +90,20 @@ def timed(command: list[str], timeout: float | None = None) -> Run:
         text=True,
         start_new_session=True,
     )
-    summed = 0.0
-    while True:
-        try:
-            stdout, stderr = process.communicate(timeout=RSS_SAMPLE_SECONDS)
-            break
-        except subprocess.TimeoutExpired:
-            summed = max(summed, group_rss_mb(process.pid))
-            if timeout is not None and time.perf_counter() - start > timeout:
-                peak = max(summed, group_peak_rss_mb(process.pid))
-                os.killpg(process.pid, signal.SIGTERM)
-                process.communicate()
-                return Run(time.perf_counter() - start, peak, "", stopped=True)
+    tree = TreeRss(process.pid, skip=process.pid)  # /usr/bin/time itself is not the command
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        peak = max(group_peak_rss_mb(process.pid), tree.stop())
+        os.killpg(process.pid, signal.SIGTERM)
+        process.communicate()
+        return Run(time.perf_counter() - start, peak, "", stopped=True)
     seconds = time.perf_counter() - start
+    tree_mb = tree.stop()
     found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
     if found is None or process.returncode not in (0, 1):
         raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-2000:]}")
-    return Run(seconds, max(int(found.group(1)) / 1024, summed), stdout)
+    return Run(seconds, max(int(found.group(1)) / 1024, tree_mb), stdout)
 
 
 def free_port() -> int:

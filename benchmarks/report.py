@@ -58,10 +58,10 @@ AIMS: list[tuple[str, str, str, str, Any]] = [
     ("archive_bytes_per_1000_pages", "bytes", "ingest archive after checkpoint", "-", None),
     ("archive_vs_floor_bytes", "x", "write floor bytes", "<= 1.0", lambda v: v <= 1.0),
     ("import_vs_bound", "x", "parse-only wall + floor wall", "<= 1.2", lambda v: v <= 1.2),
-    ("import_peak_rss_mb", "MB", "/usr/bin/time -v", "<= 300", lambda v: v <= 300),
+    ("import_peak_rss_mb", "MB", "summed over its processes", "<= 300", lambda v: v <= 300),
     ("reparse_30k_s", "s", "kpi-archive reparse wall", "-", None),
     ("reparse_vs_bound", "x", "parse-only wall + floor wall", "<= 1.2", lambda v: v <= 1.2),
-    ("reparse_peak_rss_mb", "MB", "/usr/bin/time -v", "<= 300", lambda v: v <= 300),
+    ("reparse_peak_rss_mb", "MB", "summed over its processes", "<= 300", lambda v: v <= 300),
     (
         "crawl_wall_over_floor",
         "x",

@@ -194,17 +194,31 @@ def serve(settings: Settings, db: Path, host: str, port: int) -> None:
     run_datasette(db, host=host, port=port, sql_time_limit_ms=settings.sql_time_limit_ms)
 
 
+def jobs_option(f: F) -> F:
+    """``--jobs``: processes of an import or a reparse (one writes, the others parse; the finish
+    rebuilds the search index in a second)."""
+    return click.option(
+        "--jobs",
+        "-j",
+        metavar="N",
+        type=click.IntRange(min=1),
+        envvar=config.setting("jobs").env_var,
+        default=config.JOBS,
+        help="Processes: N-1 parse while one writes; 1 = parse and write in one (default 2).",
+    )(f)
+
+
 @cli.command()
 @db_argument(must_exist=True)
-@click.pass_obj
-def reparse(settings: Settings, db: Path) -> None:
+@jobs_option
+def reparse(db: Path, jobs: int) -> None:
     """Re-parse every stored snapshot with the current parser (no network) and rebuild tables."""
     import archive
     from kpi_archive import load
 
     database = archive.open_db(db)
-    counts = load.reparse(database)
-    load.finish(database, workers=settings.workers)
+    counts = load.reparse(database, jobs=jobs)
+    load.finish(database, jobs=jobs)
     click.echo(
         f"Reparsed {counts.captures} captures: {counts.records} records, "
         f"{counts.changed} changed, {counts.errors} parse errors"
@@ -217,15 +231,18 @@ def reparse(settings: Settings, db: Path) -> None:
     "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--url", help="URL of the page a saved HTML file holds (required for HTML files).")
+@jobs_option
 @click.pass_obj
-def import_(settings: Settings, db: Path, paths: tuple[Path, ...], url: str | None) -> None:
+def import_(
+    settings: Settings, db: Path, paths: tuple[Path, ...], url: str | None, jobs: int
+) -> None:
     """Load saved HTML pages or WARC files (.warc, .warc.gz) into the archive."""
     import archive
     from kpi_archive import load
 
     database = archive.open_db(db)
-    counts = load.import_paths(database, paths, url=url, gone_after=settings.gone_after)
-    load.finish(database, workers=settings.workers)
+    counts = load.import_paths(database, paths, url=url, gone_after=settings.gone_after, jobs=jobs)
+    load.finish(database, jobs=jobs)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing"
     click.echo(f"Imported {sum(counts.values())} responses: {summary}")
 
@@ -375,7 +392,7 @@ def crawl(ctx: click.Context, db: Path, seed_urls: tuple[str, ...], seeds_file: 
         gone_after=settings.gone_after,
         lock_stale_seconds=settings.lock_stale_seconds,
         heartbeat_seconds=settings.heartbeat_seconds,
-        workers=settings.workers,
+        jobs=settings.jobs,
         deadline=deadline,
         fetch={
             "timeout": settings.request_timeout,

@@ -59,7 +59,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("heartbeat_seconds", 30.0, "seconds between two heartbeats of a running crawl's lock"),
     Setting("serve_port", 8001, "port `kpi-archive serve` listens on"),
     Setting("sql_time_limit_ms", 2000, "Datasette's SQL time limit for published queries"),
-    Setting("workers", 2, "processes a load's finish uses (1: no worker beside the main one)"),
+    Setting(
+        "jobs",
+        2,
+        "processes a load uses: import and reparse parse in JOBS-1 while one writes, and a first "
+        "load's finish rebuilds the search index in a second; 1 = one process",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -115,7 +120,7 @@ class Settings:
     max_retry_after: float
     max_crawl_delay: float
     page_deadline: float
-    workers: int
+    jobs: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -135,7 +140,6 @@ MAX_BODY_BYTES: int = _BY_NAME["max_body_bytes"].default
 MAX_REDIRECTS: int = _BY_NAME["max_redirects"].default
 MAX_DEPTH: int = _BY_NAME["max_depth"].default
 LIST_HOST: str = _BY_NAME["list_host"].default
-WORKERS: int = _BY_NAME["workers"].default
 REPORT_FIRST_YEAR: int = _BY_NAME["report_first_year"].default
 GONE_AFTER: int = _BY_NAME["gone_after"].default
 LOCK_STALE_SECONDS: int = _BY_NAME["lock_stale_seconds"].default
@@ -145,3 +149,4 @@ SQL_TIME_LIMIT_MS: int = _BY_NAME["sql_time_limit_ms"].default
 MAX_RETRY_AFTER: float = _BY_NAME["max_retry_after"].default
 MAX_CRAWL_DELAY: float = _BY_NAME["max_crawl_delay"].default
 PAGE_DEADLINE: float = _BY_NAME["page_deadline"].default
+JOBS: int = _BY_NAME["jobs"].default

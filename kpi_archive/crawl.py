@@ -61,11 +61,11 @@ from kpi_archive.config import (
     GONE_AFTER,
     HEARTBEAT_SECONDS,
     HOST_DELAY,
+    JOBS,
     LIST_HOST,
     LOCK_STALE_SECONDS,
     MAX_DEPTH,
     REPORT_FIRST_YEAR,
-    WORKERS,
 )
 from kpi_archive.errors import ParseError
 from kpi_archive.runcontrol import StopControl, heartbeat
@@ -113,7 +113,7 @@ class CrawlOptions:
     gone_after: int = GONE_AFTER
     lock_stale_seconds: float = LOCK_STALE_SECONDS
     heartbeat_seconds: float = HEARTBEAT_SECONDS
-    workers: int = WORKERS
+    jobs: int = JOBS
     deadline: float | None = None  # seconds after which no new page is taken
     fetch: dict[str, Any] = field(default_factory=dict)
     on_page: Callable[[PageEvent], None] | None = None
@@ -267,7 +267,7 @@ class _Crawl:
             if self.stop.signal_number is None:
                 # The derived tables catch up on the next run: a stopping service has seconds
                 # to spare.
-                await self.call(partial(load.finish, workers=self.options.workers))
+                await self.call(partial(load.finish, jobs=self.options.jobs))
             left = any(self.queues.values())
             outcome, exit_code, reason = alarms.crawl_outcome(
                 verdict=alarms.site_problem(self.tally.evidence()),

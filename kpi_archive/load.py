@@ -11,27 +11,33 @@ does that work once; a search between a save and its finish may miss the newest 
   reading (``parsers.read``); the links are kept beside a new snapshot, so a 304 or a fresh page
   gives its links without reading it again (``stored_links``).
 - ``load_one`` (crawl: one page, one transaction) and ``load_many`` (import: batched commits).
-- ``import_paths`` and ``reparse`` are the two other sources.
+- ``import_paths`` and ``reparse`` are the two other sources. With ``jobs`` > 1 they read pages in
+  ``jobs - 1`` worker processes ahead of the saves (``kpi_archive.readahead``); the saves, their
+  order and so every id are the same as with ``jobs=1``, where this process does both.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
 import archive
 import parsers
 from archive import SaveOutcome
-from archive.reparse import ReparseCounts
+from archive.reparse import Capture, ReparseCounts
 from archive.search import sync_index
-from kpi_archive.config import GONE_AFTER, WORKERS
+from kpi_archive.config import GONE_AFTER
 from kpi_archive.errors import ConfigError, ParseError
+from kpi_archive.readahead import read_ahead
 from parsers.models import DepartmentPage, KpiPage, ProjectPage
 from scraper.models import FetchResult
 
@@ -51,6 +57,23 @@ class PageRead:
     record: AnyRecord | ParseError | None
     links: tuple[str, ...] = ()
     visible: tuple[str, ...] | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # From a parse worker: an exception pickles as its args alone, which would lose the
+        # ParseError's url and missing label.
+        if isinstance(self.record, ParseError):
+            error = (self.record.reason, self.record.url, self.record.missing)
+            return (_with_error, (error, self.links, self.visible))
+        return (PageRead, (self.record, self.links, self.visible))
+
+
+def _with_error(
+    error: tuple[str, str | None, str | None],
+    links: tuple[str, ...],
+    visible: tuple[str, ...] | None,
+) -> PageRead:
+    reason, url, missing = error
+    return PageRead(ParseError(reason, url=url, missing=missing), links, visible)
 
 
 def parse_or_error(
@@ -89,11 +112,26 @@ def read_page(response: FetchResult, parse: Parse | None = None, *, links: bool 
     """Read a 2xx response once: its record and links; other statuses: nothing.
 
     A ``parse`` other than the project's own (tests, benchmarks) gives no links."""
-    if not 200 <= response.status < 300:
+    return _read(parse, response.status, response.body, response.url, response.headers, links)
+
+
+def _read(
+    parse: Parse | None,
+    status: int,
+    body: bytes,
+    url: str,
+    headers: Mapping[str, str],
+    links: bool = False,
+) -> PageRead:
+    if not 200 <= status < 300:
         return PageRead(None)
     if parse is None:
-        return read_body(response.body, response.url, response.headers, links=links)
-    return PageRead(parse_or_error(parse, response.body, response.url, response.headers))
+        return read_body(body, url, headers, links=links)
+    return PageRead(parse_or_error(parse, body, url, headers))
+
+
+def _parsed(parse: Parse, body: bytes, url: str, headers: Mapping[str, str]) -> PageRead:
+    return PageRead(parse_or_error(parse, body, url, headers))
 
 
 def stored_links(
@@ -137,18 +175,31 @@ def load_many(
     parse: Parse | None = None,
     *,
     gone_after: int = GONE_AFTER,
+    jobs: int = 1,
 ) -> ImportCounts:
     """Read and save many responses, committing every ``LOAD_BATCH``; count each save status.
 
     Only the counts outlive a batch, so memory does not grow with the number of responses. Links
-    are not read: ``stored_links`` reads them from the body the first time a crawl needs them."""
+    are not read: ``stored_links`` reads them from the body the first time a crawl needs them.
+    ``jobs`` > 1 reads them in ``jobs - 1`` worker processes while this one saves."""
     counts: ImportCounts = Counter()
-    pending = iter(responses)
-    while batch := list(itertools.islice(pending, LOAD_BATCH)):
-        items = [(r, (p := read_page(r, parse, links=False)).record, p.visible) for r in batch]
-        saved = archive.save_many(db, items, LOAD_BATCH, gone_after=gone_after)
-        counts.update(outcome.status for outcome in saved)
+    read = functools.partial(_read, parse)
+    with contextlib.closing(
+        read_ahead(responses, _response_args, read, jobs, ahead=LOAD_BATCH, label=_url)
+    ) as reads:
+        while batch := list(itertools.islice(reads, LOAD_BATCH)):
+            items = [(r, p.record, p.visible) for r, p in batch]
+            saved = archive.save_many(db, items, LOAD_BATCH, gone_after=gone_after)
+            counts.update(outcome.status for outcome in saved)
     return counts
+
+
+def _response_args(response: FetchResult) -> tuple[Any, ...]:
+    return (response.status, response.body, response.url, response.headers)
+
+
+def _url(item: FetchResult | Capture) -> str:
+    return item.url
 
 
 def import_paths(
@@ -158,8 +209,10 @@ def import_paths(
     parse: Parse | None = None,
     *,
     gone_after: int = GONE_AFTER,
+    jobs: int = 1,
 ) -> ImportCounts:
-    """Parse and save every response in WARC files or one saved HTML file (which needs ``url``)."""
+    """Parse and save every response in WARC files or one saved HTML file (which needs ``url``);
+    ``jobs`` > 1 parses in ``jobs - 1`` worker processes while this one saves."""
     html = [Path(p) for p in paths if not archive.is_warc(p)]
     if html and url is None:
         raise ConfigError(f"{html[0]}: an HTML file needs its page URL (--url)")
@@ -168,19 +221,28 @@ def import_paths(
     counts: ImportCounts = Counter()
     for path in paths:
         responses = archive.read_responses(path, url)
-        counts.update(load_many(db, responses, parse, gone_after=gone_after))
+        counts.update(load_many(db, responses, parse, gone_after=gone_after, jobs=jobs))
     return counts
 
 
-def reparse(db: Database, parse: Parse | None = None) -> ReparseCounts:
-    """Re-parse every stored capture in time order, in one transaction; no network."""
-    parse = parse or parsers.parse_page
+def reparse(db: Database, parse: Parse | None = None, *, jobs: int = 1) -> ReparseCounts:
+    """Re-parse every stored capture in time order, in one transaction; no network.
+
+    ``jobs`` > 1 parses in ``jobs - 1`` worker processes ahead of the replay, which stays here."""
+    read = functools.partial(_parsed, parse or parsers.parse_page)
     with db.atomic():
         state = archive.begin_reparse(db)
-        for capture in archive.iter_captures(db):
-            parsed = parse_or_error(parse, capture.body, capture.url, capture.headers)
-            archive.replay_capture(db, state, capture, parsed)
+        captures = archive.iter_captures(db)
+        with contextlib.closing(
+            read_ahead(captures, _capture_args, read, jobs, label=_url)
+        ) as reads:
+            for capture, parsed in reads:
+                archive.replay_capture(db, state, capture, parsed.record)
         return archive.end_reparse(db, state)
+
+
+def _capture_args(capture: Capture) -> tuple[Any, ...]:
+    return (capture.body, capture.url, capture.headers)
 
 
 def index_saved(db: Database) -> None:
@@ -191,14 +253,14 @@ def index_saved(db: Database) -> None:
         sync_index(db.conn, rebuild=False)
 
 
-def finish(db: Database, *, workers: int = WORKERS) -> None:
+def finish(db: Database, *, jobs: int = 1) -> None:
     """What every load ends with: the archive's shape checked, agency names, the search index and
     the tables derived across pages (indicators, measures, observations) brought up to date,
-    planner statistics. ``workers`` > 1: a whole rebuild of the search index runs in a worker
+    planner statistics. ``jobs`` > 1: a whole rebuild of the search index runs in a worker
     process beside the derived tables' refresh."""
     archive.ensure_db_shape(db)
     archive.refresh_agencies(db)
-    rebuilt = archive.refresh_derived(db, workers=workers)
+    rebuilt = archive.refresh_derived(db, jobs=jobs)
     # The planner's statistics describe the archive's shape, which a night's few changed pages
     # do not move; a load big enough to rebuild the derived tables refreshes them.
     if rebuilt or not db["sqlite_stat1"].exists():

@@ -385,11 +385,11 @@ TWO_PAGES = [
 
 def test_a_rebuild_in_the_worker_process_indexes_what_the_main_process_would(tmp_path, in_worker):
     stored = {}
-    for workers in (1, 2):
-        db = archive.open_db(tmp_path / f"workers-{workers}.db")
+    for jobs in (1, 2):
+        db = archive.open_db(tmp_path / f"jobs-{jobs}.db")
         archive.save_many(db, TWO_PAGES)
-        load.finish(db, workers=workers)
-        stored[workers] = index_entries(db)
+        load.finish(db, jobs=jobs)
+        stored[jobs] = index_entries(db)
         assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
         assert pids(archive.search(db, "kpis", "๒๕๖๖")) == ["0411-2029", "5017-832"]
         assert db.execute("SELECT count(*) FROM search_pending").fetchone() == (0,)
@@ -397,7 +397,7 @@ def test_a_rebuild_in_the_worker_process_indexes_what_the_main_process_would(tmp
         db.close()
     assert stored[2] == stored[1]
     assert len(stored[2]["reports"]) > 100
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["workers-1.db", "workers-2.db"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs-1.db", "jobs-2.db"]
 
 
 def test_after_a_rebuild_in_the_worker_the_next_save_and_finish_keep_the_index_in_step(
@@ -431,7 +431,7 @@ def test_a_failed_worker_is_loud_and_leaves_its_pages_for_the_next_finish(
         load.finish(db)
     assert db.execute("SELECT count(*) FROM search_pending").fetchone() == (2,)
     assert not list(tmp_path.glob("*.search"))
-    load.finish(db, workers=1)
+    load.finish(db, jobs=1)
     assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
     assert fts_in_step(db)
 
