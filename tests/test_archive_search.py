@@ -408,11 +408,11 @@ def test_after_a_rebuild_in_the_worker_the_next_save_and_finish_keep_the_index_i
     db = archive.open_db(tmp_path / "kpi.db")
     archive.save_many(db, TWO_PAGES)
     assert archive.search(db, "reports", "ฝุ่น") == []  # the empty index read (and cached)
-    load.finish(db)
+    load.finish(db, jobs=2)
     assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
     archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ดัชนีคุณภาพอากาศ"))
     assert pids(archive.search(db, "reports", "ฝุ่น")) == ["5017-832"]  # the seed's taken out
-    load.finish(db)
+    load.finish(db, jobs=2)
     assert pids(archive.search(db, "kpis", "คุณภาพอากาศ")) == ["0411-2029"]
     assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
     assert fts_in_step(db)
@@ -428,7 +428,7 @@ def test_a_failed_worker_is_loud_and_leaves_its_pages_for_the_next_finish(
     archive.save_many(db, TWO_PAGES)
     failed = r"search index rebuild failed \(exit 1\): .*no_such_module"
     with pytest.raises(ArchiveError, match=failed):
-        load.finish(db)
+        load.finish(db, jobs=2)
     assert db.execute("SELECT count(*) FROM search_pending").fetchone() == (2,)
     assert not list(tmp_path.glob("*.search"))
     load.finish(db, jobs=1)
@@ -444,7 +444,7 @@ def test_a_small_or_in_memory_archive_is_indexed_without_a_worker(tmp_path, monk
         monkeypatch.setattr(module, "WORKER_MIN_PAGES", 0)
     db = archive.open_db(tmp_path / "small.db" if where == "small file" else ":memory:")
     archive.save_many(db, TWO_PAGES)
-    load.finish(db)
+    load.finish(db, jobs=2)
     assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
     assert fts_in_step(db)
 
@@ -458,6 +458,6 @@ def test_no_room_for_the_workers_scratch_file_rebuilds_the_index_in_process(
     monkeypatch.setattr(in_worker.tempfile, "mkstemp", no_room)
     db = archive.open_db(tmp_path / "kpi.db")
     archive.save_many(db, TWO_PAGES)
-    load.finish(db)
+    load.finish(db, jobs=2)
     assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
     assert fts_in_step(db)
