@@ -47,7 +47,14 @@ HEADINGS: dict[str, str] = {
     "เป้าหมายของโครงการ": "goals",
 }
 _HEADING_MAX = 45  # longer than any heading, with a two-character "1." prefix
-_REPORT_HEADING = re.compile(r"^รายงานผลฯ?ไตรมาสที่([1-4])$")
+# Every heading by its tight key, with the eight ways a report heading is printed
+# ("รายงานผลฯ ไตรมาสที่ 1", "รายงานผล ไตรมาสที่ 1", …) and their quarters.
+_HEADING_KEYS: dict[str, tuple[str, int | None]] = {
+    **{tight: (name, None) for tight, name in HEADINGS.items()},
+    **{f"รายงานผล{mark}ไตรมาสที่{q}": ("report", q) for mark in ("ฯ", "") for q in range(1, 5)},
+}
+# A heading may also carry a one-character list number ("1.ผลงานเทียบกับ…").
+_HEADING_LENGTHS = frozenset((*map(len, _HEADING_KEYS), *(len(key) + 2 for key in HEADINGS)))
 _CUT_HEADINGS = (*HEADINGS, "รายงานผลฯไตรมาสที่")
 
 # Lines that carry no data: navigation, print links, chart placeholders.
@@ -133,37 +140,26 @@ class Section(NamedTuple):
 
 def heading_of(tight: str) -> tuple[str, int | None] | None:
     """The section a line opens (name, quarter), or None when it is not a heading."""
-    name = HEADINGS.get(tight)
-    if name is not None:
-        return name, None
-    if tight.startswith("รายงานผล"):
-        m = _REPORT_HEADING.match(tight)
-        return ("report", int(m.group(1))) if m else None
-    if tight[1:2] == "." and tight[0].isdigit():
+    found = _HEADING_KEYS.get(tight)
+    if found is None and tight[1:2] == "." and tight[0].isdigit():
         name = HEADINGS.get(tight[2:])
         return (name, None) if name is not None else None
-    return None
+    return found
 
 
 def split_sections(lines: Lines, start: int, end: int) -> tuple[int, list[Section]]:
     """Cut ``[start, end)`` at headings; return where the preamble ends and the sections."""
-    marks: list[tuple[int, str, int | None]] = []
-    get = HEADINGS.get
-    # heading_of inlined: this loop sees every line of the page
-    for i, tight in enumerate(lines.tight[start:end], start):
-        # long lines (report texts) are never headings: skip them before hashing them
-        if not tight or len(tight) >= _HEADING_MAX:
-            continue
-        if (name := get(tight)) is not None:
-            marks.append((i, name, None))
-        elif tight.startswith("รายงานผล"):
-            if m := _REPORT_HEADING.match(tight):
-                marks.append((i, "report", int(m.group(1))))
-        elif tight[1:2] == "." and tight[0].isdigit() and (name := get(tight[2:])) is not None:
-            marks.append((i, name, None))
+    tights = lines.tight[start:end]
+    marks: list[tuple[int, tuple[str, int | None]]] = []
+    # only a line as long as some heading can be one: lengths are compared in C and the few
+    # lines left are looked at in Python (a Python loop over every line cost 3x as much)
+    lengths = map(len, tights)
+    for i in compress(range(len(tights)), map(_HEADING_LENGTHS.__contains__, lengths)):
+        if (heading := heading_of(tights[i])) is not None:
+            marks.append((start + i, heading))
     sections = [
         Section(name, quarter, i, i + 1, marks[n + 1][0] if n + 1 < len(marks) else end)
-        for n, (i, name, quarter) in enumerate(marks)
+        for n, (i, (name, quarter)) in enumerate(marks)
     ]
     return (marks[0][0] if marks else end), sections
 
