@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from kpi_archive.errors import ParseError
 from parsers import detect
 from parsers.kpi import read_sections
-from parsers.models import DepartmentEntry, DepartmentPage, Strategy
+from parsers.models import DepartmentEntry, DepartmentPage, Strategy, validator
 from parsers.sections import (
     SKIP,
     Lines,
@@ -38,6 +38,7 @@ _DIMENSION = re.compile(r"^มิติที่\s*\d+(?![.\d])")
 _TAG = re.compile(r"^\[(.*)\]$")
 _ROUTINE = "ภารกิจงานประจำของหน่วยงาน"
 _FLAT = re.compile(r"หน่วยนับ\s*:(.*?)\s*เป้าหมาย\s*:(.*?)\s*ผลงาน\s*:(.*?)\s*\|?\s*$")
+_DEPARTMENT_PAGE = validator(DepartmentPage)
 
 
 class _State:
@@ -99,7 +100,7 @@ def parse_department_lines(
             raise ParseError(f"no {HEADING} heading", url=url, missing=HEADING)
         warnings.append("flattened table rendering: titles and quarters cannot be told")
         flat = _flattened(lines, end, warnings)
-        return DepartmentPage.model_validate({**record, "entries": flat, "rendering": "flattened"})
+        return _DEPARTMENT_PAGE({**record, "entries": flat, "rendering": "flattened"})
     starts: list[int] = []
     for i in range(heading + 1, end):
         m = _ENTRY.match(lines.tight[i])
@@ -122,7 +123,7 @@ def parse_department_lines(
     _links_by_order(entries, links)
     if truncated:
         warnings.append("page ends before the last entry's projects section")
-    return DepartmentPage.model_validate(
+    return _DEPARTMENT_PAGE(
         {**record, "entries": entries, "truncated": truncated or end < len(lines)}
     )
 

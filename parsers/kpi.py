@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from kpi_archive.errors import ParseError
 from parsers import detect
-from parsers.models import KpiPage, ProjectRef, Quarter, Report, Strategy
+from parsers.models import KpiPage, ProjectRef, Quarter, Report, Strategy, validator
 from parsers.sections import (
     SKIP,
     Lines,
@@ -44,6 +44,7 @@ _LEVEL = re.compile(r"ตัวชี้วัดระดับ(ผลผลิ
 _LEVELS = {"ผลผลิต": "output", "ผลลัพธ์": "outcome", "output": "output", "outcome": "outcome"}
 # A compact rendering prints at most one line per quarter before the definition.
 _MAX_BARE_REPORTS = 4
+_KPI_PAGE = validator(KpiPage)
 
 
 @dataclass
@@ -273,7 +274,7 @@ def build_kpi(
     unit, target_text = head.target or (None, None)
     result_unit, result_text = head.result or (None, None)
     quarter, score_text, score = head.audit or (None, None, None)
-    return KpiPage.model_validate(
+    return _KPI_PAGE(
         {
             "page_kind": kind,
             "url": url,

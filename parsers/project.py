@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from kpi_archive.errors import ParseError
 from parsers.detect import read
 from parsers.kpi import Body, read_sections
-from parsers.models import ProjectPage
+from parsers.models import ProjectPage, validator
 from parsers.sections import (
     SKIP,
     Lines,
@@ -36,6 +36,7 @@ PROGRESS = "ความคืบหน้าโครงการร้อย�
 _OWNER_YEAR = re.compile(r"^(.*?)\s*:\s*\(\s*(\d{4})\s*\)$")
 _BUDGET_CODE = re.compile(r"^\d{8}/\d{8}$")
 _COMPACT_ORDER = ("rationale", "objectives", "goals")
+_PROJECT_PAGE = validator(ProjectPage)
 
 
 def parse_project_lines(
@@ -105,7 +106,7 @@ def parse_project_lines(
     year, source = title_year(title), "title"
     if year is None:
         year, source = owner_year, "page"
-    return ProjectPage.model_validate(
+    return _PROJECT_PAGE(
         {
             **fields,
             "page_kind": "project",

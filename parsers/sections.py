@@ -17,13 +17,17 @@ from typing import NamedTuple
 # Re-exported for the parser modules; the rules live in the ground module kpi_archive.web.
 from kpi_archive.web import pid_from_url as pid_from_url
 from kpi_archive.web import query_value as query_value
-from parsers.models import ProjectRef, Quarter, Report, Strategy
+from parsers.models import ProjectRef, Quarter, Report, Strategy, validator
 from parsers.thai import arabic_digits, fiscal_year, parse_number, stamp_date
 
 _SPACE = re.compile(r"\s+")
 _KEY_MAX = 300
 _SIMPLE_NUMBER = re.compile(r"\d{1,12}(?:\.\d{1,8})?").fullmatch
 KindOf = Callable[[str], "str | None"]
+_QUARTER = validator(Quarter)
+_REPORT = validator(Report)
+_STRATEGY_RECORD = validator(Strategy)
+_PROJECT_REF = validator(ProjectRef)
 
 # Section headings, keyed by the line with bold marks and all whitespace removed.
 HEADINGS: dict[str, str] = {
@@ -43,7 +47,14 @@ HEADINGS: dict[str, str] = {
     "เป้าหมายของโครงการ": "goals",
 }
 _HEADING_MAX = 45  # longer than any heading, with a two-character "1." prefix
-_REPORT_HEADING = re.compile(r"^รายงานผลฯ?ไตรมาสที่([1-4])$")
+# Every heading by its tight key, with the eight ways a report heading is printed
+# ("รายงานผลฯ ไตรมาสที่ 1", "รายงานผล ไตรมาสที่ 1", …) and their quarters.
+_HEADING_KEYS: dict[str, tuple[str, int | None]] = {
+    **{tight: (name, None) for tight, name in HEADINGS.items()},
+    **{f"รายงานผล{mark}ไตรมาสที่{q}": ("report", q) for mark in ("ฯ", "") for q in range(1, 5)},
+}
+# A heading may also carry a one-character list number ("1.ผลงานเทียบกับ…").
+_HEADING_LENGTHS = frozenset((*map(len, _HEADING_KEYS), *(len(key) + 2 for key in HEADINGS)))
 _CUT_HEADINGS = (*HEADINGS, "รายงานผลฯไตรมาสที่")
 
 # Lines that carry no data: navigation, print links, chart placeholders.
@@ -129,37 +140,26 @@ class Section(NamedTuple):
 
 def heading_of(tight: str) -> tuple[str, int | None] | None:
     """The section a line opens (name, quarter), or None when it is not a heading."""
-    name = HEADINGS.get(tight)
-    if name is not None:
-        return name, None
-    if tight.startswith("รายงานผล"):
-        m = _REPORT_HEADING.match(tight)
-        return ("report", int(m.group(1))) if m else None
-    if tight[1:2] == "." and tight[0].isdigit():
+    found = _HEADING_KEYS.get(tight)
+    if found is None and tight[1:2] == "." and tight[0].isdigit():
         name = HEADINGS.get(tight[2:])
         return (name, None) if name is not None else None
-    return None
+    return found
 
 
 def split_sections(lines: Lines, start: int, end: int) -> tuple[int, list[Section]]:
     """Cut ``[start, end)`` at headings; return where the preamble ends and the sections."""
-    marks: list[tuple[int, str, int | None]] = []
-    get = HEADINGS.get
-    # heading_of inlined: this loop sees every line of the page
-    for i, tight in enumerate(lines.tight[start:end], start):
-        # long lines (report texts) are never headings: skip them before hashing them
-        if not tight or len(tight) >= _HEADING_MAX:
-            continue
-        if (name := get(tight)) is not None:
-            marks.append((i, name, None))
-        elif tight.startswith("รายงานผล"):
-            if m := _REPORT_HEADING.match(tight):
-                marks.append((i, "report", int(m.group(1))))
-        elif tight[1:2] == "." and tight[0].isdigit() and (name := get(tight[2:])) is not None:
-            marks.append((i, name, None))
+    tights = lines.tight[start:end]
+    marks: list[tuple[int, tuple[str, int | None]]] = []
+    # only a line as long as some heading can be one: lengths are compared in C and the few
+    # lines left are looked at in Python (a Python loop over every line cost 3x as much)
+    lengths = map(len, tights)
+    for i in compress(range(len(tights)), map(_HEADING_LENGTHS.__contains__, lengths)):
+        if (heading := heading_of(tights[i])) is not None:
+            marks.append((start + i, heading))
     sections = [
         Section(name, quarter, i, i + 1, marks[n + 1][0] if n + 1 < len(marks) else end)
-        for n, (i, name, quarter) in enumerate(marks)
+        for n, (i, (name, quarter)) in enumerate(marks)
     ]
     return (marks[0][0] if marks else end), sections
 
@@ -272,15 +272,17 @@ def _row(quarter: int, cells: list[str], pair: str | None, warnings: list[str]) 
         m = _PAIR.match(arabic_digits(pair).replace(" ", ""))
         if m:
             first, second = number(m.group(1)), number(m.group(2))
-    return Quarter(
-        quarter=quarter,
-        result=number(result_text),
-        result_text=result_text,
-        assessment=number(assessment_text),
-        assessment_text=assessment_text,
-        score_2_1=first,
-        score_2_2=second,
-        scores_text=pair,
+    return _QUARTER(
+        {
+            "quarter": quarter,
+            "result": number(result_text),
+            "result_text": result_text,
+            "assessment": number(assessment_text),
+            "assessment_text": assessment_text,
+            "score_2_1": first,
+            "score_2_2": second,
+            "scores_text": pair,
+        }
     )
 
 
@@ -294,7 +296,7 @@ def reports_in(
     reports: list[Report] = []
     lead = text[: stamps[0].start()].strip() if stamps else text.strip()
     if lead and lead != "-":
-        reports.append(Report(quarter=quarter, seq=seq, text=lead))
+        reports.append(_REPORT({"quarter": quarter, "seq": seq, "text": lead}))
         seq += 1
     for n, m in enumerate(stamps):
         stop = stamps[n + 1].start() if n + 1 < len(stamps) else len(text)
@@ -302,8 +304,9 @@ def reports_in(
         value = stamp_date(date_text)
         if value is None:
             warnings.append(f"report date {date_text!r} is not a real date")
-        body = text[m.end() : stop].strip()
-        reports.append(Report(quarter=quarter, seq=seq, date=value, date_text=date_text, text=body))
+        entry = text[m.end() : stop].strip()
+        dated = {"quarter": quarter, "seq": seq, "date": value, "date_text": date_text}
+        reports.append(_REPORT({**dated, "text": entry}))
         seq += 1
     return reports
 
@@ -384,7 +387,8 @@ def _strategy(plain: str, key: str) -> Strategy:
     if m is None:
         # A level word with nothing after it ("เป้าประสงค์ที่") is a line cut short: no title.
         cut = text.startswith(_LEVEL_WORDS) and len(text.split()) == 1
-        return Strategy(code=None, title="" if cut else text.rstrip("%").strip(), text=plain)
+        title = "" if cut else text.rstrip("%").strip()
+        return _STRATEGY_RECORD({"code": None, "title": title, "text": plain})
     title = plain[m.start(3) :].strip().rstrip("%").strip()
     title_en = None
     # the lazy regex backtracks over the whole title: only a title with a colon that ends in
@@ -392,7 +396,10 @@ def _strategy(plain: str, key: str) -> Strategy:
     english = _ENGLISH_TAIL.match(title) if ":" in title and title[-1:] <= "~" else None
     if english:
         title, title_en = english.group(1).strip(), english.group(2).strip()
-    return Strategy(code=m.group(2), title=title, title_en=title_en, level=m.group(1), text=plain)
+    code, level = m.group(2), m.group(1)
+    return _STRATEGY_RECORD(
+        {"code": code, "title": title, "title_en": title_en, "level": level, "text": plain}
+    )
 
 
 def is_strategy_line(key: str) -> bool:
@@ -416,7 +423,7 @@ def project_refs(
         url = links.get(text) or links.get(name)
         if url is not None and kind_of(url) != "project":
             url = None
-        refs.append(ProjectRef(pid=pid or pid_from_url(url), name=name, url=url))
+        refs.append(_PROJECT_REF({"pid": pid or pid_from_url(url), "name": name, "url": url}))
     return refs
 
 

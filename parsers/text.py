@@ -262,14 +262,19 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
     opened: list[tuple[int, tuple[int, int, int], int]] = []
     owner = top
     # the mem_id the walk waits for: the end of a hidden element, else of the innermost open one
-    watch = hidden = pre_depth = nodes = 0
+    watch = hidden = pre_depth = 0
     lines: list[str] = []
     # per line: (owner element id, id of the block around it, owner kind)
     owners: list[tuple[int, int, int]] = []
     links = page.links
-    # islice stops the walk one node past the limit without a comparison per node in Python
-    walked = islice(root.traverse(include_text=True), MAX_NODES + 1)
-    for nodes, node in enumerate(walked, 1):  # noqa: B007 (the count is read after the loop)
+    # islice stops the walk one node past the limit; the nodes are listed in C, not counted
+    # one by one in the loop
+    walked = list(islice(root.traverse(include_text=True), MAX_NODES + 1))
+    if len(walked) > MAX_NODES:
+        raise ParseError(
+            f"more than {MAX_NODES} nodes: not a page of ours", url=page_url, missing="size"
+        )
+    for node in walked:
         if watch and node.mem_id == watch:
             if hidden:
                 hidden = 0
@@ -330,10 +335,6 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
             # the group is the nearest enclosing block: siblings as a reader sees them
             owner = (node.mem_id, opened[-1][1][0] if opened else -1, kind)
             opened.append((watch, owner, len(lines)))
-    if nodes > MAX_NODES:
-        raise ParseError(
-            f"more than {MAX_NODES} nodes: not a page of ours", url=page_url, missing="size"
-        )
     for _, closing, lines_at_open in reversed(opened):
         if pieces and (line := _line(pieces)):
             lines.append(line)
@@ -344,7 +345,7 @@ def parse_html(html: str | bytes, base_url: str | None = None) -> PageText:
     if pieces and (line := _line(pieces)):
         lines.append(line)
         owners.append(top)
-    page.work = walk.work + nodes
+    page.work = walk.work + len(walked)
     page.lines = _tidy(_join_groups(lines, owners))
     page.raw, page.owners = lines, owners
     return page
