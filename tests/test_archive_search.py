@@ -418,6 +418,35 @@ def test_after_a_rebuild_in_the_worker_the_next_save_and_finish_keep_the_index_i
     assert fts_in_step(db)
 
 
+def test_the_refresh_beside_the_worker_keeps_a_small_page_cache_and_restores_it(
+    tmp_path, in_worker, monkeypatch
+):
+    # Two processes hold the archive's pages at once: the main one keeps less of them meanwhile,
+    # so an import's processes stay within their memory aim.
+    seen = []
+    real = in_worker.start_rebuild
+
+    def start(conn):
+        build = real(conn)
+        seen.append(build is not None)
+        return build
+
+    monkeypatch.setattr(archive, "start_rebuild", start)
+    observed = []
+    refresh = archive.refresh_series
+
+    def spy(db, **kwargs):
+        observed.append(db.execute("PRAGMA cache_size").fetchone()[0])
+        return refresh(db, **kwargs)
+
+    monkeypatch.setattr(archive, "refresh_series", spy)
+    db = archive.open_db(tmp_path / "kpi.db")
+    archive.save_many(db, TWO_PAGES)
+    load.finish(db, jobs=2)
+    assert (seen, observed) == ([True], [archive.BESIDE_WORKER_CACHE])
+    assert db.execute("PRAGMA cache_size").fetchone()[0] == -65536
+
+
 def test_a_failed_worker_is_loud_and_leaves_its_pages_for_the_next_finish(
     tmp_path, in_worker, monkeypatch
 ):
