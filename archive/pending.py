@@ -86,8 +86,12 @@ def needs_full(conn: sqlite3.Connection) -> bool:
     if stored is None or stored[0] != rules_fingerprint():
         return True
     (pending,) = conn.execute("SELECT count(*) FROM derived_pending").fetchone()
-    if not pending:
-        return False
+    return bool(pending) and past_full_share(conn, pending)
+
+
+def past_full_share(conn: sqlite3.Connection, pending: int) -> bool:
+    """Whether ``pending`` pages are more than ``FULL_SHARE`` of the archive's KPIs and projects:
+    then one rebuild is cheaper than working through them (the derived tables, the search index)."""
     (pages,) = conn.execute(
         "SELECT (SELECT count(*) FROM kpis) + (SELECT count(*) FROM projects)"
     ).fetchone()

@@ -26,8 +26,8 @@ import sqlite3
 import types
 import typing
 import unicodedata
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -894,11 +894,12 @@ def build_trigram_file(archive: str, scratch: str, tables: Iterable[str] = TRIGR
     The archive is only read (WAL: its writer is not held up); the scratch file is thrown away
     after, so it keeps no journal.
     """
-    conn = sqlite3.connect(_file_uri(scratch), uri=True, isolation_level=None)
+    # A URI connection, so the archive can be attached read-only (``mode=ro``).
+    conn = sqlite3.connect(Path(scratch).resolve().as_uri(), uri=True, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
-        conn.execute("ATTACH DATABASE ? AS source", [_file_uri(archive) + "?mode=ro"])
+        conn.execute("ATTACH DATABASE ? AS source", [Path(archive).resolve().as_uri() + "?mode=ro"])
         conn.execute("BEGIN")
         for table in tables:
             _create_trigram(Database(conn), table, index=False)
@@ -935,10 +936,6 @@ def install_trigram(conn: sqlite3.Connection, scratch: str) -> None:
 def _has_table(conn: sqlite3.Connection, schema: str, name: str) -> bool:
     sql = f"SELECT 1 FROM [{schema}].sqlite_master WHERE type = 'table' AND name = ?"
     return conn.execute(sql, [name]).fetchone() is not None
-
-
-def _file_uri(path: str) -> str:
-    return "file:" + urllib.parse.quote(path)
 
 
 # FTS5 writes its pending terms out as a new segment whenever they pass ``hashsize`` (1 MB by

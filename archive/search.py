@@ -60,7 +60,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from archive.pending import FULL_SHARE
+from archive.pending import past_full_share
 from archive.schema import (
     TRIGRAM_FTS,
     build_trigram_file,
@@ -70,6 +70,7 @@ from archive.schema import (
     rebuild_trigram,
     unindex_trigram,
 )
+from kpi_archive.config import cores
 from kpi_archive.errors import ArchiveError
 from parsers import thai
 
@@ -114,10 +115,7 @@ def _rebuild_due(conn: sqlite3.Connection) -> bool | None:
     (marked,) = conn.execute(f"SELECT count(*) FROM {PENDING}").fetchone()
     if not marked:
         return None
-    (pages,) = conn.execute(
-        "SELECT (SELECT count(*) FROM kpis) + (SELECT count(*) FROM projects)"
-    ).fetchone()
-    return bool(marked > FULL_SHARE * pages)
+    return past_full_share(conn, marked)
 
 
 def sync_index(conn: sqlite3.Connection, *, rebuild: bool = True) -> bool:
@@ -257,7 +255,7 @@ def start_rebuild(conn: sqlite3.Connection) -> IndexBuild | None:
     would rebuild it, the machine has two cores or more, the archive ``WORKER_MIN_PAGES`` pages or
     more, and another connection can read every row: a file in WAL mode with nothing uncommitted.
     None otherwise: the caller runs ``sync_index``."""
-    if conn.in_transaction or (os.cpu_count() or 1) < 2 or not _rebuild_due(conn):
+    if conn.in_transaction or cores() < 2 or not _rebuild_due(conn):
         return None  # (on one core a worker only adds its start to the same work)
     (pages,) = conn.execute("SELECT count(*) FROM pages").fetchone()
     if pages < WORKER_MIN_PAGES:

@@ -150,3 +150,10 @@ MAX_RETRY_AFTER: float = _BY_NAME["max_retry_after"].default
 MAX_CRAWL_DELAY: float = _BY_NAME["max_crawl_delay"].default
 PAGE_DEADLINE: float = _BY_NAME["page_deadline"].default
 JOBS: int = _BY_NAME["jobs"].default
+
+
+def cores() -> int:
+    """The CPU cores this process may run on (a load runs no more processes than these)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

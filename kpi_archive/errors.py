@@ -10,6 +10,8 @@ KpiArchiveError
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class KpiArchiveError(Exception):
     """Base class of every error this project raises on purpose."""
@@ -33,6 +35,15 @@ class ParseError(KpiArchiveError, ValueError):
         self.reason = message
         where = url or "<no url>"
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # An exception pickles as its args alone: from a parse worker (kpi_archive.readahead) the
+        # url and the missing label would be lost.
+        return (_parse_error, (self.reason, self.url, self.missing))
+
+
+def _parse_error(message: str, url: str | None, missing: str | None) -> ParseError:
+    return ParseError(message, url=url, missing=missing)
 
 
 class ArchiveError(KpiArchiveError):

@@ -58,23 +58,6 @@ class PageRead:
     links: tuple[str, ...] = ()
     visible: tuple[str, ...] | None = None
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # From a parse worker: an exception pickles as its args alone, which would lose the
-        # ParseError's url and missing label.
-        if isinstance(self.record, ParseError):
-            error = (self.record.reason, self.record.url, self.record.missing)
-            return (_with_error, (error, self.links, self.visible))
-        return (PageRead, (self.record, self.links, self.visible))
-
-
-def _with_error(
-    error: tuple[str, str | None, str | None],
-    links: tuple[str, ...],
-    visible: tuple[str, ...] | None,
-) -> PageRead:
-    reason, url, missing = error
-    return PageRead(ParseError(reason, url=url, missing=missing), links, visible)
-
 
 def parse_or_error(
     parse: Parse, body: bytes, url: str, headers: Mapping[str, str]

@@ -24,7 +24,6 @@ import gc
 import itertools
 import logging
 import multiprocessing
-import os
 import pickle
 import signal
 from collections import deque
@@ -33,6 +32,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+from kpi_archive.config import cores
 from kpi_archive.errors import KpiArchiveError
 
 T = TypeVar("T")
@@ -95,13 +95,6 @@ def read_ahead(
         for _, future in out:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def cores() -> int:
-    """The CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _start_workers(pool: ProcessPoolExecutor, workers: int) -> None:

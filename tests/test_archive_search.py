@@ -333,8 +333,8 @@ async def test_the_search_box_finds_a_two_letter_word_and_only_rows_holding_ever
 
 @pytest.mark.parametrize("share", [1.0, 0.0], ids=["pending-pages-only", "whole-index-rebuilt"])
 def test_a_save_takes_the_old_text_out_and_the_finish_indexes_the_new(db, monkeypatch, share):
-    # archive.search is also the name of the function the package exports
-    monkeypatch.setattr(importlib.import_module("archive.search"), "FULL_SHARE", share)
+    # The share past which the search index (and the derived tables) are rebuilt whole
+    monkeypatch.setattr(importlib.import_module("archive.pending"), "FULL_SHARE", share)
     archive.save(db, response(body=b"v2", at=JUNE), seed_kpi(title="ดัชนีคุณภาพอากาศ"))
     assert archive.search(db, "kpis", "คุณภาพอากาศ") == []
     assert pids(archive.search(db, "kpis", "ทางเท้า")) == ["5017-832"]  # the other page stays
