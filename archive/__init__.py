@@ -110,7 +110,7 @@ def refresh_derived(db: Database, *, full: bool | None = None, jobs: int = 1) ->
     # create_function (the refresh's SQL functions) while one is open. With ``jobs`` > 1 a
     # whole rebuild runs in a worker process beside the refresh instead, through connections of
     # its own (``archive.search.start_rebuild``), and is swapped in after it.
-    build = start_rebuild(db.conn) if jobs > 1 else None
+    build = start_rebuild(db.conn, jobs=jobs)
     if build is None:
         with db.atomic():
             sync_index(db.conn)

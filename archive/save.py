@@ -62,6 +62,7 @@ from archive.bodies import compress as compress
 from archive.bodies import decompress as decompress  # re-exported: snapshot readers import it here
 from archive.judge import Verdict, fingerprint, judge
 from archive.schema import PAGE_COLUMNS, utc_iso
+from archive.search import follow_load
 from archive.tables import agency_code
 from archive.versions import compress_json
 from kpi_archive.config import GONE_AFTER
@@ -125,17 +126,22 @@ def save_many(
     *,
     gone_after: int = GONE_AFTER,
     pack_threads: int = PACK_THREADS,
+    jobs: int = 1,
 ) -> list[SaveOutcome]:
     """Save many pages, committing every ``batch`` pages; each page is still its own savepoint.
 
     A batch's pages are looked up in one query, and the bodies and records it will store are
     compressed ahead on ``pack_threads`` threads; all of them are done when this returns.
+    ``jobs`` > 1: a first load's search index is built in a worker process as its batches are
+    committed (``archive.search.follow_load``), for the load's finish to put in place.
     """
     outcomes: list[SaveOutcome] = []
     pending = iter(items)
     pool = ThreadPoolExecutor(pack_threads, "archive-pack") if pack_threads > 0 else None
     try:
         while chunk := list(itertools.islice(pending, batch)):
+            if jobs > 1 and not outcomes:
+                follow_load(db.conn, len(chunk))
             with db.atomic():
                 pages = page_rows(db.conn, (response.url for response, *_ in chunk))
                 packs = _pack(pool, chunk, pages)

@@ -886,33 +886,81 @@ def rebuild_trigram(conn: sqlite3.Connection) -> None:
         index_trigram(conn, table)
 
 
-def build_trigram_file(archive: str, scratch: str, tables: Iterable[str] = TRIGRAM_FTS) -> None:
+# A worker following a load indexes at most this many rows of a table per read of the archive,
+# so its reads stay short (a reader holds back the WAL's checkpoint), and polls for the end of the
+# load this often when it has caught up.
+FOLLOW_STEP = 2000
+FOLLOW_WAIT = 0.2
+# The line that tells a following worker the load's saves are over (``archive.trigram_build``).
+FOLLOW_FINISH = b"finish"
+
+
+def build_trigram_file(
+    archive: str,
+    scratch: str,
+    tables: Iterable[str] = TRIGRAM_FTS,
+    *,
+    until: Callable[[float], bool] | None = None,
+) -> None:
     """Index every committed row of ``tables`` of the archive file ``archive`` into fresh trigram
-    tables in the empty file ``scratch``, through a connection of its own (``install_trigram``
+    tables in the empty file ``scratch``, through connections of its own (``install_trigram``
     puts them in place).
+
+    ``until``: follow a load that is still saving: index the rows committed so far in rowid order,
+    ``FOLLOW_STEP`` at a time, and when caught up ask ``until(seconds)`` (which may wait that long)
+    whether the saves are over; then index the rest. The caller makes sure no row it indexed is
+    changed or deleted meanwhile (``archive.search.follow_load``: only a first load's new rows).
 
     The archive is only read (WAL: its writer is not held up); the scratch file is thrown away
     after, so it keeps no journal.
     """
-    # A URI connection, so the archive can be attached read-only (``mode=ro``).
+    # URI connections, so the archive can be opened read-only (``mode=ro``).
+    source = sqlite3.connect(Path(archive).resolve().as_uri() + "?mode=ro", uri=True)
     conn = sqlite3.connect(Path(scratch).resolve().as_uri(), uri=True, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
-        conn.execute("ATTACH DATABASE ? AS source", [Path(archive).resolve().as_uri() + "?mode=ro"])
         conn.execute("BEGIN")
+        tables = list(tables)
         for table in tables:
             _create_trigram(Database(conn), table, index=False)
             # No incremental merging: it merged the segments as they piled up, only for
             # 'optimize' to merge them all again (reports at 32,500 pages: 25.2 -> 21.6 s CPU).
             # The scratch file's settings are not copied (install_trigram).
             conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('automerge', 0)")
-            # The texts are read as source.[table]: the scratch file has no table of that name.
-            index_trigram(conn, table)
+        last = dict.fromkeys(tables, 0)
+        while until is not None:
+            grew = [_index_after(conn, source, table, last, FOLLOW_STEP) for table in tables]
+            if not any(grew) and until(FOLLOW_WAIT):
+                break
+        for table in tables:
+            _index_after(conn, source, table, last)
             conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('optimize')")
         conn.execute("COMMIT")
     finally:
         conn.close()
+        source.close()
+
+
+def _index_after(
+    conn: sqlite3.Connection,
+    source: sqlite3.Connection,
+    table: str,
+    last: dict[str, int],
+    step: int | None = None,
+) -> bool:
+    """Index ``table``'s rows of ``source`` past rowid ``last[table]`` (``step`` of them at most)
+    into ``conn``'s index; move ``last[table]`` on and return whether there were any."""
+    start = last[table]
+    where = "WHERE rowid > ? ORDER BY rowid" + ("" if step is None else f" LIMIT {step}")
+
+    def entries() -> Iterator[tuple[Any, ...]]:
+        for entry in trigram_entries(source, table, where, [start]):
+            last[table] = entry[0]
+            yield entry
+
+    conn.executemany(trigram_insert(table), entries())
+    return last[table] != start
 
 
 def install_trigram(conn: sqlite3.Connection, scratch: str) -> None:

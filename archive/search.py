@@ -46,6 +46,7 @@ and a load's finish time, and every published search reads the trigram one.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import os
@@ -62,6 +63,7 @@ from sqlite_utils import Database
 
 from archive.pending import past_full_share
 from archive.schema import (
+    FOLLOW_FINISH,
     TRIGRAM_FTS,
     build_trigram_file,
     folded_variant,
@@ -103,6 +105,8 @@ def unindex(conn: sqlite3.Connection, url: str, *, first: bool = False) -> None:
     ``first``: the page has no rows yet, so it only needs marking.
     """
     if not first:
+        if _FOLLOWING:
+            _stop_following(conn)
         if conn.execute(f"SELECT 1 FROM {PENDING} WHERE url = ?", [url]).fetchone():
             return  # its current rows were never indexed
         for table in TRIGRAM_FTS:
@@ -163,26 +167,47 @@ class IndexBuild:
     """A rebuild of the whole trigram index, partly in a worker process (``start_rebuild``).
 
     The worker (``archive.trigram_build``) reads the archive's committed rows through its own
-    connection and writes the ``IN_WORKER`` indexes into a scratch file beside it, so folding the
+    connection and writes the ``in_worker`` indexes into a scratch file beside it, so folding the
     texts and FTS5's inserts run on the second core while the caller's connection refreshes the
     derived tables. ``join`` builds the other indexes the same way in this process, waits for the
     worker and, unless told otherwise, swaps every index in and unmarks every page in one
     transaction of another connection (so a failure leaves the old index and the pages marked);
     the scratch files are always removed.
+
+    ``follow``: the worker starts while a first load is still saving (``follow_load``) and indexes
+    its rows as they are committed, on the core the saves leave idle, until ``saves_over``.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(
+        self, path: str, in_worker: tuple[str, ...] = IN_WORKER, *, follow: bool = False
+    ) -> None:
         self.path = path
+        self.rest = [table for table in TRIGRAM_FTS if table not in in_worker]
         self.scratch: list[str] = []
+        self.told = False
         try:
-            self.scratch = [self._scratch_file(), self._scratch_file()]
-            command = [sys.executable, "-m", WORKER, path, self.scratch[0], *IN_WORKER]
+            self.scratch = [self._scratch_file() for _ in range(1 + bool(self.rest))]
+            flags = ["--follow"] if follow else []
+            command = [sys.executable, "-m", WORKER, *flags, path, self.scratch[0], *in_worker]
             self.process = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                command,
+                stdin=subprocess.PIPE if follow else subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
             )
         except OSError:
             self._remove_scratch()
             raise
+
+    def saves_over(self) -> None:
+        """Tell a following worker that the load has saved its last page: it indexes the rest."""
+        if self.process.stdin is not None and not self.told:
+            self.told = True
+            try:  # (communicate, in join, closes the pipe after it)
+                self.process.stdin.write(FOLLOW_FINISH + b"\n")
+                self.process.stdin.flush()
+            except OSError:  # it is gone: join reports how it ended
+                pass
 
     def _scratch_file(self) -> str:
         handle, name = tempfile.mkstemp(
@@ -196,15 +221,16 @@ class IndexBuild:
         (the worker is stopped, and the pages stay marked for the next ``sync_index``). A failed
         build raises ``ArchiveError`` (the worker's: with the last line it wrote)."""
         try:
-            if install:
-                rest = [table for table in TRIGRAM_FTS if table not in IN_WORKER]
+            if install and self.rest:
                 try:
-                    build_trigram_file(self.path, self.scratch[1], rest)
+                    build_trigram_file(self.path, self.scratch[1], self.rest)
                 except BaseException:
                     self.process.kill()
                     raise
-            else:
+            elif not install:
                 self.process.kill()
+            if install:
+                self.saves_over()
             _, stderr = self.process.communicate()
             if not install:
                 return
@@ -250,25 +276,82 @@ def archive_path(conn: sqlite3.Connection) -> str | None:
     return None
 
 
-def start_rebuild(conn: sqlite3.Connection) -> IndexBuild | None:
-    """Start rebuilding the whole index in a worker process (``IndexBuild``) when ``sync_index``
-    would rebuild it, the machine has two cores or more, the archive ``WORKER_MIN_PAGES`` pages or
-    more, and another connection can read every row: a file in WAL mode with nothing uncommitted.
-    None otherwise: the caller runs ``sync_index``."""
-    if conn.in_transaction or cores() < 2 or not _rebuild_due(conn):
-        return None  # (on one core a worker only adds its start to the same work)
-    (pages,) = conn.execute("SELECT count(*) FROM pages").fetchone()
-    if pages < WORKER_MIN_PAGES:
+def _worker_path(conn: sqlite3.Connection) -> str | None:
+    """The archive's file if a worker can read every row of it beside ``conn``: a file in WAL
+    mode, nothing uncommitted, and two cores or more (on one a worker only adds its start to the
+    same work)."""
+    if conn.in_transaction or cores() < 2:
         return None
     path = archive_path(conn)
     (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
-    if path is None or mode != "wal":
-        return None
+    return path if path is not None and mode == "wal" else None
+
+
+def _start(path: str, in_worker: tuple[str, ...], *, follow: bool = False) -> IndexBuild | None:
     try:
-        return IndexBuild(path)
+        return IndexBuild(path, in_worker, follow=follow)
     except OSError as exc:  # no scratch file beside the archive, or no process: in this one
         log.warning("search index rebuilt without a worker: %s", exc)
         return None
+
+
+# The rebuilds following a first load (``follow_load``), by the id of the saving connection (a
+# sqlite3 connection takes no weak reference; ``IndexBuild.conn`` keeps it alive meanwhile).
+_FOLLOWING: dict[int, tuple[sqlite3.Connection, IndexBuild]] = {}
+
+
+def follow_load(conn: sqlite3.Connection, pages: int) -> None:
+    """Start rebuilding the whole index beside a first load, when its first batch of ``pages``
+    goes to an archive holding no page yet and a worker can read it (``_worker_path``).
+
+    Every page of a first load is new, so its rows are only ever added: a worker
+    (``IndexBuild(follow=True)``) indexes them as the batches are committed, on the core the
+    saves leave idle, and the load's finish (``start_rebuild``) only waits for the last of them.
+    A save that changes rows already written (a page saved twice) drops the worker
+    (``unindex``): the finish then rebuilds as any other load's.
+    """
+    if id(conn) in _FOLLOWING or pages < WORKER_MIN_PAGES:
+        return
+    path = _worker_path(conn)
+    if path is None or conn.execute("SELECT 1 FROM pages LIMIT 1").fetchone():
+        return
+    build = _start(path, tuple(TRIGRAM_FTS), follow=True)
+    if build is not None:
+        if not _FOLLOWING:
+            atexit.register(_stop_all)
+        _FOLLOWING[id(conn)] = (conn, build)
+
+
+def _stop_all() -> None:
+    """At exit, the workers of loads that never reached their finish: stopped, scratch removed."""
+    while _FOLLOWING:
+        _, (_, build) = _FOLLOWING.popitem()
+        build.join(install=False)
+
+
+def _stop_following(conn: sqlite3.Connection) -> None:
+    """Drop the worker following ``conn``'s load, if any: its index could not be trusted."""
+    _, build = _FOLLOWING.pop(id(conn), (None, None))
+    if build is not None:
+        build.join(install=False)
+
+
+def start_rebuild(conn: sqlite3.Connection, *, jobs: int = 2) -> IndexBuild | None:
+    """The rebuild of the whole index following this load (``follow_load``), told that the saves
+    are over; else, with ``jobs`` > 1, a rebuild started now in a worker process when
+    ``sync_index`` would rebuild, the archive has ``WORKER_MIN_PAGES`` pages or more and a worker
+    can read it (``_worker_path``). None otherwise: the caller runs ``sync_index``."""
+    _, following = _FOLLOWING.pop(id(conn), (None, None))
+    if following is not None:
+        following.saves_over()
+        return following
+    if jobs < 2 or not _rebuild_due(conn):
+        return None
+    path = _worker_path(conn)
+    (pages,) = conn.execute("SELECT count(*) FROM pages").fetchone()
+    if path is None or pages < WORKER_MIN_PAGES:
+        return None
+    return _start(path, IN_WORKER)
 
 
 # A term's trigrams past this many add little to the candidates' selectivity and cost a doclist

@@ -90,10 +90,12 @@ def parse(body: bytes, url: str, content_type: str) -> Any:
 
 
 def save_pages(db: Any, items: list[tuple[Any, Any]]) -> None:
-    """``archive.save_many`` of (FetchResult, record) pairs built before the call."""
+    """``archive.save_many`` of (FetchResult, record) pairs built before the call, with the
+    processes ``KPI_ARCHIVE_JOBS`` sets, as the CLI's commands."""
     import archive
+    from kpi_archive.config import Settings
 
-    archive.save_many(db, items)
+    archive.save_many(db, items, jobs=Settings.from_env().jobs)
 
 
 def finish_load(db: Any) -> None:

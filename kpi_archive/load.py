@@ -172,7 +172,7 @@ def load_many(
     ) as reads:
         while batch := list(itertools.islice(reads, LOAD_BATCH)):
             items = [(r, p.record, p.visible) for r, p in batch]
-            saved = archive.save_many(db, items, LOAD_BATCH, gone_after=gone_after)
+            saved = archive.save_many(db, items, LOAD_BATCH, gone_after=gone_after, jobs=jobs)
             counts.update(outcome.status for outcome in saved)
     return counts
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import re
+import subprocess
+import sys
 
 import pytest
 from archive_factories import JUNE, SEED_URL, load_fixtures, response, seed_kpi
@@ -426,8 +428,8 @@ def test_the_refresh_beside_the_worker_keeps_a_small_page_cache_and_restores_it(
     seen = []
     real = in_worker.start_rebuild
 
-    def start(conn):
-        build = real(conn)
+    def start(conn, **kwargs):
+        build = real(conn, **kwargs)
         seen.append(build is not None)
         return build
 
@@ -490,3 +492,70 @@ def test_no_room_for_the_workers_scratch_file_rebuilds_the_index_in_process(
     load.finish(db, jobs=2)
     assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
     assert fts_in_step(db)
+
+
+def test_a_first_load_is_indexed_by_a_worker_following_its_batches(tmp_path, in_worker):
+    db = archive.open_db(tmp_path / "kpi.db")
+    archive.save_many(db, TWO_PAGES, batch=1, jobs=2)
+    [(_, build)] = in_worker._FOLLOWING.values()
+    assert build.process.poll() is None  # still following, until the finish says the saves end
+    load.finish(db, jobs=2)
+    assert build.process.returncode == 0 and in_worker._FOLLOWING == {}
+    reference = archive.open_db(tmp_path / "in-process.db")
+    archive.save_many(reference, TWO_PAGES)
+    load.finish(reference, jobs=1)
+    assert index_entries(db) == index_entries(reference)
+    assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
+    assert db.execute("SELECT count(*) FROM search_pending").fetchone() == (0,)
+    assert fts_in_step(db)
+    assert sorted(p.name for p in tmp_path.iterdir() if ".search" in p.name) == []
+    archive.save_many(db, [(response(body=b"v2", at=JUNE), seed_kpi())], jobs=2)
+    assert in_worker._FOLLOWING == {}  # the archive holds pages: no longer a first load
+
+
+def test_a_page_saved_again_during_a_first_load_stops_its_worker_and_the_finish_rebuilds(
+    tmp_path, in_worker
+):
+    # The worker may have indexed the page's first rows, which a contentless index cannot forget
+    # without them: its index is dropped, and the finish rebuilds from the rows as they are.
+    db = archive.open_db(tmp_path / "kpi.db")
+    archive.save_many(db, TWO_PAGES, jobs=2)
+    [(_, build)] = in_worker._FOLLOWING.values()
+    archive.save_many(db, [(response(body=b"v2", at=JUNE), seed_kpi(title="ดัชนีคุณภาพอากาศ"))])
+    assert in_worker._FOLLOWING == {} and build.process.poll() is not None
+    assert not list(tmp_path.glob("*.search"))
+    load.finish(db, jobs=2)
+    assert pids(archive.search(db, "kpis", "คุณภาพอากาศ")) == ["0411-2029"]
+    assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
+    assert fts_in_step(db)
+
+
+def test_a_first_load_stopped_before_its_finish_leaves_no_worker_and_its_pages_marked(
+    tmp_path, in_worker
+):
+    db = archive.open_db(tmp_path / "kpi.db")
+    archive.save_many(db, TWO_PAGES, jobs=2)
+    [(_, build)] = in_worker._FOLLOWING.values()
+    in_worker._stop_all()  # what the process's exit runs
+    assert build.process.poll() is not None and in_worker._FOLLOWING == {}
+    assert not list(tmp_path.glob("*.search"))
+    assert db.execute("SELECT count(*) FROM search_pending").fetchone() == (2,)
+    load.finish(db, jobs=2)
+    assert pids(archive.search(db, "reports", "ฝุ่น")) == ["0411-2029", "5017-832"]
+
+
+def test_a_following_worker_whose_load_ends_without_a_finish_keeps_nothing(tmp_path):
+    db = archive.open_db(tmp_path / "kpi.db")
+    archive.save_many(db, TWO_PAGES)
+    scratch = tmp_path / "scratch.search"
+    scratch.touch()
+    command = [sys.executable, "-m", "archive.trigram_build", "--follow"]
+    done = subprocess.run(
+        [*command, str(tmp_path / "kpi.db"), str(scratch), "reports"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.decode().strip() == "the load ended before its finish: index abandoned"
+    assert scratch.stat().st_size == 0
