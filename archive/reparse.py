@@ -34,6 +34,7 @@ from archive import fastpath
 from archive.admit import admit, mark_gone, page_row, seen_ok, update_page
 from archive.changes import field_changes
 from archive.save import AnyRecord, decompress
+from archive.schema import set_aside_indexes
 from archive.search import rebuild_index
 from archive.versions import decode
 from kpi_archive.errors import ParseError
@@ -107,6 +108,7 @@ class Capture:
 def begin_reparse(db: Database) -> ReparseState:
     """Empty every derived table, remembering the current records and the pages' miss states."""
     conn = db.conn
+    set_aside_indexes(conn)  # every typed row is rewritten: the load's finish builds them once
     conn.execute("DROP TABLE IF EXISTS temp.reparse_before")
     conn.execute("CREATE TEMP TABLE reparse_before (url TEXT PRIMARY KEY, record TEXT)")
     conn.execute(

@@ -61,7 +61,7 @@ from archive.admit import (
 from archive.bodies import compress as compress
 from archive.bodies import decompress as decompress  # re-exported: snapshot readers import it here
 from archive.judge import Verdict, fingerprint, judge
-from archive.schema import PAGE_COLUMNS, utc_iso
+from archive.schema import PAGE_COLUMNS, set_aside_indexes, utc_iso
 from archive.search import follow_load
 from archive.tables import agency_code
 from archive.versions import compress_json
@@ -138,11 +138,15 @@ def save_many(
     outcomes: list[SaveOutcome] = []
     pending = iter(items)
     pool = ThreadPoolExecutor(pack_threads, "archive-pack") if pack_threads > 0 else None
+    first = True
     try:
         while chunk := list(itertools.islice(pending, batch)):
             if jobs > 1 and not outcomes:
                 follow_load(db.conn, len(chunk))
             with db.atomic():
+                if first and db.execute("SELECT 1 FROM pages LIMIT 1").fetchone() is None:
+                    set_aside_indexes(db.conn)  # a first load: its finish builds them once
+                first = False
                 pages = page_rows(db.conn, (response.url for response, *_ in chunk))
                 packs = _pack(pool, chunk, pages)
                 for (response, parsed, *visible), pack in zip(chunk, packs, strict=True):

@@ -191,6 +191,7 @@ def serve(settings: Settings, db: Path, host: str, port: int) -> None:
     from kpi_archive.publish.serve import serve as run_datasette
 
     archive.check_archive_file(db)
+    archive.schema.restore_indexes_in(db)  # a load stopped before its finish left them out
     run_datasette(db, host=host, port=port, sql_time_limit_ms=settings.sql_time_limit_ms)
 
 

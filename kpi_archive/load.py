@@ -242,9 +242,10 @@ def finish(db: Database, *, jobs: int = 1) -> None:
     planner statistics. ``jobs`` > 1: a whole rebuild of the search index runs in a worker
     process beside the derived tables' refresh."""
     archive.ensure_db_shape(db)
+    restored = archive.schema.restore_indexes(db)  # set aside by a first load or a reparse
     archive.refresh_agencies(db)
     rebuilt = archive.refresh_derived(db, jobs=jobs)
     # The planner's statistics describe the archive's shape, which a night's few changed pages
     # do not move; a load big enough to rebuild the derived tables refreshes them.
-    if rebuilt or not db["sqlite_stat1"].exists():
+    if rebuilt or restored or not db["sqlite_stat1"].exists():
         archive.schema.analyze(db)
