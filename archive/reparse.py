@@ -1,7 +1,8 @@
 """Rebuild the typed tables and ``kpi_versions`` from the stored snapshots; no network.
 
 The archive's half of ``kpi_archive.load.reparse``, which runs it in one transaction:
-``begin_reparse`` empties every derived table, ``iter_captures`` streams every capture in order
+``begin_reparse`` sets the publishing indexes aside (``archive.schema.set_aside_indexes``; the
+load's finish makes them again) and empties every derived table, ``iter_captures`` streams every capture in order
 (``fetched_at``, then ``sha256``, then capture id), ``replay_capture`` applies each one's parse with
 the same code ``save`` uses, and ``end_reparse`` restores miss states and rebuilds the indexes.
 Raw data (``pages`` identity and fetch history, ``snapshots``, ``captures``) is never deleted; a

@@ -24,7 +24,9 @@ the page is marked (``archive.search.unindex``); the load's finish indexes it (`
 raised while saving a page goes up; batches committed before it stay). It reads a batch's
 ``pages`` rows in one query and compresses the bodies and version records the batch will store
 on ``pack_threads`` threads while its own thread judges and writes; every row and id is what
-``save`` would write, and no thread outlives the call.
+``save`` would write, and no thread outlives the call. Into an archive with no page yet (a first
+load) it sets the publishing indexes aside (``archive.schema.set_aside_indexes``) for the load's
+finish to make once.
 
 Nothing is ever deleted: a gone page keeps its snapshots, captures and versions. A body fetched
 earlier than the current one (an old WARC imported late) is stored as history but does not

@@ -40,7 +40,10 @@ def parser(records):
 def dump(db, fts_index=True):
     """Every statement that recreates the database; optionally without FTS index internals."""
     shadow = ('_fts_data" VALUES', '_fts_idx" VALUES', '_fts_docsize" VALUES')
-    return [line for line in db.conn.iterdump() if fts_index or not any(s in line for s in shadow)]
+    lines = [line for line in db.conn.iterdump() if fts_index or not any(s in line for s in shadow)]
+    # A reparse sets indexes aside and its finish makes them again, listed after the others.
+    indexes = sorted(line for line in lines if line.startswith("CREATE INDEX"))
+    return indexes + [line for line in lines if not line.startswith("CREATE INDEX")]
 
 
 @pytest.fixture
@@ -58,6 +61,7 @@ def test_reparse_with_the_same_parser_changes_nothing(db):
     before = dump(db, fts_index=False)
     counts = load.reparse(db, parse)
     assert counts == archive.ReparseCounts(captures=3, records=1, changed=0, errors=1)
+    archive.schema.restore_indexes(db)  # as its finish does
     assert dump(db, fts_index=False) == before
 
 
