@@ -2,9 +2,10 @@
 
 The archive's half of ``kpi_archive.load.reparse``, which runs it in one transaction:
 ``begin_reparse`` sets the publishing indexes aside (``archive.schema.set_aside_indexes``; the
-load's finish makes them again) and empties every derived table, ``iter_captures`` streams every capture in order
-(``fetched_at``, then ``sha256``, then capture id), ``replay_capture`` applies each one's parse with
-the same code ``save`` uses, and ``end_reparse`` restores miss states and rebuilds the indexes.
+load's finish makes them again) and empties every derived table, ``iter_captures`` streams every
+capture in order (``fetched_at``, then ``sha256``, then capture id), ``replay_capture`` applies each
+one's parse with the same code ``save`` uses, and ``end_reparse`` restores miss states and
+rebuilds the search indexes.
 Raw data (``pages`` identity and fetch history, ``snapshots``, ``captures``) is never deleted; a
 page's miss state (``missing`` / ``gone``) survives the replay. Two reparses with the same parser
 give identical databases.

@@ -284,9 +284,10 @@ def test_a_shorter_section_that_comes_back_byte_for_byte_three_times_is_believed
     ]
     assert [r["change_kind"] for r in db.table("kpi_versions").rows] == ["new", "changed"]
     assert db.execute("SELECT count(*) FROM reports").fetchone() == (1,)
-    before = query(tmp_path / "kpi.db", "SELECT id, capture_class FROM captures ORDER BY id")
+    classes = "SELECT id, capture_class FROM captures ORDER BY id"
+    before = query(tmp_path / "kpi.db", classes)
     load.reparse(db, lambda body, url, headers: shorter if b"one" in body else seed_kpi())
-    assert query(tmp_path / "kpi.db", "SELECT id, capture_class FROM captures ORDER BY id") == before
+    assert query(tmp_path / "kpi.db", classes) == before
 
 
 def test_export_warc_writes_a_revisit_for_a_capture_that_showed_nothing_new(
