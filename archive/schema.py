@@ -487,8 +487,8 @@ KEPT_WHILE_LOADING = frozenset(
     {
         # save's "capture already stored" check; admit's baseline, own capture and prior count.
         "idx_captures_url_fetched_at",
-        # The captures of a snapshot (the snapshot join of admit's baseline goes the other way,
-        # but a revisit's capture lookup and the crawl's status read it).
+        # Cheap to keep: a load's new captures point at new snapshots, whose ids only grow, so
+        # its entries are appended in order, not scattered (the cost the set-aside avoids).
         "idx_captures_snapshot_id",
         # A page's latest version: admit, mark_gone, reparse's change count.
         "idx_kpi_versions_url_id",
