@@ -24,6 +24,7 @@ import gc
 import itertools
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
 from collections import deque
@@ -43,6 +44,9 @@ R = TypeVar("R")
 # writer's first wait is short.
 CHUNK = 100
 START_METHOD = "spawn"
+# The writer (this process) is the load's critical path: a worker takes the time it leaves, ahead of
+# the search index's worker (``archive.trigram_build``, niceness 10) and behind it.
+NICENESS = 5
 
 
 def read_ahead(
@@ -161,6 +165,7 @@ _KEPT = _Kept()
 
 def _start_worker(level: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer stops us, after its own cleanup
+    os.nice(NICENESS)
     root = logging.getLogger()
     root.handlers = [_KEPT]
     root.setLevel(level)
