@@ -49,7 +49,7 @@ from archive.save import (
 )
 from archive.schema import SCHEMA_VERSION, ensure_db_shape, utc_iso
 from archive.search import register as search_functions
-from archive.search import search, start_rebuild, sync_index
+from archive.search import BESIDE_WORKER_CACHE, search, start_rebuild, sync_index
 from archive.series import ensure_series_tables, refresh_series
 from archive.series_views import ensure_series_views
 from archive.warc import export_warc, is_warc, read_responses
@@ -91,12 +91,6 @@ def open_db(path: str | Path) -> Database:
         raise ArchiveError(f"cannot open the archive: {exc}", path=str(path)) from exc
     return db
 
-
-# The page cache (KiB, negative as SQLite's PRAGMA) of the archive's connection while the search
-# index is rebuilt in a worker beside it: two processes then hold pages, and a 32,500-page import's
-# processes peaked at 316 MB (main 246 + worker 58 + multiprocessing's tracker 12) with the usual
-# 64 MiB, 279 MB with this.
-BESIDE_WORKER_CACHE = -16384
 
 
 def refresh_derived(db: Database, *, full: bool | None = None, jobs: int = 1) -> bool:

@@ -984,6 +984,9 @@ def rebuild_trigram(conn: sqlite3.Connection) -> None:
 # load this often when it has caught up.
 FOLLOW_STEP = 2000
 FOLLOW_WAIT = 0.2
+# A following worker runs while the load's own processes hold their memory: FTS5's default pending
+# terms per table, not the 8 MB a finish's rebuild takes (TRIGRAM_HASHSIZE).
+FOLLOW_HASHSIZE = 1024 * 1024
 # The line that tells a following worker the load's saves are over (``archive.trigram_build``).
 FOLLOW_FINISH = b"finish"
 
@@ -1021,6 +1024,11 @@ def build_trigram_file(
             # 'optimize' to merge them all again (reports at 32,500 pages: 25.2 -> 21.6 s CPU).
             # The scratch file's settings are not copied (install_trigram).
             conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('automerge', 0)")
+            if until is not None:
+                conn.execute(
+                    f"INSERT INTO [{table}_fts] ([{table}_fts], rank) "
+                    f"VALUES ('hashsize', {FOLLOW_HASHSIZE})"
+                )
         last = dict.fromkeys(tables, 0)
         while until is not None:
             grew = [_index_after(conn, source, table, last, FOLLOW_STEP) for table in tables]

@@ -497,10 +497,13 @@ def test_no_room_for_the_workers_scratch_file_rebuilds_the_index_in_process(
 def test_a_first_load_is_indexed_by_a_worker_following_its_batches(tmp_path, in_worker):
     db = archive.open_db(tmp_path / "kpi.db")
     archive.save_many(db, TWO_PAGES, batch=1, jobs=2)
-    [(_, build)] = in_worker._FOLLOWING.values()
+    [(_, build, _)] = in_worker._FOLLOWING.values()
     assert build.process.poll() is None  # still following, until the finish says the saves end
+    # Two processes hold pages meanwhile: the load's keeps less of them, until its finish.
+    assert db.execute("PRAGMA cache_size").fetchone() == (archive.BESIDE_WORKER_CACHE,)
     load.finish(db, jobs=2)
     assert build.process.returncode == 0 and in_worker._FOLLOWING == {}
+    assert db.execute("PRAGMA cache_size").fetchone() == (-65536,)
     reference = archive.open_db(tmp_path / "in-process.db")
     archive.save_many(reference, TWO_PAGES)
     load.finish(reference, jobs=1)
@@ -520,7 +523,7 @@ def test_a_page_saved_again_during_a_first_load_stops_its_worker_and_the_finish_
     # without them: its index is dropped, and the finish rebuilds from the rows as they are.
     db = archive.open_db(tmp_path / "kpi.db")
     archive.save_many(db, TWO_PAGES, jobs=2)
-    [(_, build)] = in_worker._FOLLOWING.values()
+    [(_, build, _)] = in_worker._FOLLOWING.values()
     archive.save_many(db, [(response(body=b"v2", at=JUNE), seed_kpi(title="ดัชนีคุณภาพอากาศ"))])
     assert in_worker._FOLLOWING == {} and build.process.poll() is not None
     assert not list(tmp_path.glob("*.search"))
@@ -535,7 +538,7 @@ def test_a_first_load_stopped_before_its_finish_leaves_no_worker_and_its_pages_m
 ):
     db = archive.open_db(tmp_path / "kpi.db")
     archive.save_many(db, TWO_PAGES, jobs=2)
-    [(_, build)] = in_worker._FOLLOWING.values()
+    [(_, build, _)] = in_worker._FOLLOWING.values()
     in_worker._stop_all()  # what the process's exit runs
     assert build.process.poll() is not None and in_worker._FOLLOWING == {}
     assert not list(tmp_path.glob("*.search"))
