@@ -48,8 +48,8 @@ from archive.save import (
     save_many,
 )
 from archive.schema import SCHEMA_VERSION, ensure_db_shape, utc_iso
-from archive.search import register as search_functions
 from archive.search import BESIDE_WORKER_CACHE, search, start_rebuild, sync_index
+from archive.search import register as search_functions
 from archive.series import ensure_series_tables, refresh_series
 from archive.series_views import ensure_series_views
 from archive.warc import export_warc, is_warc, read_responses
@@ -90,7 +90,6 @@ def open_db(path: str | Path) -> Database:
     except sqlite3.DatabaseError as exc:
         raise ArchiveError(f"cannot open the archive: {exc}", path=str(path)) from exc
     return db
-
 
 
 def refresh_derived(db: Database, *, full: bool | None = None, jobs: int = 1) -> bool:

@@ -5,19 +5,19 @@ The archive's half of ``kpi_archive.load.reparse``, which runs it in one transac
 load's finish makes them again) and empties every derived table, ``iter_captures`` streams every
 capture in order (``fetched_at``, then ``sha256``, then capture id), ``replay_capture`` applies each
 one's parse with the same code ``save`` uses, and ``end_reparse`` restores miss states and
-rebuilds the search indexes.
+empties the search index for the finish to fill.
 Raw data (``pages`` identity and fetch history, ``snapshots``, ``captures``) is never deleted; a
 page's miss state (``missing`` / ``gone``) survives the replay. Two reparses with the same parser
 give identical databases.
 
 Memory stays flat whatever the archive's size: the records before the replay wait in a temp
 table (SQLite's temp store, not Python objects), captures are read one body at a time, the
-search index is refilled from one streamed cursor (``archive.search.rebuild_index``), and the
 change count compares old and new records page by page.
 
 The trigram index is left alone during the replay (a contentless table forgets a row only by the
-values it was indexed with, which the replay replaces): at the end it is emptied and filled once
-in rowid order.
+values it was indexed with, which the replay replaces): at the end it is emptied and every page
+marked, and the load's finish fills it once in rowid order (in a worker beside the derived
+tables' refresh, ``archive.search.start_rebuild``). A search between the two misses the rows.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from archive.admit import admit, mark_gone, page_row, seen_ok, update_page
 from archive.changes import field_changes
 from archive.save import AnyRecord, decompress
 from archive.schema import set_aside_indexes
-from archive.search import rebuild_index
+from archive.search import empty_index
 from archive.versions import decode
 from kpi_archive.errors import ParseError
 from scraper.models import FetchResult
@@ -171,7 +171,7 @@ def replay_capture(
 
 
 def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
-    """Restore miss states, rebuild the search indexes and count what changed."""
+    """Restore miss states, leave the search index to the finish and count what changed."""
     conn = db.conn
     for url, kept in state.kept.items():
         fastpath.update(conn, "pages", ("url", url), kept)
@@ -179,8 +179,9 @@ def end_reparse(db: Database, state: ReparseState) -> ReparseCounts:
             # 404s are not captures: only the page's last disappearance can be told again.
             mark_gone(conn, url, kept["gone_since"])
     # A contentless index forgets a row only by its old values, which the replay has replaced:
-    # empty it and index every row once.
-    rebuild_index(conn)
+    # emptied, every row is indexed once by the load's finish, beside the derived tables' refresh
+    # (``archive.search.start_rebuild``), not here on one core.
+    empty_index(conn)
     records, changed = _count_changes(conn)
     errors = conn.execute("SELECT count(*) FROM pages WHERE status = 'parse_error'").fetchone()[0]
     counts = ReparseCounts(state.captures, records, changed, errors)

@@ -88,6 +88,7 @@ normalise_digits = thai.arabic_digits
 
 
 __all__ = [
+    "empty_index",
     "folded_variant",
     "holds",
     "rebuild_index",
@@ -152,6 +153,16 @@ def rebuild_index(conn: sqlite3.Connection) -> None:
     for table in TRIGRAM_FTS:
         conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('optimize')")
     conn.execute(f"DELETE FROM {PENDING}")
+
+
+def empty_index(conn: sqlite3.Connection) -> None:
+    """Empty the index and mark every page, for the next ``sync_index`` (a load's finish) to
+    rebuild it whole: after a reparse, whose replay replaced every row the index was made from."""
+    for table in TRIGRAM_FTS:
+        conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('delete-all')")
+    conn.execute(
+        f"INSERT INTO {PENDING} (url) SELECT url FROM pages WHERE true ON CONFLICT DO NOTHING"
+    )
 
 
 # Below this many pages a rebuild in process is done about when a worker would have started (its

@@ -285,6 +285,7 @@ def test_index_stays_in_step_through_save_and_reparse(db):
             url=url, pid=url.rsplit("=", 1)[1], title="หลังแยกวิเคราะห์ใหม่"
         ),
     )
+    load.finish(db)
     assert pids(archive.search(db, "kpis", "แยกวิเคราะห์")) == ["0411-2029", "5017-832"]
     archive.save(db, response(body=b"v3", at=JUNE.replace(month=8)), seed_kpi(title="ล่าสุด"))
     load.finish(db)
