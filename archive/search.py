@@ -311,7 +311,7 @@ def _start(path: str, in_worker: tuple[str, ...], *, follow: bool = False) -> In
 # The page cache (KiB, negative as SQLite's PRAGMA) of the archive's connection while the search
 # index is built in a worker beside it: two processes then hold pages, and a 32,500-page import's
 # processes peaked at 316 MB (main 246 + worker 58 + multiprocessing's tracker 12) with the usual
-# 64 MiB, 279 MB with this; while a worker follows the load, 330 MB and CHECK with it.
+# 64 MiB, 279 MB with this; while a worker follows a first import, 330 MB and 282 MB.
 BESIDE_WORKER_CACHE = -16384
 # The rebuilds following a first load (``follow_load``), by the id of the saving connection, kept
 # beside it (a sqlite3 connection takes no weak reference: held here, its id is not reused).
