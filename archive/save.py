@@ -143,7 +143,7 @@ def save_many(
     first = True
     try:
         while chunk := list(itertools.islice(pending, batch)):
-            if jobs > 1 and not outcomes:
+            if jobs > 1 and first:
                 follow_load(db.conn, len(chunk))
             with db.atomic():
                 if first and db.execute("SELECT 1 FROM pages LIMIT 1").fetchone() is None:

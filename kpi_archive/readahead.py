@@ -44,8 +44,8 @@ R = TypeVar("R")
 # writer's first wait is short.
 CHUNK = 100
 START_METHOD = "spawn"
-# The writer (this process) is the load's critical path: a worker takes the time it leaves, ahead of
-# the search index's worker (``archive.trigram_build``, niceness 10) and behind it.
+# The writer (this process) is the load's critical path: a parse worker takes the time the writer
+# leaves, before the search index's worker (``archive.trigram_build``, niceness 10) does.
 NICENESS = 5
 
 
