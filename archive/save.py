@@ -140,14 +140,16 @@ def save_many(
     outcomes: list[SaveOutcome] = []
     pending = iter(items)
     pool = ThreadPoolExecutor(pack_threads, "archive-pack") if pack_threads > 0 else None
-    first = True
+    # A first load: the archive holds no page yet. Its finish builds the indexes set aside and
+    # puts the following worker's search index in place.
+    first = db.execute("SELECT 1 FROM pages LIMIT 1").fetchone() is None
     try:
         while chunk := list(itertools.islice(pending, batch)):
-            if jobs > 1 and first:
+            if first and jobs > 1:
                 follow_load(db.conn, len(chunk))
             with db.atomic():
-                if first and db.execute("SELECT 1 FROM pages LIMIT 1").fetchone() is None:
-                    set_aside_indexes(db.conn)  # a first load: its finish builds them once
+                if first:
+                    set_aside_indexes(db.conn)
                 first = False
                 pages = page_rows(db.conn, (response.url for response, *_ in chunk))
                 packs = _pack(pool, chunk, pages)

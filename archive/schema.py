@@ -17,6 +17,7 @@ are derived from them and can be rebuilt at any time by ``archive.reparse``.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -1011,24 +1012,25 @@ def build_trigram_file(
     after, so it keeps no journal.
     """
     # URI connections, so the archive can be opened read-only (``mode=ro``).
-    source = sqlite3.connect(Path(archive).resolve().as_uri() + "?mode=ro", uri=True)
-    conn = sqlite3.connect(Path(scratch).resolve().as_uri(), uri=True, isolation_level=None)
-    try:
+    with (
+        contextlib.closing(
+            sqlite3.connect(Path(archive).resolve().as_uri() + "?mode=ro", uri=True)
+        ) as source,
+        contextlib.closing(
+            sqlite3.connect(Path(scratch).resolve().as_uri(), uri=True, isolation_level=None)
+        ) as conn,
+    ):
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("BEGIN")
         tables = list(tables)
+        hashsize = TRIGRAM_HASHSIZE if until is None else FOLLOW_HASHSIZE
         for table in tables:
-            _create_trigram(Database(conn), table, index=False)
+            _create_trigram(Database(conn), table, index=False, hashsize=hashsize)
             # No incremental merging: it merged the segments as they piled up, only for
             # 'optimize' to merge them all again (reports at 32,500 pages: 25.2 -> 21.6 s CPU).
             # The scratch file's settings are not copied (install_trigram).
             conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('automerge', 0)")
-            if until is not None:
-                conn.execute(
-                    f"INSERT INTO [{table}_fts] ([{table}_fts], rank) "
-                    f"VALUES ('hashsize', {FOLLOW_HASHSIZE})"
-                )
         last = dict.fromkeys(tables, 0)
         while until is not None:
             grew = [_index_after(conn, source, table, last, FOLLOW_STEP) for table in tables]
@@ -1038,9 +1040,6 @@ def build_trigram_file(
             _index_after(conn, source, table, last)
             conn.execute(f"INSERT INTO [{table}_fts] ([{table}_fts]) VALUES ('optimize')")
         conn.execute("COMMIT")
-    finally:
-        conn.close()
-        source.close()
 
 
 def _index_after(
@@ -1093,11 +1092,11 @@ def _has_table(conn: sqlite3.Connection, schema: str, name: str) -> bool:
 TRIGRAM_HASHSIZE = 8 * 1024 * 1024
 
 
-def _create_trigram(db: Database, table: str, *, index: bool = True) -> None:
+def _create_trigram(
+    db: Database, table: str, *, index: bool = True, hashsize: int = TRIGRAM_HASHSIZE
+) -> None:
     db.execute(_trigram_ddl(table))
-    db.execute(
-        f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('hashsize', {TRIGRAM_HASHSIZE})"
-    )
+    db.execute(f"INSERT INTO [{table}_fts] ([{table}_fts], rank) VALUES ('hashsize', {hashsize})")
     if index:
         index_trigram(db.conn, table)
 

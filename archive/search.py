@@ -320,8 +320,9 @@ _FOLLOWING: dict[int, tuple[sqlite3.Connection, IndexBuild, int]] = {}
 
 
 def follow_load(conn: sqlite3.Connection, pages: int) -> None:
-    """Start rebuilding the whole index beside a first load, when its first batch of ``pages``
-    goes to an archive holding no page yet and a worker can read it (``_worker_path``).
+    """Start rebuilding the whole index beside a first load (into an archive holding no page yet,
+    which the caller, ``save_many``, has checked) from its first batch of ``pages``, when a
+    worker can read the archive (``_worker_path``).
 
     Every page of a first load is new, so its rows are only ever added: a worker
     (``IndexBuild(follow=True)``) indexes them as the batches are committed, on the core the
@@ -332,7 +333,7 @@ def follow_load(conn: sqlite3.Connection, pages: int) -> None:
     if id(conn) in _FOLLOWING or pages < WORKER_MIN_PAGES:
         return
     path = _worker_path(conn)
-    if path is None or conn.execute("SELECT 1 FROM pages LIMIT 1").fetchone():
+    if path is None:
         return
     build = _start(path, tuple(TRIGRAM_FTS), follow=True)
     if build is not None:
