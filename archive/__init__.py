@@ -39,10 +39,12 @@ from archive.reparse import (
     replay_capture,
 )
 from archive.save import (
+    Packed,
     SaveOutcome,
     current_body,
     current_links,
     last_validators,
+    pack,
     save,
     save_links,
     save_many,
@@ -138,6 +140,7 @@ def refresh_derived(db: Database, *, full: bool | None = None, jobs: int = 1) ->
 __all__ = [
     "SCHEMA_VERSION",
     "Capture",
+    "Packed",
     "ReparseCounts",
     "ReparseState",
     "SaveOutcome",
@@ -152,6 +155,7 @@ __all__ = [
     "iter_captures",
     "last_validators",
     "open_db",
+    "pack",
     "read_responses",
     "refresh_agencies",
     "refresh_derived",

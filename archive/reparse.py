@@ -35,7 +35,7 @@ from sqlite_utils import Database
 from archive import fastpath
 from archive.admit import admit, mark_gone, page_row, seen_ok, update_page
 from archive.changes import field_changes
-from archive.save import AnyRecord, decompress
+from archive.save import AnyRecord, Packed, decompress
 from archive.schema import set_aside_indexes
 from archive.search import empty_index
 from archive.versions import decode
@@ -156,9 +156,14 @@ def iter_captures(db: Database) -> Iterator[Capture]:
 
 
 def replay_capture(
-    db: Database, state: ReparseState, capture: Capture, parsed: AnyRecord | ParseError | None
+    db: Database,
+    state: ReparseState,
+    capture: Capture,
+    parsed: AnyRecord | ParseError | None,
+    packed: Packed | None = None,
 ) -> None:
-    """Judge and apply one capture's parse as ``save`` did when it was fetched."""
+    """Judge and apply one capture's parse as ``save`` did when it was fetched (``packed``: its
+    record's data and encoding, made by a parse worker)."""
     page = page_row(db.conn, capture.url)
     assert page is not None
     if capture.revisit and page["snapshot_id"] == capture.snapshot_id:
@@ -166,7 +171,8 @@ def replay_capture(
         update_page(db.conn, page, seen_ok(page, capture.fetched_at))
     else:
         admit(db.conn, capture.id, capture.snapshot_id, capture.response(), capture.fetched_at,
-              parsed, page=page)  # fmt: skip
+              parsed, page=page, data=packed.data if packed else None,
+              packed=packed.encoded if packed else None)  # fmt: skip
     state.captures += 1
 
 

@@ -42,7 +42,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from sqlite_utils import Database
@@ -66,7 +66,7 @@ from archive.judge import Verdict, fingerprint, judge
 from archive.schema import PAGE_COLUMNS, set_aside_indexes, utc_iso
 from archive.search import follow_load
 from archive.tables import agency_code
-from archive.versions import compress_json
+from archive.versions import compress_json, encode
 from kpi_archive.config import GONE_AFTER
 from kpi_archive.errors import ParseError
 from kpi_archive.web import kind_from_url, pid_from_url, query_value
@@ -80,9 +80,31 @@ AnyRecord = KpiPage | ProjectPage | DepartmentPage
 # the second core while this one judges and writes (0: compress inline, as ``save`` does).
 PACK_THREADS = 1
 PACK_GROUP = 25  # pages compressed by one task: fewer hand-offs, yet the writer soon has its first
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A record's ``record_data`` and that data as ``versions.encode`` stores it, made ahead: a
+    parse worker makes them (``pack``), so the writer neither dumps nor encodes the record."""
+
+    data: dict[str, Any]
+    record: bytes
+
+    def encoded(self) -> bytes:
+        """``record``, as ``admit`` asks for it."""
+        return self.record
+
+
+def pack(record: AnyRecord) -> Packed:
+    """What saving ``record`` as a version stores, made where the record was parsed."""
+    data = record_data(record)
+    return Packed(data, encode(data))
+
+
 SaveItem = (
     tuple[FetchResult, AnyRecord | ParseError | None]
     | tuple[FetchResult, AnyRecord | ParseError | None, Sequence[str] | None]
+    | tuple[FetchResult, AnyRecord | ParseError | None, Sequence[str] | None, Packed | None]
 )
 
 
@@ -153,10 +175,10 @@ def save_many(
                 first = False
                 pages = page_rows(db.conn, (response.url for response, *_ in chunk))
                 packs = _pack(pool, chunk, pages)
-                for (response, parsed, *visible), pack in zip(chunk, packs, strict=True):
-                    lines = visible[0] if visible else None
+                for (response, parsed, *rest), packed in zip(chunk, packs, strict=True):
+                    lines = cast("Sequence[str] | None", rest[0]) if rest else None
                     outcomes.append(
-                        _save_point(db.conn, response, parsed, gone_after, lines, pages, pack)
+                        _save_point(db.conn, response, parsed, gone_after, lines, pages, packed)
                     )
     finally:
         if pool is not None:
@@ -166,11 +188,13 @@ def save_many(
 
 @dataclass(frozen=True)
 class _Pack:
-    """One page's share of a packing task: its record's data, its body and record compressed."""
+    """One page's share of a packing task: its record's data, its body and record compressed
+    (the record's made ahead by a parse worker, when it was)."""
 
     data: dict[str, Any] | None
     done: Future[list[tuple[bytes, bytes | None]]]
     index: int
+    encoded: bytes | None = None
 
     def body(self) -> bytes:
         """The body, as ``compress`` stores it."""
@@ -178,7 +202,7 @@ class _Pack:
 
     def record(self) -> bytes:
         """``data`` as ``versions.encode`` stores it."""
-        blob = self.done.result()[self.index][1]
+        blob = self.encoded or self.done.result()[self.index][1]
         assert blob is not None
         return blob
 
@@ -194,19 +218,20 @@ def _pack(
     if pool is None:
         return packs
     wanted = []
-    for i, (response, parsed, *_) in enumerate(chunk):
+    for i, (response, parsed, *rest) in enumerate(chunk):
         page = pages.get(response.url)
         if 200 <= response.status < 300 and (page is None or page["sha256"] != response.sha256):
-            data = _plain(parsed)
-            text = None if data is None else json.dumps(data, ensure_ascii=False)
-            wanted.append((i, data, response.body, text))
+            made: Packed | None = rest[1] if len(rest) > 1 else None
+            data = made.data if made is not None else _plain(parsed)
+            text = None if data is None or made else json.dumps(data, ensure_ascii=False)
+            wanted.append((i, data, response.body, text, made))
     for start in range(0, len(wanted), PACK_GROUP):
         group = wanted[start : start + PACK_GROUP]
         # Only the compression goes to the thread, as it runs without the GIL: pydantic and json
         # hold it, so dumping the record there would only make the writer wait for it.
-        done = pool.submit(_compress, [(body, text) for _, _, body, text in group])
-        for n, (i, data, _, _) in enumerate(group):
-            packs[i] = _Pack(data, done, n)
+        done = pool.submit(_compress, [(body, text) for _, _, body, text, _ in group])
+        for n, (i, data, _, _, made) in enumerate(group):
+            packs[i] = _Pack(data, done, n, made.record if made is not None else None)
     return packs
 
 

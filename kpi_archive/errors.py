@@ -51,7 +51,16 @@ class ArchiveError(KpiArchiveError):
 
     def __init__(self, message: str, *, path: str | None = None) -> None:
         self.path = path
+        self.reason = message
         super().__init__(f"{path}: {message}" if path else message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A WARC file's error, raised in a parse worker, keeps its path (and class) here.
+        return (_archive_error, (type(self), self.reason, self.path))
+
+
+def _archive_error(kind: type[ArchiveError], message: str, path: str | None) -> ArchiveError:
+    return kind(message, path=path)
 
 
 class LockError(ArchiveError):

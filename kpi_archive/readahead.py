@@ -28,9 +28,10 @@ import os
 import pickle
 import signal
 from collections import deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kpi_archive.config import cores
@@ -68,33 +69,115 @@ def read_ahead(
         for item in itertools.chain(first, second, pending):
             yield item, read(*args(item))
         return
+    tasks = (
+        _Task(_read_chunk, (read, [args(i) for i in chunk]), chunk, len(chunk), label(chunk[0]))
+        for chunk in itertools.chain([second], chunks)
+    )
+    here = ((item, read(*args(item))) for item in first)
+    yield from _in_workers(workers, ahead, here, tasks)
+
+
+def read_source_ahead(
+    source: Callable[[], Iterable[T]],
+    read: Callable[[T], R],
+    jobs: int,
+    *,
+    ahead: int = 500,
+    name: str,
+) -> Generator[tuple[T, R], None, None]:
+    """Each item of ``source()`` with ``read(item)``, in order, as ``read_ahead`` gives them, but
+    with the items themselves made in the workers: each worker runs ``source()`` (a picklable
+    callable: a WARC file's records) and reads its own chunks of it, so this process neither
+    makes the items nor hands them over. ``name`` names the source in a dead worker's error.
+
+    An error the source raises half-way (a damaged file) comes after every item before it."""
+    items = iter(source())
+    first, error = _take(items, CHUNK + 1)
+    workers = min(jobs, cores()) - 1
+    if error is not None or len(first) <= CHUNK or workers < 1:
+        for item in itertools.chain(first, () if error else items):
+            yield item, read(item)
+        if error is not None:
+            raise error
+        return
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()  # the workers read the rest: the file is closed now, not when collected
+    # Each worker keeps its source open between its chunks under this key (one load's own).
+    key = f"{os.getpid()}-{next(_LOADS)}"
+    tasks = (
+        _Task(
+            _read_part,
+            (key, source, read, start, CHUNK),
+            None,
+            CHUNK,
+            f"record {start + 1} of {name}",
+        )
+        for start in itertools.count(CHUNK, CHUNK)
+    )
+    here = ((item, read(item)) for item in first[:CHUNK])
+    yield from _in_workers(workers, ahead, here, tasks)
+
+
+_LOADS = itertools.count()
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One chunk for a worker: ``run(*args)``; ``items`` as sent (None: the worker makes them)."""
+
+    run: Callable[..., bytes]
+    args: tuple[Any, ...]
+    items: list[Any] | None
+    size: int
+    first: str
+
+    def stopped(self) -> KpiArchiveError:
+        return KpiArchiveError(
+            f"a parse worker process stopped while reading the {self.size} pages from {self.first}"
+        )
+
+
+def _in_workers(
+    workers: int,
+    ahead: int,
+    here: Iterable[tuple[Any, Any]],
+    tasks: Iterator[_Task],
+) -> Generator[tuple[Any, Any], None, None]:
+    """What ``here`` yields (read in this process while the workers start), then each task's
+    items and results in order; a task that comes back short is the source's last."""
     pool = ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context(START_METHOD),
         initializer=_start_worker,
         initargs=(logging.getLogger().getEffectiveLevel(),),
     )
-    out: deque[tuple[list[T], Future[bytes]]] = deque()
-    rest = itertools.chain([second], chunks)
+    out: deque[tuple[_Task, Future[bytes]]] = deque()
 
     def send(count: int) -> None:
-        for chunk in itertools.islice(rest, count):
+        for task in itertools.islice(tasks, count):
             try:
-                out.append((chunk, pool.submit(_read_chunk, read, [args(i) for i in chunk])))
+                out.append((task, pool.submit(task.run, *task.args)))
             except BrokenProcessPool as exc:
-                raise _stopped(chunk, label) from exc
+                raise task.stopped() from exc
 
     try:
         _start_workers(pool, workers)
         send(max(ahead // CHUNK, 2 * workers))
         # The workers start (a fresh interpreter: ~0.4 s) while this process reads the first
         # chunk itself.
-        for item in first:
-            yield item, read(*args(item))
+        yield from here
         while out:
-            done, future = out.popleft()
-            send(1)
-            yield from zip(done, _results(future, done, label), strict=True)
+            task, future = out.popleft()
+            items, results, error = _results(future, task)
+            last = error is not None or len(items) < task.size
+            if not last:
+                send(1)
+            yield from zip(items, results, strict=True)
+            if error is not None:
+                raise error
+            if last:
+                break
     finally:
         for _, future in out:
             future.cancel()
@@ -114,26 +197,20 @@ def _start_workers(pool: ProcessPoolExecutor, workers: int) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
-def _stopped(chunk: list[T], label: Callable[[T], str]) -> KpiArchiveError:
-    return KpiArchiveError(
-        f"a parse worker process stopped while reading the {len(chunk)} pages "
-        f"from {label(chunk[0])}"
-    )
-
-
-def _results(future: Future[bytes], chunk: list[T], label: Callable[[T], str]) -> list[Any]:
-    """A chunk's results, after the log records its reading left (re-logged here, in order)."""
+def _results(future: Future[bytes], task: _Task) -> tuple[list[Any], list[Any], Exception | None]:
+    """A task's items, results and the source's error, after the log records its reading left
+    (re-logged here, in order)."""
     try:
         data = future.result()
     except BrokenProcessPool as exc:
-        raise _stopped(chunk, label) from exc
+        raise task.stopped() from exc
     # Unpickling a chunk makes tens of thousands of small objects, none of them cyclic: the
     # collector's passes over them would cost as much as the unpickling (2,166 pages: 0.34 ->
     # 0.16 s of the writer's time).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        results, records = pickle.loads(data)
+        items, results, error, records = pickle.loads(data)
     finally:
         if collecting:
             gc.enable()
@@ -141,7 +218,7 @@ def _results(future: Future[bytes], chunk: list[T], label: Callable[[T], str]) -
         logger = logging.getLogger(record.name)
         if logger.isEnabledFor(record.levelno):
             logger.handle(record)
-    return list(results)
+    return (task.items or [] if items is None else items), list(results), error
 
 
 class _Kept(logging.Handler):
@@ -172,6 +249,50 @@ def _start_worker(level: int) -> None:
 
 
 def _read_chunk(read: Callable[..., Any], chunk: list[tuple[Any, ...]]) -> bytes:
-    results = [read(*args) for args in chunk]
+    return _done(None, [read(*args) for args in chunk], None)
+
+
+# In a worker: the source it reads, under its load's key: (its iterator, the next item's index).
+_OPEN: dict[str, tuple[Iterator[Any], int]] = {}
+
+
+def _read_part(
+    key: str, source: Callable[[], Iterable[Any]], read: Callable[[Any], Any], start: int, size: int
+) -> bytes:
+    """Items ``start`` to ``start + size`` of ``source()``, read: a worker's chunks come in rising
+    order, so it opens the source once and skips the chunks the other workers read."""
+    items, at = _OPEN.pop(key, (iter(()), -1))
+    if at < 0 or at > start:
+        _OPEN.clear()  # another load's source, or a restart: only one is open at a time
+        items, at = iter(source()), 0
+    _, error = _take(items, start - at, keep=False)
+    chunk, error = ([], error) if error is not None else _take(items, size)
+    if error is None:  # kept at its end too: a task past the end then finds nothing at once
+        _OPEN[key] = (items, start + size)
+    return _done(chunk, [read(item) for item in chunk], error)
+
+
+def _take(
+    items: Iterator[Any], count: int, *, keep: bool = True
+) -> tuple[list[Any], Exception | None]:
+    """The next ``count`` items (fewer at the end; none kept if not ``keep``), and the error that
+    stopped them, if any."""
+    taken: list[Any] = []
+    try:
+        if keep:
+            taken.extend(itertools.islice(items, count))
+        else:
+            deque(itertools.islice(items, count), maxlen=0)
+    except Exception as exc:  # the source's own error, raised after the items before it
+        return taken, exc
+    return taken, None
+
+
+def _done(items: list[Any] | None, results: list[Any], error: Exception | None) -> bytes:
     records, _KEPT.records = _KEPT.records, []
-    return pickle.dumps((results, records), protocol=pickle.HIGHEST_PROTOCOL)
+    if error is not None:
+        try:
+            pickle.loads(pickle.dumps(error))
+        except Exception:  # an exception that cannot cross processes crosses as its message
+            error = KpiArchiveError(f"{type(error).__name__}: {error}")
+    return pickle.dumps((items, results, error, records), protocol=pickle.HIGHEST_PROTOCOL)

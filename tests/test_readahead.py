@@ -4,7 +4,10 @@ loud error; no worker outlives a load (real worker processes, real WARC and SQLi
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import io
+import json
 import logging
 import multiprocessing
 import operator
@@ -24,8 +27,9 @@ from warcio.warcwriter import WARCWriter
 
 import archive
 import parsers
+from archive.versions import record_json
 from kpi_archive import load, readahead
-from kpi_archive.errors import KpiArchiveError, ParseError
+from kpi_archive.errors import ArchiveError, KpiArchiveError, ParseError
 
 CRASHING_URL = FIXTURES["citydb/dp2_181.table.utf8.html"]
 KPI_ARCHIVE = str(Path(sys.executable).parent / "kpi-archive")
@@ -135,6 +139,46 @@ def test_items_come_back_in_order_whatever_the_number_of_workers():
         got = list(readahead.read_ahead(range(15), lambda i: (i,), operator.neg, jobs, ahead=4))
         assert got == [(i, -i) for i in range(15)]
     assert multiprocessing.active_children() == []
+
+
+def numbers_then_damage(count):
+    """A source that gives ``count`` numbers, then fails as a damaged WARC file does."""
+    yield from range(count)
+    raise ArchiveError("not a WARC file: damaged record", path="night.warc.gz")
+
+
+def test_a_source_read_in_workers_comes_back_in_order_whatever_the_number_of_workers():
+    for jobs in (1, 2, 3):
+        source = functools.partial(range, 15)
+        got = list(readahead.read_source_ahead(source, operator.neg, jobs, ahead=4, name="r"))
+        assert got == [(i, -i) for i in range(15)]
+    assert multiprocessing.active_children() == []
+
+
+def test_a_sources_error_in_a_worker_comes_after_every_item_before_it():
+    source = functools.partial(numbers_then_damage, 7)
+    reads = readahead.read_source_ahead(source, operator.neg, 2, name="night.warc.gz")
+    got = []
+    with pytest.raises(ArchiveError) as raised:
+        got.extend(reads)
+    assert got == [(i, -i) for i in range(7)]
+    assert (str(raised.value), raised.value.path) == (
+        "night.warc.gz: not a WARC file: damaged record",
+        "night.warc.gz",
+    )
+    assert multiprocessing.active_children() == []
+
+
+def test_a_record_read_in_a_worker_crosses_as_the_same_record_with_its_data_packed():
+    body = get_fixture("kpi/dp_0411-2029.table.utf8.html")
+    url = FIXTURES["kpi/dp_0411-2029.table.utf8.html"]
+    read = load.read_body(body, url, {})
+    back = pickle.loads(pickle.dumps(read))
+    assert back.record == read.record
+    assert back.record.reports[1].date == read.record.reports[1].date == dt.date(2023, 2, 28)
+    assert (back.links, back.visible) == (read.links, read.visible)
+    assert back.packed.data == archive.admit.record_data(read.record)
+    assert json.loads(record_json(back.packed.record)) == back.packed.data
 
 
 def test_a_source_of_one_chunk_starts_no_worker(monkeypatch):
