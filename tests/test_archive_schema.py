@@ -58,6 +58,18 @@ def test_open_db_creates_the_file_and_its_folder(tmp_path):
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_a_new_archive_has_16_kib_pages_and_an_older_one_keeps_its_own(tmp_path):
+    new = archive.open_db(tmp_path / "new.db")
+    assert new.execute("PRAGMA page_size").fetchone()[0] == 16384
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute("PRAGMA journal_mode = WAL")
+    old.execute("CREATE TABLE notes (text TEXT)")
+    old.close()
+    reopened = archive.open_db(tmp_path / "old.db")
+    assert reopened.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert "pages" in reopened.table_names() and "notes" in reopened.table_names()
+
+
 def test_ensure_db_shape_is_idempotent(tmp_path):
     db = archive.open_db(tmp_path / "kpi.db")
     schema = db.schema
