@@ -155,6 +155,21 @@ def test_a_source_read_in_workers_comes_back_in_order_whatever_the_number_of_wor
     assert multiprocessing.active_children() == []
 
 
+def counted_numbers(log, count):
+    """``count`` numbers, each opening of the source noted in the file ``log``."""
+    with log.open("a") as out:
+        out.write("opened\n")
+    yield from range(count)
+
+
+def test_a_worker_opens_its_source_once_even_for_chunks_past_its_end(tmp_path):
+    log = tmp_path / "opens.txt"
+    source = functools.partial(counted_numbers, log, 15)
+    got = list(readahead.read_source_ahead(source, operator.neg, 2, ahead=8, name="n"))
+    assert got == [(i, -i) for i in range(15)]
+    assert log.read_text().splitlines() == ["opened", "opened"]  # this process, then the worker
+
+
 def test_a_sources_error_in_a_worker_comes_after_every_item_before_it():
     source = functools.partial(numbers_then_damage, 7)
     reads = readahead.read_source_ahead(source, operator.neg, 2, name="night.warc.gz")
