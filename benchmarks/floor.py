@@ -100,10 +100,12 @@ def _rows(
 class Floor:
     """The floor archive at ``path``: ``add`` a batch of pages per transaction, then ``finish``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, page_size: int | None = None) -> None:
         path.unlink(missing_ok=True)
         self.path = path
         self.conn = sqlite3.connect(path, isolation_level=None)
+        if page_size is not None:  # SQLite's default (4 KiB) otherwise, as the issue's floor
+            self.conn.execute(f"PRAGMA page_size = {int(page_size)}")
         self.conn.executescript(SCHEMA)
         self.compressor = zstandard.ZstdCompressor(level=3)
         self.pages = 0
