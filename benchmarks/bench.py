@@ -12,8 +12,9 @@ measured):
   load's ``finish`` (agency names, derived tables, statistics: deferred index work counts, as the
   floor's FTS rebuild does); then night 2 (5 % changed) the same way; the finished archive's bytes
   against the floor's. The aims use the issue's floor (SQLite's 4 KiB pages); the same floor at
-  the archive's 16 KiB pages is told beside them (``floor_16k_pages_per_s``, ``ingest_vs_floor_16k``,
-  ``archive_vs_floor_16k_bytes``), for the share of that page size's gain the floor gets too.
+  the archive's 16 KiB pages is told beside them (``floor_16k_pages_per_s``,
+  ``ingest_vs_floor_16k``, ``archive_vs_floor_16k_bytes``): the share of that page size's gain
+  the floor gets too.
 - ``import``: ``kpi-archive export-warc`` of night 1's archive (written by ``store``),
   ``kpi-archive import`` of it into a new file: wall against parse-only wall + floor wall, peak RSS.
 - ``reparse``: ``kpi-archive reparse`` of that file: the same bound, peak RSS.
