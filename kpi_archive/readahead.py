@@ -10,6 +10,11 @@ one). A source of one chunk or less is read in this process: starting a worker (
 cost more than it saves. No more processes run than there are cores: the writer is the slower
 side, so a worker sharing its core would only add the cost of handing pages over.
 
+``read_source_ahead(source, read, jobs, name=…)`` does the same for the items of ``source()``
+made in the workers themselves (a WARC file's records): each worker opens the source once and
+skips to its own chunks, so the writer neither reads the file nor pickles its items out; an error
+the source raises half-way comes after every item before it, as it would in one process.
+
 Failure stays loud and isolated: what ``read`` logs in a worker is logged here, with its page's
 results; an exception ``read`` raises is raised here; a worker that dies (killed, out of memory,
 a crash in C) is a ``KpiArchiveError`` naming the first item of the chunk it was reading.
