@@ -238,8 +238,9 @@ def quarter_table(lines: Lines, start: int, end: int, warnings: list[str]) -> li
             cells: list[str] = []
             j = i + 1
             pair: str | None = None
+            found: re.Match[str] | None = None
             while j < end:
-                if "/" in tight[j] and _PAIR.match(tight[j]):
+                if "/" in tight[j] and (found := _PAIR.match(tight[j])):
                     pair = lines.plain[j]
                     j += 1
                     break
@@ -247,11 +248,11 @@ def quarter_table(lines: Lines, start: int, end: int, warnings: list[str]) -> li
                     break
                 cells.append(lines.plain[j])
                 j += 1
-            quarters.append(_row(expected, cells, pair, warnings))
+            quarters.append(_row(expected, cells, pair, warnings, found))
             expected += 1
             i = j
-        elif "/" in cell and _PAIR.match(cell):
-            quarters.append(_row(expected, [], lines.plain[i], warnings))
+        elif "/" in cell and (found := _PAIR.match(cell)):
+            quarters.append(_row(expected, [], lines.plain[i], warnings, found))
             expected += 1
             i += 1
         else:
@@ -260,7 +261,15 @@ def quarter_table(lines: Lines, start: int, end: int, warnings: list[str]) -> li
     return quarters
 
 
-def _row(quarter: int, cells: list[str], pair: str | None, warnings: list[str]) -> Quarter:
+def _row(
+    quarter: int,
+    cells: list[str],
+    pair: str | None,
+    warnings: list[str],
+    found: re.Match[str] | None = None,
+) -> Quarter:
+    """One quarter's record; ``found`` is ``_PAIR``'s match of the pair's tight key, which is
+    the text matched below whenever the line is shorter than ``_KEY_MAX``."""
     while cells and not cells[-1]:
         cells.pop()
     if len(cells) > 2:
@@ -269,7 +278,11 @@ def _row(quarter: int, cells: list[str], pair: str | None, warnings: list[str]) 
     assessment_text = (cells[1] if len(cells) > 1 else "") or None
     first = second = None
     if pair is not None:
-        m = _PAIR.match(arabic_digits(pair).replace(" ", ""))
+        m = (
+            found
+            if found is not None and len(pair) < _KEY_MAX
+            else _PAIR.match(arabic_digits(pair).replace(" ", ""))
+        )
         if m:
             first, second = number(m.group(1)), number(m.group(2))
     return _QUARTER(
@@ -305,8 +318,11 @@ def reports_in(
         if value is None:
             warnings.append(f"report date {date_text!r} is not a real date")
         entry = text[m.end() : stop].strip()
-        dated = {"quarter": quarter, "seq": seq, "date": value, "date_text": date_text}
-        reports.append(_REPORT({**dated, "text": entry}))
+        reports.append(
+            _REPORT(
+                {"quarter": quarter, "seq": seq, "date": value, "date_text": date_text, "text": entry}
+            )
+        )
         seq += 1
     return reports
 
