@@ -128,6 +128,9 @@ class Lines:
         return None if text in ("", "-") else text
 
 
+_new_tuple = tuple.__new__
+
+
 class Section(NamedTuple):
     """A heading and the line range ``[start, end)`` of its body."""
 
@@ -157,9 +160,14 @@ def split_sections(lines: Lines, start: int, end: int) -> tuple[int, list[Sectio
     for i in compress(range(len(tights)), map(_HEADING_LENGTHS.__contains__, lengths)):
         if (heading := heading_of(tights[i])) is not None:
             marks.append((start + i, heading))
+    # tuple.__new__ is what the NamedTuple's generated __new__ calls, less its Python frame
+    # and keyword handling (a page has a dozen sections)
+    ends = [i for i, _ in marks[1:]]
+    if marks:
+        ends.append(end)
     sections = [
-        Section(name, quarter, i, i + 1, marks[n + 1][0] if n + 1 < len(marks) else end)
-        for n, (i, (name, quarter)) in enumerate(marks)
+        _new_tuple(Section, (name, quarter, i, i + 1, stop))
+        for (i, (name, quarter)), stop in zip(marks, ends, strict=True)
     ]
     return (marks[0][0] if marks else end), sections
 
