@@ -326,11 +326,9 @@ def reports_in(
         if value is None:
             warnings.append(f"report date {date_text!r} is not a real date")
         entry = text[m.end() : stop].strip()
-        reports.append(
-            _REPORT(
-                {"quarter": quarter, "seq": seq, "date": value, "date_text": date_text, "text": entry}
-            )
-        )
+        dated = {"quarter": quarter, "seq": seq, "date": value, "date_text": date_text}
+        dated["text"] = entry
+        reports.append(_REPORT(dated))
         seq += 1
     return reports
 
