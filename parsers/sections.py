@@ -382,11 +382,13 @@ def strategy_line(plain: str, key: str) -> list[Strategy]:
     """One printed strategy line → one or more strategies (department pages join two)."""
     # regex scans of Thai text are slow; the words and the dot they need are found first
     cuts = [0]
-    if any(word in key for word in _SPLIT_WORDS):
+    # the four _SPLIT_WORDS spelled out: a generator over them costs more than the searches
+    if "ด้านที่" in key or "มิติที่" in key or "เป้าหมายที่" in key or "เป้าประสงค์ที่" in key:
         cuts.extend(m.start() + 1 for m in _STRATEGY_SPLIT.finditer(key))
     if len(cuts) == 1 and ("." not in key or _INNER_CODE.search(key) is None):
         # the usual case: one strategy per line
-        return [_strategy(plain.strip(), key.strip())] if key.strip() else []
+        stripped = key.strip()
+        return [_strategy(plain.strip(), stripped)] if stripped else []
     previous: str | None = None
     for m in _INNER_CODE.finditer(key):
         if previous is None:
