@@ -33,9 +33,9 @@ _META_BYTES = 4096
 _SNIFF_BYTES = 8192
 _BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b")
 _CONTROL_BYTES = bytes(b for b in range(0x20) if b not in b"\t\n\r\f\x1b") + b"\x7f"
-# Maps every control byte to NUL (and NUL to 1): a mapping pass and a memchr find whether a head
-# holds any control byte at all cost half the deleting pass that counts them.
-_CONTROLS_TO_NUL = bytes(0 if b in _CONTROL_BYTES else b or 1 for b in range(256))
+# Whether a head holds any control byte at all: one memchr per control byte (vectorised in C)
+# costs about a third of a translating pass over the head, and most heads hold none.
+_CONTROL_INTS = tuple(_CONTROL_BYTES)
 _MAX_CONTROL_SHARE = 0.1
 
 
@@ -166,7 +166,7 @@ def is_probably_binary(body: bytes) -> bool:
         return False
     if b"\x00" in head:
         return True
-    if b"\x00" not in head.translate(_CONTROLS_TO_NUL):
+    if not any(byte in head for byte in _CONTROL_INTS):
         return False
     controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
     return controls / len(head) > _MAX_CONTROL_SHARE

@@ -128,6 +128,9 @@ class Lines:
         return None if text in ("", "-") else text
 
 
+_new_tuple = tuple.__new__
+
+
 class Section(NamedTuple):
     """A heading and the line range ``[start, end)`` of its body."""
 
@@ -157,9 +160,14 @@ def split_sections(lines: Lines, start: int, end: int) -> tuple[int, list[Sectio
     for i in compress(range(len(tights)), map(_HEADING_LENGTHS.__contains__, lengths)):
         if (heading := heading_of(tights[i])) is not None:
             marks.append((start + i, heading))
+    # tuple.__new__ is what the NamedTuple's generated __new__ calls, less its Python frame
+    # and keyword handling (a page has a dozen sections)
+    ends = [i for i, _ in marks[1:]]
+    if marks:
+        ends.append(end)
     sections = [
-        Section(name, quarter, i, i + 1, marks[n + 1][0] if n + 1 < len(marks) else end)
-        for n, (i, (name, quarter)) in enumerate(marks)
+        _new_tuple(Section, (name, quarter, i, i + 1, stop))
+        for (i, (name, quarter)), stop in zip(marks, ends, strict=True)
     ]
     return (marks[0][0] if marks else end), sections
 
@@ -238,8 +246,9 @@ def quarter_table(lines: Lines, start: int, end: int, warnings: list[str]) -> li
             cells: list[str] = []
             j = i + 1
             pair: str | None = None
+            found: re.Match[str] | None = None
             while j < end:
-                if "/" in tight[j] and _PAIR.match(tight[j]):
+                if "/" in tight[j] and (found := _PAIR.match(tight[j])):
                     pair = lines.plain[j]
                     j += 1
                     break
@@ -247,11 +256,11 @@ def quarter_table(lines: Lines, start: int, end: int, warnings: list[str]) -> li
                     break
                 cells.append(lines.plain[j])
                 j += 1
-            quarters.append(_row(expected, cells, pair, warnings))
+            quarters.append(_row(expected, cells, pair, warnings, found))
             expected += 1
             i = j
-        elif "/" in cell and _PAIR.match(cell):
-            quarters.append(_row(expected, [], lines.plain[i], warnings))
+        elif "/" in cell and (found := _PAIR.match(cell)):
+            quarters.append(_row(expected, [], lines.plain[i], warnings, found))
             expected += 1
             i += 1
         else:
@@ -260,7 +269,15 @@ def quarter_table(lines: Lines, start: int, end: int, warnings: list[str]) -> li
     return quarters
 
 
-def _row(quarter: int, cells: list[str], pair: str | None, warnings: list[str]) -> Quarter:
+def _row(
+    quarter: int,
+    cells: list[str],
+    pair: str | None,
+    warnings: list[str],
+    found: re.Match[str] | None = None,
+) -> Quarter:
+    """One quarter's record; ``found`` is ``_PAIR``'s match of the pair's tight key, which is
+    the text matched below whenever the line is shorter than ``_KEY_MAX``."""
     while cells and not cells[-1]:
         cells.pop()
     if len(cells) > 2:
@@ -269,7 +286,11 @@ def _row(quarter: int, cells: list[str], pair: str | None, warnings: list[str]) 
     assessment_text = (cells[1] if len(cells) > 1 else "") or None
     first = second = None
     if pair is not None:
-        m = _PAIR.match(arabic_digits(pair).replace(" ", ""))
+        m = (
+            found
+            if found is not None and len(pair) < _KEY_MAX
+            else _PAIR.match(arabic_digits(pair).replace(" ", ""))
+        )
         if m:
             first, second = number(m.group(1)), number(m.group(2))
     return _QUARTER(
@@ -306,7 +327,8 @@ def reports_in(
             warnings.append(f"report date {date_text!r} is not a real date")
         entry = text[m.end() : stop].strip()
         dated = {"quarter": quarter, "seq": seq, "date": value, "date_text": date_text}
-        reports.append(_REPORT({**dated, "text": entry}))
+        dated["text"] = entry
+        reports.append(_REPORT(dated))
         seq += 1
     return reports
 
@@ -360,11 +382,13 @@ def strategy_line(plain: str, key: str) -> list[Strategy]:
     """One printed strategy line → one or more strategies (department pages join two)."""
     # regex scans of Thai text are slow; the words and the dot they need are found first
     cuts = [0]
-    if any(word in key for word in _SPLIT_WORDS):
+    # the four _SPLIT_WORDS spelled out: a generator over them costs more than the searches
+    if "ด้านที่" in key or "มิติที่" in key or "เป้าหมายที่" in key or "เป้าประสงค์ที่" in key:
         cuts.extend(m.start() + 1 for m in _STRATEGY_SPLIT.finditer(key))
     if len(cuts) == 1 and ("." not in key or _INNER_CODE.search(key) is None):
         # the usual case: one strategy per line
-        return [_strategy(plain.strip(), key.strip())] if key.strip() else []
+        stripped = key.strip()
+        return [_strategy(plain.strip(), stripped)] if stripped else []
     previous: str | None = None
     for m in _INNER_CODE.finditer(key):
         if previous is None:

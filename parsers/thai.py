@@ -351,6 +351,9 @@ _PREFIXES = [
         r"[-–]\s*",
     )
 ]
+# Every prefix above starts with one of these characters or a decimal digit (``\d``): a title
+# starting with anything else (most do) has no prefix, without trying the twelve patterns.
+_PREFIX_FIRST = frozenset("ป(สมต-–")
 _TITLE_YEAR = re.compile(r"^ปี\s*(\d{4})(?!\d)")
 _TRAILING_NUMBER = re.compile(r"\s*\(\d+(?:\.\d+)+\)$")
 _SECOND_ITEM = re.compile(r"\s2\.\s*\D")
@@ -361,6 +364,9 @@ def name_of(title: str | None) -> str | None:
     if not title:
         return title
     key = arabic_digits(title).lower()
+    first = key[:1]
+    if first not in _PREFIX_FIRST and not first.isdecimal():
+        return title.strip() or title
     pos = 0
     while True:
         for pattern in _PREFIXES:

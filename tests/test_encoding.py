@@ -100,3 +100,13 @@ def test_a_utf8_body_cut_inside_a_character_is_still_utf8() -> None:
     assert decode(body) == ("<p>ค่าเป้าหมาย ร้อยล", "utf-8")
     header = {"Content-Type": "text/html; charset=utf-8"}
     assert decode(body, header) == ("<p>ค่าเป้าหมาย ร้อยล", "utf-8")
+
+
+@pytest.mark.parametrize("control", [*range(1, 9), 11, *range(14, 27), *range(28, 32), 127])
+def test_each_control_byte_counts_towards_binary(control: int) -> None:
+    # a third of the head is that control byte: well over the 10 % a text page may hold
+    assert is_probably_binary(b"abcd" * 100 + bytes([control]) * 200)
+
+
+def test_tabs_newlines_form_feeds_and_escapes_are_text() -> None:
+    assert is_probably_binary(b"a\tb\r\nc\x0cd\x1b[0m" * 200) is False
