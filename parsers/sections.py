@@ -128,9 +128,6 @@ class Lines:
         return None if text in ("", "-") else text
 
 
-_new_tuple = tuple.__new__
-
-
 class Section(NamedTuple):
     """A heading and the line range ``[start, end)`` of its body."""
 
@@ -160,13 +157,11 @@ def split_sections(lines: Lines, start: int, end: int) -> tuple[int, list[Sectio
     for i in compress(range(len(tights)), map(_HEADING_LENGTHS.__contains__, lengths)):
         if (heading := heading_of(tights[i])) is not None:
             marks.append((start + i, heading))
-    # tuple.__new__ is what the NamedTuple's generated __new__ calls, less its Python frame
-    # and keyword handling (a page has a dozen sections)
     ends = [i for i, _ in marks[1:]]
     if marks:
         ends.append(end)
     sections = [
-        _new_tuple(Section, (name, quarter, i, i + 1, stop))
+        Section(name, quarter, i, i + 1, stop)
         for (i, (name, quarter)), stop in zip(marks, ends, strict=True)
     ]
     return (marks[0][0] if marks else end), sections
@@ -382,8 +377,7 @@ def strategy_line(plain: str, key: str) -> list[Strategy]:
     """One printed strategy line → one or more strategies (department pages join two)."""
     # regex scans of Thai text are slow; the words and the dot they need are found first
     cuts = [0]
-    # the four _SPLIT_WORDS spelled out: a generator over them costs more than the searches
-    if "ด้านที่" in key or "มิติที่" in key or "เป้าหมายที่" in key or "เป้าประสงค์ที่" in key:
+    if any(word in key for word in _SPLIT_WORDS):
         cuts.extend(m.start() + 1 for m in _STRATEGY_SPLIT.finditer(key))
     if len(cuts) == 1 and ("." not in key or _INNER_CODE.search(key) is None):
         # the usual case: one strategy per line
