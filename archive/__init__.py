@@ -50,7 +50,7 @@ from archive.save import (
     save_many,
 )
 from archive.schema import SCHEMA_VERSION, ensure_db_shape, utc_iso
-from archive.search import BESIDE_WORKER_CACHE, search, start_rebuild, sync_index
+from archive.search import BESIDE_WORKER_CACHE, lower_cache, search, start_rebuild, sync_index
 from archive.search import register as search_functions
 from archive.series import ensure_series_tables, refresh_series
 from archive.series_views import ensure_series_views
@@ -117,9 +117,8 @@ def refresh_derived(db: Database, *, full: bool | None = None, jobs: int = 1) ->
     if build is None:
         with db.atomic():
             sync_index(db.conn)
-    (cache,) = db.execute("PRAGMA cache_size").fetchone()
+    cache = lower_cache(db.conn) if build is not None else None
     if build is not None:
-        db.execute(f"PRAGMA cache_size = {BESIDE_WORKER_CACHE}")
         db.execute("PRAGMA shrink_memory")
     try:
         with db.atomic():
@@ -138,7 +137,8 @@ def refresh_derived(db: Database, *, full: bool | None = None, jobs: int = 1) ->
             build.join(install=False)
         raise
     finally:
-        db.execute(f"PRAGMA cache_size = {cache}")
+        if cache is not None:
+            db.execute(f"PRAGMA cache_size = {cache}")
     if build is not None:
         build.join()
     ensure_series_views(db)
@@ -146,6 +146,7 @@ def refresh_derived(db: Database, *, full: bool | None = None, jobs: int = 1) ->
 
 
 __all__ = [
+    "BESIDE_WORKER_CACHE",
     "SCHEMA_VERSION",
     "Capture",
     "Packed",

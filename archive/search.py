@@ -314,9 +314,17 @@ def _start(path: str, in_worker: tuple[str, ...], *, follow: bool = False) -> In
 # 64 MiB, 279 MB with this; while a worker follows a first import, 330 MB and 282 MB.
 BESIDE_WORKER_CACHE = -16384
 # The rebuilds following a first load (``follow_load``), by the id of the saving connection, kept
-# beside it (a sqlite3 connection takes no weak reference: held here, its id is not reused).
-# with the connection's own page cache, given back when the worker is done.
+# beside it (a sqlite3 connection takes no weak reference: held here, its id is not reused) with
+# the page cache it had, given back when the worker is done.
 _FOLLOWING: dict[int, tuple[sqlite3.Connection, IndexBuild, int]] = {}
+
+
+def lower_cache(conn: sqlite3.Connection) -> int:
+    """Lower ``conn``'s page cache to ``BESIDE_WORKER_CACHE`` while a worker builds the index
+    beside it; return the cache size to put back after."""
+    (cache,) = conn.execute("PRAGMA cache_size").fetchone()
+    conn.execute(f"PRAGMA cache_size = {BESIDE_WORKER_CACHE}")
+    return int(cache)
 
 
 def follow_load(conn: sqlite3.Connection, pages: int) -> None:
@@ -339,9 +347,7 @@ def follow_load(conn: sqlite3.Connection, pages: int) -> None:
     if build is not None:
         if not _FOLLOWING:
             atexit.register(_stop_all)
-        (cache,) = conn.execute("PRAGMA cache_size").fetchone()
-        conn.execute(f"PRAGMA cache_size = {BESIDE_WORKER_CACHE}")
-        _FOLLOWING[id(conn)] = (conn, build, cache)
+        _FOLLOWING[id(conn)] = (conn, build, lower_cache(conn))
 
 
 def _followed(conn: sqlite3.Connection) -> IndexBuild | None:

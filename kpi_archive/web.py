@@ -38,10 +38,20 @@ def is_index_page(url: str) -> bool:
     return bool(_INDEX_PAGE.match(urlsplit(url).path.lower()))
 
 
+# A plain page URL whose whole query is ``pid=<letters, digits, dashes>`` (most of them): its pid
+# read without urlsplit and parse_qs (~3 µs, once a page parsed), as they would read it.
+_PLAIN_PID_URL = re.compile(
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[A-Za-z0-9._/-]*)?\?pid=([A-Za-z0-9-]+)", re.ASCII
+).fullmatch
+
+
 def pid_from_url(url: str | None) -> str | None:
     """The ``pid`` query parameter of a page URL, if any."""
     if not url:
         return None
+    plain = _PLAIN_PID_URL(url)
+    if plain is not None:
+        return plain.group(1)
     values = parse_qs(urlsplit(url).query).get("pid")
     return values[0].strip() if values else None
 

@@ -45,11 +45,6 @@ _LEVELS = {"ผลผลิต": "output", "ผลลัพธ์": "outcome", "
 # A compact rendering prints at most one line per quarter before the definition.
 _MAX_BARE_REPORTS = 4
 _KPI_PAGE = validator(KpiPage)
-# A plain page URL whose whole query is ``pid=<letters, digits, dashes>``: its pid is that value,
-# as ``pid_from_url`` (urlsplit + parse_qs, ~3 µs) would read it; other URLs go to it.
-_PLAIN_PID_URL = re.compile(
-    r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[A-Za-z0-9._/-]*)?\?pid=([A-Za-z0-9-]+)", re.ASCII
-).fullmatch
 
 
 @dataclass
@@ -140,8 +135,7 @@ def title_and_pid(
     lines: Lines, head: Header, url: str | None, warnings: list[str], *, required: bool
 ) -> tuple[str | None, str | None]:
     """The ``<title> : <pid>`` line among the header's title lines; pid falls back to the URL."""
-    plain = _PLAIN_PID_URL(url) if url else None
-    url_pid = plain.group(1) if plain is not None else pid_from_url(url)
+    url_pid = pid_from_url(url)
     if not head.title_lines:
         if required:
             raise ParseError("no '<title> : <pid>' line before ค่าเป้าหมาย", url=url, missing="title")
