@@ -22,6 +22,7 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlite_utils import Database
 from warcio.archiveiterator import ArchiveIterator
@@ -102,34 +103,74 @@ def _http_headers(status: int, headers: dict[str, str], body: bytes) -> StatusAn
 
 
 def read_warc(path: str | Path) -> Iterator[FetchResult]:
-    """Every HTTP response (and revisit of an earlier one) in a WARC file, as FetchResults."""
+    """Every HTTP response (and revisit of an earlier one) in a WARC file, as FetchResults.
+
+    A file cut short (a copy that stopped, a disk that filled) is an ``ArchiveError`` after every
+    whole record before the cut: warcio itself yields the cut record's first bytes as if they
+    were the body, or drops a last record whose headers were cut, without a word."""
     # A revisit re-reads its response from the file: only each response's offset is kept (about
     # 200 bytes a record), never its body, so memory does not grow with the WARC.
     offsets: dict[tuple[str, str], int] = {}
     with Path(path).open("rb") as stream, Path(path).open("rb") as again:
         records = ArchiveIterator(stream)
-        for record in records:
+        last = 0
+        for record in _records(records, path):
             uri = record.rec_headers.get_header("WARC-Target-URI")
             date = record.rec_headers.get_header("WARC-Date")
-            if not uri or not date:
+            if uri and date and record.rec_type == "response" and record.http_headers is not None:
+                fetched_at = dt.datetime.fromisoformat(date.replace("Z", "+00:00"))
+                result = _response(record, uri, fetched_at)
+                # (after the body: warcio's offset reads a record to its end first)
+                last = records.get_record_offset()
+                if getattr(record.raw_stream, "limit", 0):  # bytes its headers promised, missing
+                    raise ArchiveError(f"cut short in the record at byte {last}", path=str(path))
+                offsets[(uri, date)] = last
+                yield result
+                continue
+            last = records.get_record_offset()
+            if not uri or not date or record.rec_type != "revisit":
                 continue
             fetched_at = dt.datetime.fromisoformat(date.replace("Z", "+00:00"))
-            if record.rec_type == "response" and record.http_headers is not None:
-                result = _response(record, uri, fetched_at)
-                offsets[(uri, date)] = records.get_record_offset()
-                yield result
-            elif record.rec_type == "revisit":
-                ref = (
-                    record.rec_headers.get_header("WARC-Refers-To-Target-URI") or uri,
-                    record.rec_headers.get_header("WARC-Refers-To-Date") or "",
-                )
-                offset = offsets.get(ref)
-                if offset is None:
-                    log.warning("%s: revisit of %s at %s not in this file; skipped", path, *ref)
-                    continue
-                again.seek(offset)
-                original = next(iter(ArchiveIterator(again)))
-                yield _response(original, uri, fetched_at, final_url=ref[0])
+            ref = (
+                record.rec_headers.get_header("WARC-Refers-To-Target-URI") or uri,
+                record.rec_headers.get_header("WARC-Refers-To-Date") or "",
+            )
+            offset = offsets.get(ref)
+            if offset is None:
+                log.warning("%s: revisit of %s at %s not in this file; skipped", path, *ref)
+                continue
+            again.seek(offset)
+            original = next(iter(ArchiveIterator(again)))
+            yield _response(original, uri, fetched_at, final_url=ref[0])
+        if _more_after(again, last + (records.get_record_length() or 0)):
+            raise ArchiveError(f"cut short after the record at byte {last}", path=str(path))
+
+
+def _records(records: ArchiveIterator, path: str | Path) -> Iterator[ArcWarcRecord]:
+    """warcio's records; one it cannot read (a gzip member cut inside its headers) is an
+    ``ArchiveError`` naming where, not warcio's own crash."""
+    iterator = iter(records)
+    while True:
+        try:
+            record = next(iterator)
+        except StopIteration:
+            return
+        except (ArchiveLoadFailed, OSError):  # read_responses tells these
+            raise
+        except Exception as exc:
+            at = records.get_record_offset()
+            raise ArchiveError(f"cut short after the record at byte {at}", path=str(path)) from exc
+        yield record
+
+
+def _more_after(stream: BinaryIO, end: int) -> bool:
+    """Whether anything but blank lines follows byte ``end`` (the last whole record's end): a
+    record cut inside its headers, which warcio drops without a word."""
+    stream.seek(end)
+    while chunk := stream.read(1 << 16):
+        if chunk.strip():
+            return True
+    return False
 
 
 def _response(

@@ -36,7 +36,7 @@ from archive import Packed, SaveOutcome
 from archive.reparse import Capture, ReparseCounts
 from archive.search import sync_index
 from kpi_archive.config import GONE_AFTER
-from kpi_archive.errors import ConfigError, ParseError
+from kpi_archive.errors import ArchiveError, ConfigError, ParseError
 from kpi_archive.readahead import read_ahead, read_source_ahead
 from parsers.models import DepartmentPage, KpiPage, ProjectPage, validator
 from scraper.models import FetchResult
@@ -206,11 +206,28 @@ def _save_reads(
 ) -> ImportCounts:
     counts: ImportCounts = Counter()
     with contextlib.closing(reads):
-        while batch := list(itertools.islice(reads, LOAD_BATCH)):
-            items = [(r, p.record, p.visible, p.packed) for r, p in batch]
-            saved = archive.save_many(db, items, LOAD_BATCH, gone_after=gone_after, jobs=jobs)
-            counts.update(outcome.status for outcome in saved)
-    return counts
+        while True:
+            batch: list[tuple[FetchResult, PageRead]] = []
+            try:
+                batch.extend(itertools.islice(reads, LOAD_BATCH))
+            except ArchiveError:  # a damaged file: the pages read before the damage are saved
+                _save_batch(db, batch, counts, gone_after, jobs)
+                raise
+            if not batch:
+                return counts
+            _save_batch(db, batch, counts, gone_after, jobs)
+
+
+def _save_batch(
+    db: Database,
+    batch: list[tuple[FetchResult, PageRead]],
+    counts: ImportCounts,
+    gone_after: int,
+    jobs: int,
+) -> None:
+    items = [(r, p.record, p.visible, p.packed) for r, p in batch]
+    saved = archive.save_many(db, items, LOAD_BATCH, gone_after=gone_after, jobs=jobs)
+    counts.update(outcome.status for outcome in saved)
 
 
 def _response_args(response: FetchResult) -> tuple[Any, ...]:

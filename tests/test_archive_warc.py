@@ -139,3 +139,58 @@ def test_an_import_longer_than_one_batch_counts_every_response(db, tmp_path, mon
     counts = load.import_paths(fresh, [tmp_path / "kpi.warc.gz"], parse=parse_none)
     assert counts == {"parse_error": 4}
     assert captured(fresh) == captured(db)
+
+
+def exported_fixtures(tmp_path, name):
+    """The fixture archive exported as ``name``: its bytes and each record's offset."""
+    db = archive.open_db(tmp_path / "kpi.db")
+    load_fixtures(db)
+    path = tmp_path / name
+    archive.export_warc(db, path)
+    with path.open("rb") as stream:
+        records = ArchiveIterator(stream)
+        offsets = [records.get_record_offset() for _ in records]
+    return path.read_bytes(), offsets
+
+
+@pytest.mark.parametrize("name", ["kpi.warc.gz", "kpi.warc"])
+def test_a_warc_cut_inside_its_last_body_is_an_error_after_every_whole_record(tmp_path, name):
+    data, offsets = exported_fixtures(tmp_path, name)
+    cut = tmp_path / f"cut-{name}"
+    cut.write_bytes(data[:-300])
+    read = []
+    with pytest.raises(ArchiveError) as raised:
+        read.extend(response.url for response in read_warc(cut))
+    assert len(read) == 5
+    assert str(raised.value) == f"{cut}: cut short in the record at byte {offsets[-1]}"
+
+
+@pytest.mark.parametrize("name", ["kpi.warc.gz", "kpi.warc"])
+def test_a_warc_cut_inside_its_last_records_headers_is_an_error_too(tmp_path, name):
+    data, offsets = exported_fixtures(tmp_path, name)
+    cut = tmp_path / f"cut-{name}"
+    cut.write_bytes(data[: offsets[-1] + 200])
+    read = []
+    with pytest.raises(ArchiveError) as raised:
+        read.extend(response.url for response in read_warc(cut))
+    assert len(read) == 5
+    assert str(raised.value) == f"{cut}: cut short after the record at byte {offsets[-2]}"
+
+
+def test_a_warc_cut_between_two_records_reads_as_the_shorter_file_it_is(tmp_path):
+    data, offsets = exported_fixtures(tmp_path, "kpi.warc.gz")
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(data[: offsets[-1]])
+    assert len(list(read_warc(cut))) == 5
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_import_of_a_cut_warc_saves_every_page_before_the_cut_and_says_so(tmp_path, jobs):
+    data, offsets = exported_fixtures(tmp_path, "kpi.warc.gz")
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(data[:-300])
+    fresh = archive.open_db(tmp_path / "fresh.db")
+    with pytest.raises(ArchiveError) as raised:
+        load.import_paths(fresh, [cut], jobs=jobs)
+    assert str(raised.value) == f"{cut}: cut short in the record at byte {offsets[-1]}"
+    assert fresh.execute("SELECT count(*) FROM pages").fetchone()[0] == 5
