@@ -330,7 +330,11 @@ def _write_all(db: Database, matches: dict[str, Match]) -> None:
     conn.execute("UPDATE indicators SET measure_id = NULL")
     digests = _add_indicators(conn, _keys(matches))
     ids = dict(db.execute("SELECT key, id FROM indicators").fetchall())
+    # Every page's link may move, so its index is made again after them, not kept up to date
+    # through them: at 32,500 pages on a first load, 2.3-2.7 -> 0.6 s (the index: 0.04 s).
+    conn.execute(f"DROP INDEX IF EXISTS [idx_kpis_{'_'.join(SERIES_INDEXES['kpis'])}]")
     _link_pages(conn, matches, digests, ids)
+    db.table("kpis").create_index(list(SERIES_INDEXES["kpis"]), if_not_exists=True)
     used = "(SELECT indicator_id FROM kpis WHERE indicator_id IS NOT NULL)"
     if db.table("observations").exists():
         # Rebuilt right after by refresh_observations; until then, no link to a dropped id.

@@ -175,6 +175,16 @@ def test_refresh_is_idempotent_and_keeps_ids(db):
     assert (db.table("indicators").count, db.table("measures").count) == (6, 5)
 
 
+def test_a_full_refresh_leaves_the_pages_indexed_by_indicator(db):
+    archive.refresh_derived(db, full=True)
+    plan = db.execute(
+        "EXPLAIN QUERY PLAN SELECT as_of FROM kpis WHERE indicator_id = 1 ORDER BY as_of"
+    ).fetchall()
+    assert [row[-1] for row in plan] == [
+        "SEARCH kpis USING COVERING INDEX idx_kpis_indicator_id_as_of (indicator_id=?)"
+    ]
+
+
 def test_an_indicator_gone_from_kpis_is_dropped_and_others_keep_their_ids(db):
     kept = db.execute("SELECT indicator_id FROM kpis WHERE url = ?", [GREEN_5038]).fetchone()
     db.execute("DELETE FROM kpis WHERE url = ?", [GREEN_5011])
