@@ -219,12 +219,20 @@ _PUA_THAI = str.maketrans(
         0x200B: None, 0x200C: None, 0x200D: None, 0x2060: None, 0xFEFF: None, 0x00AD: None,
     }
 )  # fmt: skip
+# Where ``_PUA_THAI`` changes a text. ``str.translate`` looks every character of a Thai text up in
+# the table's dict; replacing only these matches is ~15x faster (the 88,555 texts of a 32,500-page
+# archive that folding changes, 44 M characters: 3.5 -> 0.22 s, and ``fold`` 7.8 -> 2.6-3.2 s).
+_PUA_OR_HIDDEN = re.compile("[" + "".join(chr(code) for code in _PUA_THAI) + "]")
+_PUA_REPLACEMENT = {chr(code): target or "" for code, target in _PUA_THAI.items()}
 # ``ดำารง`` (sara am typed, then sara aa again) and ``ดํา`` (nikhahit + sara aa) both mean ``ดำ``.
 _SARA_AM = re.compile("\u0e4d\u0e32|\u0e33\u0e32")
 # The same vowel or tone mark typed twice renders as one; fold it to one.
 _REPEATED_MARK = re.compile("([\u0e31\u0e34-\u0e3a\u0e47-\u0e4e])\\1+")
 # ``PM 2.5`` and ``PM2.5``, ``COVID 19`` and ``COVID19``: an acronym and its number are one term.
-_ACRONYM_NUMBER = re.compile(r"\b([A-Za-z]{2,5})[\s\-]+(?=[0-9])")
+# Spelled with the letter class first and the word boundary checked behind it: a pattern that
+# opens with ``\b`` is tried at every character, one that opens with a class skips to a letter
+# (the same texts: 1.24 -> 0.61 s).
+_ACRONYM_NUMBER = re.compile(r"([A-Za-z](?<!\w.)[A-Za-z]{1,4})[\s\-]+(?=[0-9])")
 
 
 def fold(text: str | None) -> str:
@@ -236,11 +244,16 @@ def fold(text: str | None) -> str:
     """
     if not text:
         return ""
-    text = unicodedata.normalize("NFC", text).translate(_PUA_THAI)
+    text = unicodedata.normalize("NFC", text)
+    text = _PUA_OR_HIDDEN.sub(_replace_pua, text)
     text = _SARA_AM.sub("\u0e33", text)
     text = _REPEATED_MARK.sub(r"\1", text)
     text = _ACRONYM_NUMBER.sub(r"\1", arabic_digits(text))
     return collapse_space(text).casefold()
+
+
+def _replace_pua(match: re.Match[str]) -> str:
+    return _PUA_REPLACEMENT[match.group()]
 
 
 _ZERO_WIDTH_CLASS = "[\u200b\u200c\u200d\u2060\ufeff\u00ad]*"

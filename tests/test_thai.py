@@ -192,6 +192,11 @@ def test_collapse_space_handles_nbsp_and_zero_width_space() -> None:
         ("ฝุ่น PM 2.5", "ฝุ่น pm2.5"),
         ("ฝุ่น PM2.5", "ฝุ่น pm2.5"),
         ("  COVID-19\n", "covid19"),
+        ("(PM 2.5)", "(pm2.5)"),  # after a non-letter: still an acronym
+        ("xPM 2.5", "xpm2.5"),  # the whole word is the acronym
+        ("A1PM 2.5", "a1pm 2.5"),  # a word of letters and digits: not one
+        ("ABCDEF 5", "abcdef 5"),  # longer than an acronym
+        ("ฝุ่\u00adน", "ฝุ่น"),  # a soft hyphen
         ("", ""),
     ],
 )
