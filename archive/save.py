@@ -84,21 +84,23 @@ PACK_GROUP = 25  # pages compressed by one task: fewer hand-offs, yet the writer
 
 @dataclass(frozen=True)
 class Packed:
-    """A record's ``record_data`` and that data as ``versions.encode`` stores it, made ahead: a
-    parse worker makes them (``pack``), so the writer neither dumps nor encodes the record."""
+    """A record's ``record_data``, that data as ``versions.encode`` stores it and, given the
+    page's visible lines, the page's ``judge.fingerprint``, made ahead: a parse worker makes them
+    (``pack``), so the writer neither dumps nor encodes the record, and the lines stay there."""
 
     data: dict[str, Any]
     record: bytes
+    fingerprint: str | None = None
 
     def encoded(self) -> bytes:
         """``record``, as ``admit`` asks for it."""
         return self.record
 
 
-def pack(record: AnyRecord) -> Packed:
-    """What saving ``record`` as a version stores, made where the record was parsed."""
+def pack(record: AnyRecord, visible: Sequence[str] | None = None) -> Packed:
+    """What saving ``record`` (on a page showing ``visible``) stores, made where it was parsed."""
     data = record_data(record)
-    return Packed(data, encode(data))
+    return Packed(data, encode(data), None if visible is None else fingerprint(data, visible))
 
 
 SaveItem = (
@@ -134,13 +136,16 @@ def save(
     *,
     gone_after: int = GONE_AFTER,
     visible: Sequence[str] | None = None,
+    packed: Packed | None = None,
 ) -> SaveOutcome:
     """Store one response and its parse in one transaction; see the module docstring.
 
-    ``visible``: the page's visible lines, for telling a revisit from a new snapshot.
+    ``visible``: the page's visible lines, for telling a revisit from a new snapshot; or
+    ``packed``, the record packed where it was parsed, with the page's fingerprint made there.
     """
+    made = packed.fingerprint if packed is not None else None
     with db.atomic():
-        return _save(db.conn, response, record_or_error, gone_after, visible)
+        return _save(db.conn, response, record_or_error, gone_after, visible, made_print=made)
 
 
 def save_many(
@@ -195,6 +200,7 @@ class _Pack:
     done: Future[list[tuple[bytes, bytes | None]]]
     index: int
     encoded: bytes | None = None
+    fingerprint: str | None = None
 
     def body(self) -> bytes:
         """The body, as ``compress`` stores it."""
@@ -231,7 +237,11 @@ def _pack(
         # hold it, so dumping the record there would only make the writer wait for it.
         done = pool.submit(_compress, [(body, text) for _, _, body, text, _ in group])
         for n, (i, data, _, _, made) in enumerate(group):
-            packs[i] = _Pack(data, done, n, made.record if made is not None else None)
+            packs[i] = (
+                _Pack(data, done, n)
+                if made is None
+                else _Pack(data, done, n, made.record, made.fingerprint)
+            )
     return packs
 
 
@@ -327,8 +337,10 @@ def _save(
     visible: Sequence[str] | None = None,
     pages: dict[str, dict[str, Any] | None] | None = None,
     pack: _Pack | None = None,
+    made_print: str | None = None,
 ) -> SaveOutcome:
-    """``pages``: rows read ahead (kept up to date here); ``pack``: compression done ahead."""
+    """``pages``: rows read ahead (kept up to date here); ``pack``: compression done ahead;
+    ``made_print`` (or ``pack``'s): the page's fingerprint, made where it was parsed."""
     url = response.url
     at = utc_iso(response.fetched_at)
     page = pages[url] if pages is not None and url in pages else page_row(conn, url)
@@ -355,7 +367,8 @@ def _save(
         return SaveOutcome("unchanged", url, sha, page["snapshot_id"])
     verdict = judge(response, parsed, None if fresh else baseline(conn, url, response.body))
     data = pack.data if pack is not None else _plain(parsed) if visible is not None else None
-    print_ = fingerprint(data, visible) if visible is not None else None
+    made = pack.fingerprint if pack is not None else made_print
+    print_ = made if made is not None or visible is None else fingerprint(data, visible)
     readable = verdict.complete or verdict.capture_class == "unparseable"
     if readable and print_ is not None and _revisits(conn, page, print_, at):
         _capture(conn, url, page["snapshot_id"], response, verdict, revisit=True)

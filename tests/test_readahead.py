@@ -20,13 +20,22 @@ import time
 from pathlib import Path
 
 import pytest
-from archive_factories import FIXTURES, JUNE, LATER_FIXTURES, MARCH, fixture_responses, response
+from archive_factories import (
+    FIXTURES,
+    JUNE,
+    LATER_FIXTURES,
+    MARCH,
+    SEED_URL,
+    fixture_responses,
+    response,
+)
 from helpers import get_fixture
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 import archive
 import parsers
+from archive.judge import fingerprint
 from archive.versions import record_json
 from kpi_archive import load, readahead
 from kpi_archive.errors import ArchiveError, KpiArchiveError, ParseError
@@ -191,9 +200,26 @@ def test_a_record_read_in_a_worker_crosses_as_the_same_record_with_its_data_pack
     back = pickle.loads(pickle.dumps(read))
     assert back.record == read.record
     assert back.record.reports[1].date == read.record.reports[1].date == dt.date(2023, 2, 28)
-    assert (back.links, back.visible) == (read.links, read.visible)
+    assert back.links == read.links
     assert back.packed.data == archive.admit.record_data(read.record)
     assert json.loads(record_json(back.packed.record)) == back.packed.data
+    # The visible lines stay behind: only the fingerprint the save needs from them crosses.
+    assert len(read.visible) > 40
+    assert back.visible is None
+    assert back.packed.fingerprint == fingerprint(back.packed.data, read.visible)
+
+
+def test_a_page_read_in_a_worker_and_saved_alone_is_still_told_a_revisit(tmp_path):
+    db = archive.open_db(tmp_path / "archive.db")
+    body = get_fixture("kpi/dp_0411-2029.table.utf8.html")
+    march = response(url=SEED_URL, body=body, at=MARCH, headers={})
+    # Other bytes, the same page to a reader: a timestamp in a comment.
+    stamped = body.replace(b"</body>", b"<!-- 2023-06-01 02:00 --></body>")
+    june = response(url=SEED_URL, body=stamped, at=JUNE, headers={})
+    for fetched, status, revisit in ((march, "new", False), (june, "unchanged", True)):
+        crossed = pickle.loads(pickle.dumps(load.read_page(fetched)))
+        outcome, _ = load.load_one(db, fetched, parsed=crossed)
+        assert (outcome.status, outcome.revisit) == (status, revisit)
 
 
 def test_a_source_of_one_chunk_starts_no_worker(monkeypatch):
