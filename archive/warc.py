@@ -102,6 +102,10 @@ def _http_headers(status: int, headers: dict[str, str], body: bytes) -> StatusAn
     return StatusAndHeaders(f"{status} {reason}".strip(), pairs, protocol="HTTP/1.1")
 
 
+# What the WARC standard requires of every record (WARC 1.1, section 5).
+MANDATORY_HEADERS = ("WARC-Record-ID", "Content-Length", "WARC-Date", "WARC-Type")
+
+
 def read_warc(path: str | Path) -> Iterator[FetchResult]:
     """Every HTTP response (and revisit of an earlier one) in a WARC file, as FetchResults.
 
@@ -115,6 +119,10 @@ def read_warc(path: str | Path) -> Iterator[FetchResult]:
         records = ArchiveIterator(stream)
         last = 0
         for record in _records(records, path):
+            if any(record.rec_headers.get_header(name) is None for name in MANDATORY_HEADERS):
+                # A gzip member cut inside its headers can still read as a record, but one
+                # without what every WARC record has (warcio takes the block it got as whole).
+                raise ArchiveError(f"cut short after the record at byte {last}", path=str(path))
             uri = record.rec_headers.get_header("WARC-Target-URI")
             date = record.rec_headers.get_header("WARC-Date")
             if uri and date and record.rec_type == "response" and record.http_headers is not None:
