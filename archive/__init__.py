@@ -117,8 +117,9 @@ def refresh_derived(db: Database, *, full: bool | None = None, jobs: int = 1) ->
     if build is None:
         with db.atomic():
             sync_index(db.conn)
-    cache = lower_cache(db.conn) if build is not None else None
+    cache = None
     if build is not None:
+        cache = lower_cache(db.conn)
         db.execute("PRAGMA shrink_memory")
     try:
         with db.atomic():

@@ -182,8 +182,12 @@ def save_many(
                 packs = _pack(pool, chunk, pages)
                 for (response, parsed, *rest), packed in zip(chunk, packs, strict=True):
                     lines = cast("Sequence[str] | None", rest[0]) if rest else None
+                    made = cast("Packed | None", rest[1]) if len(rest) > 1 else None
+                    print_ = made.fingerprint if made is not None else None
                     outcomes.append(
-                        _save_point(db.conn, response, parsed, gone_after, lines, pages, packed)
+                        _save_point(
+                            db.conn, response, parsed, gone_after, lines, pages, packed, print_
+                        )
                     )
     finally:
         if pool is not None:
@@ -200,7 +204,6 @@ class _Pack:
     done: Future[list[tuple[bytes, bytes | None]]]
     index: int
     encoded: bytes | None = None
-    fingerprint: str | None = None
 
     def body(self) -> bytes:
         """The body, as ``compress`` stores it."""
@@ -237,11 +240,7 @@ def _pack(
         # hold it, so dumping the record there would only make the writer wait for it.
         done = pool.submit(_compress, [(body, text) for _, _, body, text, _ in group])
         for n, (i, data, _, _, made) in enumerate(group):
-            packs[i] = (
-                _Pack(data, done, n)
-                if made is None
-                else _Pack(data, done, n, made.record, made.fingerprint)
-            )
+            packs[i] = _Pack(data, done, n, made.record if made is not None else None)
     return packs
 
 
@@ -257,11 +256,12 @@ def _save_point(
     visible: Sequence[str] | None = None,
     pages: dict[str, dict[str, Any] | None] | None = None,
     pack: _Pack | None = None,
+    made_print: str | None = None,
 ) -> SaveOutcome:
     # sqlite-utils names each savepoint at random, so SQLite prepares it afresh every page.
     conn.execute("SAVEPOINT archive_page")
     try:
-        outcome = _save(conn, response, parsed, gone_after, visible, pages, pack)
+        outcome = _save(conn, response, parsed, gone_after, visible, pages, pack, made_print)
     except BaseException:
         if pages is not None:
             pages.pop(response.url, None)  # rolled back: read it again if the batch has it twice
@@ -340,7 +340,7 @@ def _save(
     made_print: str | None = None,
 ) -> SaveOutcome:
     """``pages``: rows read ahead (kept up to date here); ``pack``: compression done ahead;
-    ``made_print`` (or ``pack``'s): the page's fingerprint, made where it was parsed."""
+    ``made_print``: the page's fingerprint, made where it was parsed."""
     url = response.url
     at = utc_iso(response.fetched_at)
     page = pages[url] if pages is not None and url in pages else page_row(conn, url)
@@ -367,8 +367,9 @@ def _save(
         return SaveOutcome("unchanged", url, sha, page["snapshot_id"])
     verdict = judge(response, parsed, None if fresh else baseline(conn, url, response.body))
     data = pack.data if pack is not None else _plain(parsed) if visible is not None else None
-    made = pack.fingerprint if pack is not None else made_print
-    print_ = made if made is not None or visible is None else fingerprint(data, visible)
+    print_ = made_print
+    if print_ is None and visible is not None:
+        print_ = fingerprint(data, visible)
     readable = verdict.complete or verdict.capture_class == "unparseable"
     if readable and print_ is not None and _revisits(conn, page, print_, at):
         _capture(conn, url, page["snapshot_id"], response, verdict, revisit=True)

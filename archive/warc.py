@@ -119,10 +119,6 @@ def read_warc(path: str | Path) -> Iterator[FetchResult]:
         records = ArchiveIterator(stream)
         last = 0
         for record in _records(records, path):
-            if any(record.rec_headers.get_header(name) is None for name in MANDATORY_HEADERS):
-                # A gzip member cut inside its headers can still read as a record, but one
-                # without what every WARC record has (warcio takes the block it got as whole).
-                raise ArchiveError(f"cut short after the record at byte {last}", path=str(path))
             uri = record.rec_headers.get_header("WARC-Target-URI")
             date = record.rec_headers.get_header("WARC-Date")
             if uri and date and record.rec_type == "response" and record.http_headers is not None:
@@ -155,9 +151,11 @@ def read_warc(path: str | Path) -> Iterator[FetchResult]:
 
 
 def _records(records: ArchiveIterator, path: str | Path) -> Iterator[ArcWarcRecord]:
-    """warcio's records; one it cannot read (a gzip member cut inside its headers) is an
-    ``ArchiveError`` naming where, not warcio's own crash."""
+    """warcio's records; one cut inside its headers is an ``ArchiveError`` naming where, whether
+    warcio crashes on it or reads the header block it got as a whole one (then it lacks one of
+    ``MANDATORY_HEADERS``: seen with a gzip member cut right after a header's name)."""
     iterator = iter(records)
+    at = 0  # the last whole record's offset
     while True:
         try:
             record = next(iterator)
@@ -166,9 +164,11 @@ def _records(records: ArchiveIterator, path: str | Path) -> Iterator[ArcWarcReco
         except (ArchiveLoadFailed, OSError):  # read_responses tells these
             raise
         except Exception as exc:
-            at = records.get_record_offset()
             raise ArchiveError(f"cut short after the record at byte {at}", path=str(path)) from exc
+        if any(record.rec_headers.get_header(name) is None for name in MANDATORY_HEADERS):
+            raise ArchiveError(f"cut short after the record at byte {at}", path=str(path))
         yield record
+        at = records.get_record_offset()  # (after its body: it reads the record to its end)
 
 
 def _more_after(stream: BinaryIO, end: int) -> bool:
