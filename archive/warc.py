@@ -33,6 +33,7 @@ from warcio.warcwriter import WARCWriter
 
 from archive.save import decompress
 from kpi_archive.errors import ArchiveError
+from kpi_archive.web import is_http_url
 from scraper.models import FetchResult
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,12 @@ def read_warc(path: str | Path) -> Iterator[FetchResult]:
         for record in _records(records, path):
             uri = record.rec_headers.get_header("WARC-Target-URI")
             date = record.rec_headers.get_header("WARC-Date")
+            if uri and record.rec_type in ("response", "revisit") and not is_http_url(uri):
+                last = records.get_record_offset()
+                log.warning(
+                    "%s: the record at byte %d is of no http(s) page (%r); skipped", path, last, uri
+                )
+                continue
             if uri and date and record.rec_type == "response" and record.http_headers is not None:
                 fetched_at = dt.datetime.fromisoformat(date.replace("Z", "+00:00"))
                 result = _response(record, uri, fetched_at)

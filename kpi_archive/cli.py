@@ -102,7 +102,7 @@ HOST_MAP = _Spec("host=url", lambda item: next(iter(parse_host_map([item]).items
 YEARS = _Spec("years", seeds.parse_years)
 AGENCIES = _Spec("agencies", seeds.parse_agencies)
 PID_RANGE = _Spec("pid range", seeds.parse_pid_range)
-SEED_URL = _Spec("url", seeds.check_url)
+URL = _Spec("url", seeds.check_url)
 
 
 class _ArchivePath(click.ParamType):  # type: ignore[type-arg]
@@ -156,7 +156,9 @@ def cli(ctx: click.Context) -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--url", help="The page's URL (picks the parser and resolves links); default: none.")
+@click.option(
+    "--url", type=URL, help="The page's URL (picks the parser and resolves links); default: none."
+)
 def parse(files: tuple[Path, ...], url: str | None) -> None:
     """Parse saved pages and print each record as one line of UTF-8 JSON."""
     import parsers
@@ -231,7 +233,9 @@ def reparse(db: Path, jobs: int) -> None:
 @click.argument(
     "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--url", help="URL of the page a saved HTML file holds (required for HTML files).")
+@click.option(
+    "--url", type=URL, help="URL of the page a saved HTML file holds (required for HTML files)."
+)
 @jobs_option
 @click.pass_obj
 def import_(
@@ -277,7 +281,7 @@ def export(db: Path, outdir: Path, excel: bool) -> None:
     "--seed",
     "seed_urls",
     multiple=True,
-    type=SEED_URL,
+    type=URL,
     metavar="URL",
     help="Start from URL (repeatable); default: the bundled list and agency reports.",
 )

@@ -25,6 +25,16 @@ _PAGE_PATH = re.compile(r"(?:^|/)mobile(?:62)?/([a-z0-9]+\.php)$")
 _INDEX_PAGE = re.compile(r"^/mobile(?:62)?/(?:index\d*\.php)?$")
 
 
+def is_http_url(url: str) -> bool:
+    """Whether ``url`` is an absolute http(s) URL with a host (one ``urlsplit`` can read: not
+    ``http://[::1``, ``http://[object Object]``)."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unclosed or invalid [IPv6] host
+        return False
+
+
 def kind_from_url(url: str | None) -> str | None:
     """The page kind a URL's path names, or None."""
     if not url:

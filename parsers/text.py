@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from itertools import islice
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -126,7 +126,8 @@ class _Resolver:
     base (``_PLAIN_BASE``, no dot or empty segment) or else taken once per page from
     ``urljoin`` itself (joining a one-letter probe). An absolute http(s) href that ``urljoin``
     would give back unchanged (``_ABSOLUTE``) is kept as it is; every other href goes to
-    ``urljoin``."""
+    ``urljoin``, or without a base is kept once ``urlsplit`` can read it (a ``ValueError``
+    otherwise, as ``urljoin`` raises with a base)."""
 
     def __init__(self, base_url: str | None) -> None:
         self.base_url = base_url or ""
@@ -156,7 +157,10 @@ class _Resolver:
                 return self.directory + href
         elif _ABSOLUTE(href):
             return href
-        return urljoin(self.base_url, href) if self.base_url else href
+        if not self.base_url:
+            urlsplit(href)  # urljoin does not read an href without a base: ValueError here too
+            return href
+        return urljoin(self.base_url, href)
 
 
 def _link(node: LexborNode, resolve: _Resolver) -> tuple[str, str] | None:

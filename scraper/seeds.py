@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from kpi_archive.errors import ConfigError
+from kpi_archive.web import is_http_url
 
 REPORT_PAGES = ("index101.php", "index102.php", "index103.php")
 _YEARS = re.compile(r"^\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?$")
@@ -46,14 +47,16 @@ def read_seeds_file(path: str | Path) -> list[str]:
         raise ConfigError(f"cannot read seeds file {path}: {exc.strerror}") from exc
     urls = _read_lines(text)
     for url in urls:
-        check_url(url)
+        try:
+            check_url(url)
+        except ConfigError as exc:
+            raise ConfigError(f"seeds file {path}: {exc}") from exc
     return urls
 
 
 def check_url(url: str) -> str:
     """Return ``url`` if it is an absolute http(s) URL, else raise ``ConfigError``."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not is_http_url(url):
         raise ConfigError(f"not an absolute http(s) URL: {url!r}")
     return url
 

@@ -96,6 +96,7 @@ def test_a_held_lock_exits_3_with_a_clear_message(tmp_path: Path, server) -> Non
         (["--refresh-older-than", "soon"], "--refresh-older-than must look like"),
         (["--quiet", "--verbose"], "cannot be used together"),
         (["--seed", "/mobile/mykpi.php"], "not an absolute http(s) URL"),
+        (["--seed", "http://[::1/mobile/mykpi.php"], "not an absolute http(s) URL: 'http://[::1/"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:

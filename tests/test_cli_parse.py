@@ -69,3 +69,9 @@ def test_unrelated_page_exits_2_naming_what_was_missing() -> None:
         f"Error: {path}: not a BMA KPI page: not a BMA KPI, project or department page"
     )
     assert "รายละเอียดตัวชี้วัด" in line
+
+
+def test_a_url_that_is_not_one_is_a_usage_error_naming_it() -> None:
+    code, out, err = run(str(FIXTURES / "kpi/dp_0411-2029.br.utf8.html"), "--url", "http://[::1")
+    assert (code, out) == (2, "")
+    assert "Error: --url not an absolute http(s) URL: 'http://[::1'" in err

@@ -67,6 +67,15 @@ def test_page_with_a_poisoned_link_still_gives_its_record_and_links() -> None:
     assert parsed.links == ["https://dp.bangkok.go.th/mobile/index.php"]
 
 
+def test_department_page_read_without_its_url_skips_a_poisoned_link() -> None:
+    body = get_fixture("department/monitor_index11_23000000_2564.table.utf8.html").replace(
+        b"</body>", b'<a href="http://[::1">x</a></body>', 1
+    )
+    parsed = parse(body, None)
+    assert parsed.error is None
+    assert parsed.record is not None and parsed.record.page_kind == "department"
+
+
 def test_page_that_does_not_parse_still_gives_its_links() -> None:
     body = (
         "<p>ไม่พบข้อมูล</p><a href=mykpi.php?pid=0411-2029>x</a><a href=index11.php>y</a>"

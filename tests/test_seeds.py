@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -111,5 +112,9 @@ def test_a_seeds_file_skips_comments_and_rejects_relative_urls(tmp_path: Path) -
     bad.write_text("/mobile/mykpi.php?pid=0100-1\n")
     with pytest.raises(ConfigError, match="not an absolute http"):
         seeds.read_seeds_file(bad)
+    unreadable = tmp_path / "unreadable.txt"
+    unreadable.write_text("http://[object Object]/mobile/mykpi.php?pid=0100-1\n")
+    with pytest.raises(ConfigError, match=re.escape(f"seeds file {unreadable}: not an absolute")):
+        seeds.read_seeds_file(unreadable)
     with pytest.raises(ConfigError, match="cannot read seeds file"):
         seeds.read_seeds_file(tmp_path / "absent.txt")

@@ -219,6 +219,11 @@ def test_poisoned_href_is_skipped() -> None:
     ]
 
 
+def test_poisoned_href_is_skipped_without_a_base_url_too() -> None:
+    html = '<a href="http://[::1">x</a><a href="http://[object Object]">y</a><a href="a.php">z</a>'
+    assert links(html) == [("a.php", "z")]
+
+
 def test_hidden_link_is_neither_a_line_nor_a_link() -> None:
     page = parse_html('<p>a</p><a hidden href="mykpi.php?pid=1">x</a>', "http://dp.bangkok.go.th/")
     assert (page.lines, page.links) == (["a"], [])
