@@ -29,6 +29,7 @@ from parsers.sections import (
     project_refs,
     quarter_table,
     reports_in,
+    reports_text_year,
     reports_year,
     split_sections,
     split_title,
@@ -267,10 +268,13 @@ def build_kpi(
     *,
     compact: bool,
 ) -> KpiPage:
-    """Assemble the validated record (fiscal year: title prefix, else the reports' year)."""
+    """Assemble the validated record (fiscal year: the title's prefix, else the year of the
+    reports' date stamps, else of the dates their texts name)."""
     year, source = title_year(title), "title"
     if year is None:
         year, source = reports_year(body.reports), "reports"
+    if year is None:
+        year, source = reports_text_year(body.reports), "report_text"
     unit, target_text = head.target or (None, None)
     result_unit, result_text = head.result or (None, None)
     quarter, score_text, score = head.audit or (None, None, None)

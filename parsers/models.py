@@ -16,7 +16,7 @@ PARSER_VERSION = "1"
 
 KpiLevel = Literal["output", "outcome"]
 Rendering = Literal["full", "compact", "flattened"]
-FiscalYearSource = Literal["title", "page", "reports"]
+FiscalYearSource = Literal["title", "page", "reports", "report_text"]
 
 
 class _Record(BaseModel):

@@ -9,6 +9,7 @@ normalised form; recoverable oddities are appended to the ``warnings`` list pass
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress, repeat
 from operator import contains
@@ -18,7 +19,7 @@ from typing import NamedTuple
 from kpi_archive.web import pid_from_url as pid_from_url
 from kpi_archive.web import query_value as query_value
 from parsers.models import ProjectRef, Quarter, Report, Strategy, validator
-from parsers.thai import arabic_digits, fiscal_year, parse_number, stamp_date
+from parsers.thai import arabic_digits, find_dates, fiscal_year, parse_number, stamp_date
 
 _SPACE = re.compile(r"\s+")
 _KEY_MAX = 300
@@ -356,6 +357,22 @@ def reports_year(reports: Iterable[Report]) -> int | None:
             year = fiscal_year(report.date)
             years[year] = years.get(year, 0) + 1
     return max(years, key=years.__getitem__) if years else None
+
+
+def reports_text_year(reports: Iterable[Report]) -> int | None:
+    """The BE fiscal year the dates written in the reports' texts fall in most often (a month
+    and a year at least: ``เดือนตุลาคม 2563``, ``ธ.ค. 63``, ``14 ธันวาคม 2563``); None when they
+    name none, or two years equally often."""
+    years = Counter(
+        fiscal_year(date.value)
+        for report in reports
+        for date in find_dates(report.text)
+        if date.value is not None
+    )
+    ranked = years.most_common(2)
+    if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
+        return None
+    return ranked[0][0]
 
 
 def strategies(

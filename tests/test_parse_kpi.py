@@ -442,6 +442,22 @@ def test_title_year_prefix_gives_the_fiscal_year() -> None:
     assert (record.fiscal_year, record.fiscal_year_source) == (2564, "title")
 
 
+def test_without_a_title_year_or_stamps_the_dates_the_reports_name_give_the_fiscal_year() -> None:
+    # 5018-0816's first-quarter report: "เดือนต.ค. - ธ.ค. 63 - อนุมัติโครงการ …"
+    record = parse(
+        "kpi/bmavisions_5018-0816.table.utf8.html",
+        "http://bmavisions.com/mobile/mykpi.php?pid=5018-0816",
+    )
+    assert [r.date for r in record.reports] == [None, None]
+    assert (record.fiscal_year, record.fiscal_year_source) == (2564, "report_text")
+
+
+def test_the_reports_stamps_come_before_the_dates_their_texts_name() -> None:
+    # 5006-983: stamped 2564, and its texts name October 2563 (2564 too); the seed: both 2566
+    assert parse("kpi/dp1_5006-983.table.utf8.html").fiscal_year_source == "reports"
+    assert parse("kpi/dp_0411-2029.table.utf8.html").fiscal_year_source == "reports"
+
+
 def test_title_holding_ค่าเป้าหมาย_splits_on_the_last_colon() -> None:
     record = parse(
         "kpi/monitor62_5027-0824.br.cp874.html",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from parsers.detect import kind_from_url
+from parsers.models import Report
 from parsers.sections import (
     Lines,
     label_value,
     project_refs,
     quarter_table,
     reports_in,
+    reports_text_year,
     split_title,
     strategy_line,
 )
@@ -92,6 +94,35 @@ def test_several_stamps_in_one_section_are_several_reports() -> None:
         (4, "๐๑/๐๓/๒๕๖๖", "2023-03-01", "สาม"),
     ]
     assert warnings == ["report date '31/02/2566' is not a real date"]
+
+
+def reports(*texts: str) -> list[Report]:
+    return [Report(quarter=q, seq=1, text=text) for q, text in enumerate(texts, 1)]
+
+
+@pytest.mark.parametrize(
+    ("texts", "year"),
+    [
+        # October–December 2563 is the first quarter of fiscal year 2564 (real texts, 5018-0816,
+        # 5030-1040, 1500-2088)
+        (["เดือนต.ค. - ธ.ค. 63 - อนุมัติโครงการ"], 2564),
+        (["ณ วันที่ 31 ตุลาคม 2563 และ 1 พฤศจิกายน 2563"], 2564),
+        (["ตั้งแต่วันที่ ๑ ตุลาคม ๒๕๖๕ - ๓๑ ธันวาคม ๒๕๖๕"], 2566),
+        # September is the last month of its fiscal year, October the first of the next
+        (["ข้อมูล ณ เดือนกันยายน 2565"], 2565),
+        # the year named most often, across reports (1100-0837: one November 2562 among 2564s)
+        (["พ.ย.62", "ต.ค.63 ถึง ก.พ.64", "มีนาคม 2564"], 2564),
+        # a bare year is no date: its fiscal year is unknown
+        (["ใบทะเบียนพาณิชย์ ปี 2555-2559"], None),
+        (["อยู่ระหว่างดำเนินการ"], None),
+        # two years named equally often: no answer rather than a guess
+        (["ธันวาคม 2562", "มีนาคม 2564"], None),
+    ],
+)
+def test_the_reports_texts_give_the_fiscal_year_of_the_dates_they_name_most(
+    texts: list[str], year: int | None
+) -> None:
+    assert reports_text_year(reports(*texts)) == year
 
 
 @pytest.mark.parametrize("text", ["", "-", " - "])
