@@ -45,6 +45,7 @@ SEED = KpiPage(
     pid="0411-2029",
     title="ร้อยละความสำเร็จของการรณรงค์สร้างจิตสำนึกโปร่งใส สะอาด ปลอดภัย และสิ่งแวดล้อม",
     fiscal_year=2566,
+    fiscal_year_source="reports",
     unit="ร้อยละ",
     target_text="100",
     target_value=100,

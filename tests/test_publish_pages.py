@@ -43,6 +43,8 @@ async def test_indicator_page_is_thai_first_with_target_quarters_and_reports(ds:
     text = _text(response.text)
     assert "ร้อยละความสำเร็จของการรณรงค์สร้างจิตสำนึกโปร่งใส สะอาด ปลอดภัย และสิ่งแวดล้อม" in text
     assert "ค่าเป้าหมาย target 100 ร้อยละ" in text
+    # the page prints no fiscal year: it is the year of its reports' dates, and says so
+    assert "ปีงบประมาณ fiscal year 2566 ตามวันที่ในรายงานผลฯ · from the dates in its reports" in text
     assert "บรรลุเป้าหมาย · on target" in text
     quarter_rows = re.findall(r"ไตรมาสที่ (\d) (\S+) (\S+) (\S+ / \S+|–)", text)
     assert quarter_rows == [
@@ -62,6 +64,7 @@ async def test_indicator_page_is_thai_first_with_target_quarters_and_reports(ds:
 async def test_indicator_page_lists_each_version_with_old_and_new_values(ds: Any) -> None:
     response = await ds.client.get("/kpi/5035-0100")
     text = _text(response.text)
+    assert "ปีงบประมาณ fiscal year 2566 ค่าเป้าหมาย" in text  # a year not read from reports
     assert "เปลี่ยนแปลง / changed" in text
     assert "ผลงาน 60 70" in text
     assert "ผลงานรายไตรมาส 2 รายการ 3 รายการ" in text
