@@ -359,15 +359,20 @@ def reports_year(reports: Iterable[Report]) -> int | None:
     return max(years, key=years.__getitem__) if years else None
 
 
+# Fiscal years a KPI page can belong to: the BMA's system dates from the 2550s. A text's count
+# can read as a two-digit year ("ก.พ. 15 ครั้ง": February 2515) and a typo as a far one (2663).
+_KPI_FISCAL_YEARS = range(2550, 2600)
+
+
 def reports_text_year(reports: Iterable[Report]) -> int | None:
     """The BE fiscal year the dates written in the reports' texts fall in most often (a month
     and a year at least: ``เดือนตุลาคม 2563``, ``ธ.ค. 63``, ``14 ธันวาคม 2563``); None when they
-    name none, or two years equally often."""
+    name none in ``_KPI_FISCAL_YEARS``, or two years equally often."""
     years = Counter(
-        fiscal_year(date.value)
+        year
         for report in reports
         for date in find_dates(report.text)
-        if date.value is not None
+        if date.value is not None and (year := fiscal_year(date.value)) in _KPI_FISCAL_YEARS
     )
     ranked = years.most_common(2)
     if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):

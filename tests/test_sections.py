@@ -114,6 +114,9 @@ def reports(*texts: str) -> list[Report]:
         (["พ.ย.62", "ต.ค.63 ถึง ก.พ.64", "มีนาคม 2564"], 2564),
         # a bare year is no date: its fiscal year is unknown
         (["ใบทะเบียนพาณิชย์ ปี 2555-2559"], None),
+        # a count read as a two-digit year (February 2515) or a typo (2663): no KPI's year
+        (["ภายในเดือน ก.พ. 15 ครั้ง", "ภายในเดือนมีนาคม 2663"], None),
+        (["เดือน ก.พ. 15 ครั้ง ณ วันที่ 31 ธันวาคม 2565"], 2566),
         (["อยู่ระหว่างดำเนินการ"], None),
         # two years named equally often: no answer rather than a guess
         (["ธันวาคม 2562", "มีนาคม 2564"], None),
