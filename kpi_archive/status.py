@@ -16,7 +16,9 @@ Unhealthy, with the exit code each implies (``kpi_archive.alarms``), most seriou
 
 A crawl that is running right now (its lock's heartbeat is fresh) is reported and not judged: the
 run before it is. Some pages failing, or a deadline reached, are notes, not alarms: the next run
-retries them, and pages that keep failing show up in the failing and not-refreshed lists.
+retries them, and pages that keep failing show up in the failing and not-refreshed lists. So are
+pages whose current record an older parser wrote (``parser_version``, after an upgrade): a crawl
+re-reads only the pages that changed, ``kpi-archive reparse`` reads them all again.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from archive import check_archive_file
 from archive.schema import utc_iso
 from kpi_archive import alarms
 from kpi_archive.errors import ArchiveError
+from parsers import PARSER_VERSION
 
 DEFAULT_MAX_AGE = dt.timedelta(hours=36)  # a nightly job plus half a day of slack
 PAGE_MAX_AGE = dt.timedelta(days=7)  # pages not fetched for this long are listed
@@ -112,6 +115,7 @@ class StatusReport:
     not_refreshed_days: float
     parse_errors: dict[str, Any]
     archive: dict[str, int]
+    older_parser_pages: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: only dicts, lists, strings, numbers, booleans and None."""
@@ -185,6 +189,12 @@ def status(
         last = _replace(last, outcome="abandoned")
     completed = next((r for r in judged if r.outcome in COMPLETED and r.finished), None)
     problems, notes = _judge(last, completed, running, max_age, now)
+    older = _older_parser_pages(db)
+    if older:
+        notes.append(
+            f"{older} pages were read by an older parser: `kpi-archive reparse` reads every "
+            f"stored page again with this one (parser {PARSER_VERSION})"
+        )
     exit_code = alarms.OK
     for kind, code in SEVERITY:
         if any(p.kind == kind for p in problems):
@@ -206,6 +216,7 @@ def status(
         not_refreshed_days=round(page_max_age.total_seconds() / 86400, 3),
         parse_errors=_parse_error_share(judged[:recent_runs]),
         archive=_archive_size(db),
+        older_parser_pages=older,
     )
 
 
@@ -352,6 +363,17 @@ def _parse_error_share(runs: list[RunInfo]) -> dict[str, Any]:
     share = round(errors / fetched, 4) if fetched else None
     return {"runs": len(finished), "fetched": fetched, "parse_errors": errors, "held": held,
             "share": share}  # fmt: skip
+
+
+def _older_parser_pages(db: Database) -> int:
+    """Pages whose current record (a row of kpis, projects or department_pages, one a page) an
+    older parser wrote."""
+    older = 0
+    for table in ("kpis", "projects", "department_pages"):
+        if db[table].exists():
+            sql = f"SELECT count(*) FROM [{table}] WHERE parser_version IS NOT ?"
+            older += db.execute(sql, [PARSER_VERSION]).fetchone()[0]
+    return older
 
 
 def _archive_size(db: Database) -> dict[str, int]:

@@ -12,7 +12,9 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PARSER_VERSION = "1"
+# Raised when the parser reads a stored page differently (2: a KPI's fiscal year from the dates
+# its reports name); `kpi-archive status` then counts the pages an older one read.
+PARSER_VERSION = "2"
 
 KpiLevel = Literal["output", "outcome"]
 Rendering = Literal["full", "compact", "flattened"]

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archive_factories import PROJECT_URL, SEED_URL, response
+from archive_factories import PROJECT_URL, SEED_URL, response, seed_kpi
 from sqlite_utils import Database
 
 import archive
 from kpi_archive.errors import ArchiveError, ParseError
 from kpi_archive.status import open_readonly, status
+from parsers import PARSER_VERSION
 
 NOW = dt.datetime(2026, 11, 24, 6, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
@@ -341,6 +342,20 @@ def test_the_report_counts_the_archive_and_is_json_ready(db: Database) -> None:
         36,
         0,
     )
+
+
+def test_pages_an_older_parser_read_are_a_note_that_asks_for_a_reparse(db: Database) -> None:
+    add_run(db, NOW - 3 * HOUR, NOW - 2 * HOUR, 0)
+    archive.save(db, response(url=SEED_URL, at=NOW - 2 * HOUR), seed_kpi())
+    assert status(db, now=NOW).notes == []
+    db.execute("UPDATE kpis SET parser_version = '1'")
+    report = status(db, now=NOW)
+    assert (report.healthy, report.exit_code, report.older_parser_pages) == (True, 0, 1)
+    assert report.notes == [
+        "1 pages were read by an older parser: `kpi-archive reparse` reads every stored page "
+        f"again with this one (parser {PARSER_VERSION})"
+    ]
+    assert "note: 1 pages were read by an older parser" in report.text()
 
 
 def test_the_text_form_says_unhealthy_first_then_why(db: Database) -> None:
