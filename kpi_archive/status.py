@@ -192,7 +192,7 @@ def status(
     older = _older_parser_pages(db)
     if older:
         notes.append(
-            f"{older} pages were read by an older parser: `kpi-archive reparse` reads every "
+            f"{older} page(s) read by an older parser: `kpi-archive reparse` reads every "
             f"stored page again with this one (parser {PARSER_VERSION})"
         )
     exit_code = alarms.OK

@@ -352,10 +352,10 @@ def test_pages_an_older_parser_read_are_a_note_that_asks_for_a_reparse(db: Datab
     report = status(db, now=NOW)
     assert (report.healthy, report.exit_code, report.older_parser_pages) == (True, 0, 1)
     assert report.notes == [
-        "1 pages were read by an older parser: `kpi-archive reparse` reads every stored page "
+        "1 page(s) read by an older parser: `kpi-archive reparse` reads every stored page "
         f"again with this one (parser {PARSER_VERSION})"
     ]
-    assert "note: 1 pages were read by an older parser" in report.text()
+    assert "note: 1 page(s) read by an older parser" in report.text()
 
 
 def test_the_text_form_says_unhealthy_first_then_why(db: Database) -> None:
