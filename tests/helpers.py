@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from archive.schema import TRIGRAM_FTS, TRIGRAM_OPTIONS, trigram_entries, trigram_insert
 
@@ -15,6 +21,29 @@ SEED_URL = "https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-2029"
 def get_fixture(path: str) -> bytes:
     """The bytes of ``tests/fixtures/<path>``."""
     return (FIXTURES / path).read_bytes()
+
+
+def write_warc(
+    path: Path, captures: Iterable[tuple[str, bytes]], content_type: str = "text/html"
+) -> list[int]:
+    """A WARC file (gzipped if ``path`` ends in .gz) of one 200 response for each ``(url, body)``,
+    dated 2023-03-31; each record's offset."""
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=path.name.endswith(".gz"))
+        for url, body in captures:
+            headers = StatusAndHeaders("200 OK", [("Content-Type", content_type)], "HTTP/1.1")
+            record = writer.create_warc_record(
+                url,
+                "response",
+                payload=io.BytesIO(body),
+                length=len(body),  # known length: warcio then needs no temporary file
+                http_headers=headers,
+                warc_headers_dict={"WARC-Date": "2023-03-31T10:00:00Z"},
+            )
+            writer.write_record(record)
+    with path.open("rb") as stream:
+        records = ArchiveIterator(stream)
+        return [records.get_record_offset() for _ in records]
 
 
 def frontier_counts(db: Any) -> dict[str, int]:

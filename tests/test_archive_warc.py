@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import io
 import logging
 import os
 
 import pytest
 from archive_factories import JUNE, MARCH, SEED_URL, SEPTEMBER, load_fixtures, response, seed_kpi
+from helpers import write_warc
 from warcio.archiveiterator import ArchiveIterator
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
 
 import archive
 from archive.warc import read_warc
@@ -222,28 +220,14 @@ def test_an_import_of_a_cut_warc_saves_every_page_before_the_cut_and_says_so(tmp
     assert fresh.execute("SELECT count(*) FROM pages").fetchone()[0] == 5
 
 
-def mixed_warc(path, uris):
-    """A WARC of one small 200 response for each of ``uris``; each record's offset."""
-    with path.open("wb") as out:
-        writer = WARCWriter(out, gzip=True)
-        for uri in uris:
-            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], "HTTP/1.1")
-            body = b"<p>x</p>"
-            record = writer.create_warc_record(
-                uri, "response", payload=io.BytesIO(body), length=len(body), http_headers=headers
-            )
-            writer.write_record(record)
-    with path.open("rb") as stream:
-        records = ArchiveIterator(stream)
-        return [records.get_record_offset() for _ in records]
-
-
 BAD_URIS = ("http://[::1/mobile/mykpi.php?pid=1", "http://[x]/", "dns:bangkok.go.th")
 
 
 def test_a_record_of_no_http_page_is_skipped_and_said(tmp_path, caplog):
     path = tmp_path / "mixed.warc.gz"
-    offsets = mixed_warc(path, [BAD_URIS[0], SEED_URL, *BAD_URIS[1:]])
+    offsets = write_warc(
+        path, [(uri, b"<p>x</p>") for uri in (BAD_URIS[0], SEED_URL, *BAD_URIS[1:])]
+    )
     with caplog.at_level(logging.WARNING, logger="archive.warc"):
         assert [response.url for response in read_warc(path)] == [SEED_URL]
     assert [record.getMessage() for record in caplog.records] == [
@@ -258,7 +242,7 @@ def test_a_record_of_no_http_page_is_skipped_and_said(tmp_path, caplog):
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_an_import_with_a_record_of_no_http_page_saves_the_others(tmp_path, jobs):
     path = tmp_path / "mixed.warc.gz"
-    mixed_warc(path, [*BAD_URIS, SEED_URL])
+    write_warc(path, [(uri, b"<p>x</p>") for uri in (*BAD_URIS, SEED_URL)])
     fresh = archive.open_db(tmp_path / "fresh.db")
     assert load.import_paths(fresh, [path], jobs=jobs) == {"parse_error": 1}
     assert [row["url"] for row in fresh.query("SELECT url FROM pages")] == [SEED_URL]

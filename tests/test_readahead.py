@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import io
 import json
 import logging
 import multiprocessing
@@ -29,9 +28,7 @@ from archive_factories import (
     fixture_responses,
     response,
 )
-from helpers import get_fixture
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
+from helpers import get_fixture, write_warc
 
 import archive
 import parsers
@@ -253,21 +250,10 @@ def test_stopping_a_load_midway_leaves_no_worker_running():
 def many_pages_warc(path, count):
     """``count`` captures of the seed page under as many URLs, as a WARC file."""
     body = get_fixture("kpi/dp_0411-2029.table.utf8.html")
-    with path.open("wb") as out:
-        writer = WARCWriter(out, gzip=False)
-        for n in range(count):
-            headers = StatusAndHeaders(
-                "200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1"
-            )
-            record = writer.create_warc_record(
-                f"https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-{n:04d}",
-                "response",
-                payload=io.BytesIO(body),
-                length=len(body),
-                http_headers=headers,
-                warc_headers_dict={"WARC-Date": "2023-03-31T10:00:00Z"},
-            )
-            writer.write_record(record)
+    pages = (
+        (f"https://dp.bangkok.go.th/mobile/mykpi.php?pid=0411-{n:04d}", body) for n in range(count)
+    )
+    write_warc(path, pages, "text/html; charset=utf-8")
     return path
 
 
