@@ -219,6 +219,7 @@ def stage_parse(figures: dict[str, Any]) -> None:
         "parse_pages_per_s",
         "parse_vs_bs4",
         "parse_share_of_bare_lexbor",
+        "parse_ceiling_share_of_bare_lexbor",
         "parse_bs4_pages_per_s",
         "bare_lexbor_pages_per_s",
     ):

@@ -38,6 +38,13 @@ AIMS: list[tuple[str, str, str, str, Any]] = [
         ">= 0.40",
         lambda v: v >= 0.4,
     ),
+    (
+        "parse_ceiling_share_of_bare_lexbor",
+        "",
+        "the same, with a walk costing nothing",
+        "-",
+        None,
+    ),
     ("write_floor_pages_per_s", "pages/s", "floor.py, same run", "-", None),
     ("ingest_pages_per_s", "pages/s", "save_many + finish, first load, parsed", "-", None),
     ("ingest_vs_floor", "x", "write floor pages/s", ">= 0.8", lambda v: v >= 0.8),
