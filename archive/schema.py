@@ -140,6 +140,10 @@ MODEL_TABLES: dict[str, TableSpec] = {
     ),
 }
 
+# The tables with one row a page holding its current record (the parser that wrote it in
+# ``parser_version``): kpis, projects, department_pages.
+PAGE_TABLES = tuple(table for table, spec in MODEL_TABLES.items() if "parser_version" in spec[2])
+
 
 def sqlite_type(annotation: Any) -> type:
     """Map a pydantic field annotation to the Python type sqlite-utils turns into a column type."""

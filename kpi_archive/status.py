@@ -32,7 +32,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from archive import check_archive_file
-from archive.schema import utc_iso
+from archive.schema import PAGE_TABLES, utc_iso
 from kpi_archive import alarms
 from kpi_archive.errors import ArchiveError
 from parsers import PARSER_VERSION
@@ -366,10 +366,9 @@ def _parse_error_share(runs: list[RunInfo]) -> dict[str, Any]:
 
 
 def _older_parser_pages(db: Database) -> int:
-    """Pages whose current record (a row of kpis, projects or department_pages, one a page) an
-    older parser wrote."""
+    """Pages whose current record (a row of a ``PAGE_TABLES`` table) an older parser wrote."""
     older = 0
-    for table in ("kpis", "projects", "department_pages"):
+    for table in PAGE_TABLES:
         if db[table].exists():
             sql = f"SELECT count(*) FROM [{table}] WHERE parser_version IS NOT ?"
             older += db.execute(sql, [PARSER_VERSION]).fetchone()[0]
